@@ -1,0 +1,11 @@
+// The seed program: "Hello, world!" on port 8000, and POST /echo sends the body back.
+#include <hive/hive.hpp>
+
+int main(int argc, char** argv) {
+  hive::app app;
+  app.post("/echo", [](const hive::request& req, hive::response& res) {
+    res.body(req.body(), req.header("Content-Type").value_or("application/octet-stream"));
+  });
+  app.get("/*", [](const hive::request&, hive::response& res) { res.text("Hello, world!\n"); });
+  return hive::serve(app, hive::options::from_args(argc, argv));
+}

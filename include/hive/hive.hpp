@@ -1,0 +1,11 @@
+// hive — an HTTP/1.1 server framework with clustering built in. Include this one header.
+#pragma once
+
+#include "hive/app.hpp"
+#include "hive/options.hpp"
+#include "hive/request.hpp"
+#include "hive/response.hpp"
+#include "hive/router.hpp"
+#include "hive/server.hpp"
+
+#include <nlohmann/json.hpp>

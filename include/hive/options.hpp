@@ -1,0 +1,50 @@
+// hive::options — where to listen, how many workers, and the limits and timeouts that keep a
+// worker safe on the open internet. Every field has a flag and a HIVE_* environment variable;
+// `--help` lists them with their defaults.
+//
+//   auto opts = hive::options::from_args(argc, argv);   // exits 2 on a bad value
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace hive {
+
+struct options {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8000;
+  // -1: one worker per CPU this process may use; 0: serve in this process, no primary.
+  int workers = -1;
+  // Sent as the `Server` header; empty sends none.
+  std::string server_name = "hive";
+
+  // Limits: each stops a client from making a worker hold memory it did not agree to.
+  std::size_t max_request_line_bytes = 8 * 1024;   // 414 past it: long-URL floods
+  std::size_t max_header_bytes = 16 * 1024;        // 431 past it: header bombs
+  std::size_t max_header_count = 100;              // 431 past it: many tiny headers
+  std::size_t max_body_bytes = 1024 * 1024;        // 413 past it, before reading when declared
+
+  // Timeouts: each bounds how long a connection may hold a worker's resources.
+  std::chrono::milliseconds header_timeout{10'000};  // whole header section: slowloris → 408
+  std::chrono::milliseconds body_timeout{30'000};    // whole body: slow uploads → 408
+  std::chrono::milliseconds idle_timeout{5'000};     // keep-alive connection with no request
+  std::chrono::milliseconds write_timeout{30'000};   // a client that does not read its response
+
+  // Cluster supervision (hive::run).
+  int max_restarts = 5;                                  // crashes within min_uptime before a slot is given up
+  std::chrono::milliseconds min_uptime{10'000};          // a worker alive this long counts as stable
+  std::chrono::milliseconds heartbeat_timeout{30'000};   // a loop silent this long is SIGKILLed
+  std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
+  std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
+
+  // Parse flags (`--port 8080`, `--port=8080`) over HIVE_* environment variables over the
+  // defaults. Prints usage and exits 0 on --help; prints the problem and exits 2 on a bad value.
+  static options from_args(int argc, char** argv);
+  // The same without exiting: throws std::invalid_argument with the message instead.
+  static options parse(int argc, const char* const* argv);
+  static std::string usage();
+};
+
+}  // namespace hive

@@ -1,0 +1,56 @@
+// hive::request — what the client asked for. Everything in it is a view into the worker's read
+// buffer and is valid only while the handler runs: copy what a deferred response needs later.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace hive {
+
+namespace detail {
+struct request_builder;
+}
+
+struct header_field {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct route_param {
+  std::string_view name;
+  std::string_view value;  // percent-decoded
+};
+
+class request {
+ public:
+  std::string_view method() const { return method_; }
+  std::string_view target() const { return target_; }  // as sent: path and query
+  std::string_view path() const { return path_; }      // target without the query, not decoded
+  std::string_view query_string() const { return query_; }
+  // The first value of a query parameter, percent-decoded (`+` is a space); nullopt if absent.
+  std::optional<std::string> query(std::string_view name) const;
+
+  int version_major() const { return major_; }
+  int version_minor() const { return minor_; }
+
+  // Case-insensitive; the first field with that name, or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const;
+  std::span<const header_field> headers() const { return headers_; }
+
+  // A `:name` segment of the route, or the `*` tail under the name "*"; empty if absent.
+  std::string_view param(std::string_view name) const;
+  std::span<const route_param> params() const { return params_; }
+
+  std::string_view body() const { return body_; }
+
+ private:
+  friend struct detail::request_builder;
+  std::string_view method_, target_, path_, query_, body_;
+  std::span<const header_field> headers_;
+  std::span<const route_param> params_;
+  int major_ = 1, minor_ = 1;
+};
+
+}  // namespace hive

@@ -1,0 +1,219 @@
+#include "hive/options.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hive {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// "8KiB", "1MiB", "16k", "512" (bytes).
+std::size_t parse_size(std::string_view v) {
+  std::uint64_t n = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a size");
+  std::string unit(r.ptr, v.data() + v.size());
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::uint64_t mul = 1;
+  if (unit.empty() || unit == "b") mul = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") mul = 1024;
+  else if (unit == "m" || unit == "mb" || unit == "mib") mul = 1024 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib") mul = 1024ull * 1024 * 1024;
+  else throw std::invalid_argument("unknown size unit");
+  if (n > std::numeric_limits<std::uint64_t>::max() / mul) throw std::invalid_argument("too big");
+  return static_cast<std::size_t>(n * mul);
+}
+
+// "10s", "500ms", "2m", "10" (seconds).
+milliseconds parse_duration(std::string_view v) {
+  std::uint64_t n = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a duration");
+  const std::string_view unit(r.ptr, static_cast<std::size_t>(v.data() + v.size() - r.ptr));
+  std::uint64_t ms;
+  if (unit.empty() || unit == "s") ms = n * 1000;
+  else if (unit == "ms") ms = n;
+  else if (unit == "m") ms = n * 60'000;
+  else throw std::invalid_argument("unknown duration unit");
+  if (ms == 0) throw std::invalid_argument("must be more than zero");
+  return milliseconds(ms);
+}
+
+long parse_int(std::string_view v, long lo, long hi) {
+  long n = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n < lo || n > hi) {
+    throw std::invalid_argument("out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return n;
+}
+
+struct flag {
+  const char* name;  // without the leading --
+  const char* env;
+  const char* help;
+  std::function<void(options&, std::string_view)> set;
+  std::function<std::string(const options&)> show;
+};
+
+std::string show_size(std::size_t n) {
+  if (n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + "MiB";
+  if (n % 1024 == 0) return std::to_string(n / 1024) + "KiB";
+  return std::to_string(n);
+}
+
+std::string show_ms(milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+#define HIVE_SIZE_FLAG(field, name, env, help)                                         \
+  flag {                                                                               \
+    name, env, help, [](options& o, std::string_view v) { o.field = parse_size(v); },  \
+        [](const options& o) { return show_size(o.field); }                            \
+  }
+#define HIVE_TIME_FLAG(field, name, env, help)                                             \
+  flag {                                                                                   \
+    name, env, help, [](options& o, std::string_view v) { o.field = parse_duration(v); },  \
+        [](const options& o) { return show_ms(o.field); }                                  \
+  }
+
+const std::vector<flag>& flags() {
+  static const std::vector<flag> all = {
+      {"host", "HIVE_HOST", "address to listen on (IPv4 or IPv6)",
+       [](options& o, std::string_view v) { o.host = v; },
+       [](const options& o) { return o.host; }},
+      {"port", "HIVE_PORT", "TCP port (0: any free port)",
+       [](options& o, std::string_view v) { o.port = static_cast<std::uint16_t>(parse_int(v, 0, 65535)); },
+       [](const options& o) { return std::to_string(o.port); }},
+      {"workers", "HIVE_WORKERS", "worker processes; 0 serves in this process",
+       [](options& o, std::string_view v) {
+         o.workers = v == "auto" ? -1 : static_cast<int>(parse_int(v, 0, 1024));
+       },
+       [](const options& o) { return o.workers < 0 ? std::string("auto (CPUs usable)") : std::to_string(o.workers); }},
+      {"server-name", "HIVE_SERVER_NAME", "Server header value; empty sends none",
+       [](options& o, std::string_view v) { o.server_name = v; },
+       [](const options& o) { return o.server_name.empty() ? std::string("(none)") : o.server_name; }},
+      HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
+                     "longest request target (414 past it)"),
+      HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",
+                     "largest header section (431 past it)"),
+      {"max-header-count", "HIVE_MAX_HEADER_COUNT", "most header fields (431 past it)",
+       [](options& o, std::string_view v) { o.max_header_count = static_cast<std::size_t>(parse_int(v, 1, 10000)); },
+       [](const options& o) { return std::to_string(o.max_header_count); }},
+      HIVE_SIZE_FLAG(max_body_bytes, "max-body", "HIVE_MAX_BODY", "largest request body (413 past it)"),
+      HIVE_TIME_FLAG(header_timeout, "header-timeout", "HIVE_HEADER_TIMEOUT",
+                     "whole header section (408 past it)"),
+      HIVE_TIME_FLAG(body_timeout, "body-timeout", "HIVE_BODY_TIMEOUT", "whole request body (408 past it)"),
+      HIVE_TIME_FLAG(idle_timeout, "idle-timeout", "HIVE_IDLE_TIMEOUT", "idle keep-alive connection"),
+      HIVE_TIME_FLAG(write_timeout, "write-timeout", "HIVE_WRITE_TIMEOUT",
+                     "a client that stops reading its response"),
+      {"max-restarts", "HIVE_MAX_RESTARTS", "crashes within --min-uptime before a slot is given up",
+       [](options& o, std::string_view v) { o.max_restarts = static_cast<int>(parse_int(v, 0, 1000000)); },
+       [](const options& o) { return std::to_string(o.max_restarts); }},
+      HIVE_TIME_FLAG(min_uptime, "min-uptime", "HIVE_MIN_UPTIME", "a worker alive this long is stable"),
+      HIVE_TIME_FLAG(heartbeat_timeout, "heartbeat-timeout", "HIVE_HEARTBEAT_TIMEOUT",
+                     "a worker whose event loop is stuck this long is killed"),
+      HIVE_TIME_FLAG(shutdown_timeout, "shutdown-timeout", "HIVE_SHUTDOWN_TIMEOUT",
+                     "graceful stop: what is left is killed after it"),
+      HIVE_TIME_FLAG(listen_timeout, "listen-timeout", "HIVE_LISTEN_TIMEOUT",
+                     "reload: a new worker must be listening within it"),
+  };
+  return all;
+}
+
+const flag* find_flag(std::string_view name) {
+  for (const auto& f : flags()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+void apply(options& o, const flag& f, std::string_view value, std::string_view source) {
+  try {
+    f.set(o, value);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("hive: bad value '" + std::string(value) + "' for " +
+                                std::string(source) + " (" + e.what() + "); see --help");
+  }
+}
+
+}  // namespace
+
+std::string options::usage() {
+  std::string s = "Options (flag, environment variable, default):\n";
+  const options defaults;
+  for (const auto& f : flags()) {
+    std::string line = "  --";
+    line += f.name;
+    line.resize(std::max<std::size_t>(line.size() + 1, 22), ' ');
+    line += f.env;
+    line.resize(std::max<std::size_t>(line.size() + 1, 46), ' ');
+    line += f.show(defaults);
+    line.resize(std::max<std::size_t>(line.size() + 1, 62), ' ');
+    line += f.help;
+    s += line + "\n";
+  }
+  s += "Sizes take B, KiB, MiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\").\n";
+  return s;
+}
+
+options options::parse(int argc, const char* const* argv) {
+  options o;
+  for (const auto& f : flags()) {
+    if (const char* v = std::getenv(f.env)) apply(o, f, v, f.env);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) {
+      throw std::invalid_argument("hive: unexpected argument '" + std::string(arg) + "'; see --help");
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const flag* f = find_flag(arg);
+    if (f == nullptr) {
+      throw std::invalid_argument("hive: unknown option --" + std::string(arg) + "; see --help");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        throw std::invalid_argument("hive: --" + std::string(arg) + " needs a value; see --help");
+      }
+      value = argv[++i];
+    }
+    apply(o, *f, value, "--" + std::string(arg));
+  }
+  return o;
+}
+
+options options::from_args(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("Usage: %s [options]\n%s", argc > 0 ? argv[0] : "hive", usage().c_str());
+      std::exit(0);
+    }
+  }
+  try {
+    return parse(argc, argv);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
+}
+
+}  // namespace hive

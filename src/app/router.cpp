@@ -1,0 +1,179 @@
+#include "hive/router.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#include "http/text.hpp"
+
+namespace hive {
+
+using detail::is_token;
+using detail::percent_decode;
+
+struct router::node {
+  std::vector<std::pair<std::string, std::unique_ptr<node>>> literals;
+  std::unique_ptr<node> param;
+  std::string param_name;
+  std::unique_ptr<node> wildcard;                   // a trailing `*`
+  std::vector<std::pair<std::string, handler>> methods;
+
+  const handler* find_method(std::string_view m) const {
+    for (const auto& [name, h] : methods) {
+      if (name == m) return &h;
+    }
+    return nullptr;
+  }
+};
+
+namespace {
+
+std::string_view next_segment(std::string_view& rest) {
+  const auto slash = rest.find('/');
+  std::string_view seg = rest.substr(0, slash);
+  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  return seg;
+}
+
+void decode_into(std::string_view raw, std::string& scratch, std::vector<route_param>& params,
+                 std::string_view name) {
+  const std::size_t start = scratch.size();
+  if (!percent_decode(raw, scratch, false)) {
+    scratch.resize(start);
+    scratch.append(raw);  // a malformed escape is passed on as sent
+  }
+  params.push_back({name, std::string_view(scratch).substr(start)});
+}
+
+struct searcher {
+  std::string_view method;
+  std::string& scratch;
+  std::vector<route_param>& params;
+  const router::node* path_match = nullptr;  // the first node whose path matched, for 405
+
+  const handler* at_terminal(const router::node& n) {
+    if (n.methods.empty()) return nullptr;
+    if (path_match == nullptr) path_match = &n;
+    if (const handler* h = n.find_method(method)) return h;
+    if (method == "HEAD") return n.find_method("GET");
+    return nullptr;
+  }
+
+  // `rest` is the path after the segments `n` consumed; `done` when nothing is left.
+  const handler* search(const router::node& n, std::string_view rest, bool done) {
+    if (done) return at_terminal(n);
+    const std::size_t mark_params = params.size();
+    const std::size_t mark_scratch = scratch.size();
+    std::string_view after = rest;
+    const std::string_view seg = next_segment(after);
+    const bool last = rest.find('/') == std::string_view::npos;
+    for (const auto& [lit, child] : n.literals) {
+      if (lit == seg) {
+        if (const handler* h = search(*child, after, last)) return h;
+        break;
+      }
+    }
+    if (n.param) {
+      decode_into(seg, scratch, params, n.param_name);
+      if (const handler* h = search(*n.param, after, last)) return h;
+      params.resize(mark_params);
+      scratch.resize(mark_scratch);
+    }
+    if (n.wildcard) {
+      decode_into(rest, scratch, params, "*");
+      if (const handler* h = at_terminal(*n.wildcard)) return h;
+      params.resize(mark_params);
+      scratch.resize(mark_scratch);
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+router::router() : root_(std::make_unique<node>()) {}
+router::~router() = default;
+router::router(router&&) noexcept = default;
+router& router::operator=(router&&) noexcept = default;
+
+void router::add(std::string_view method, std::string_view pattern, handler h) {
+  if (!is_token(method)) {
+    throw std::invalid_argument("hive: route method '" + std::string(method) + "' is not a token");
+  }
+  if (pattern.empty() || pattern.front() != '/') {
+    throw std::invalid_argument("hive: route '" + std::string(pattern) + "' must start with '/'");
+  }
+  node* n = root_.get();
+  std::string_view rest = pattern.substr(1);
+  bool done = false;
+  while (!done) {
+    done = rest.find('/') == std::string_view::npos;
+    const std::string_view seg = next_segment(rest);
+    if (seg == "*") {
+      if (!done) {
+        throw std::invalid_argument("hive: in route '" + std::string(pattern) +
+                                    "', '*' must be the last segment");
+      }
+      if (!n->wildcard) n->wildcard = std::make_unique<node>();
+      n = n->wildcard.get();
+    } else if (!seg.empty() && seg.front() == ':') {
+      const std::string_view name = seg.substr(1);
+      if (name.empty()) {
+        throw std::invalid_argument("hive: in route '" + std::string(pattern) +
+                                    "', a ':' parameter needs a name");
+      }
+      if (!n->param) {
+        n->param = std::make_unique<node>();
+        n->param_name = name;
+      } else if (n->param_name != name) {
+        throw std::invalid_argument("hive: route '" + std::string(pattern) + "' names parameter ':" +
+                                    std::string(name) + "' where another route has ':" +
+                                    n->param_name + "'");
+      }
+      n = n->param.get();
+    } else {
+      node* child = nullptr;
+      for (auto& [lit, c] : n->literals) {
+        if (lit == seg) child = c.get();
+      }
+      if (child == nullptr) {
+        n->literals.emplace_back(std::string(seg), std::make_unique<node>());
+        child = n->literals.back().second.get();
+      }
+      n = child;
+    }
+  }
+  if (n->find_method(method) != nullptr) {
+    throw std::invalid_argument("hive: route " + std::string(method) + " " + std::string(pattern) +
+                                " is defined twice");
+  }
+  n->methods.emplace_back(std::string(method), std::move(h));
+}
+
+router::match router::find(std::string_view method, std::string_view path, std::string& scratch,
+                           std::vector<route_param>& params) const {
+  match m;
+  if (path.empty() || path.front() != '/') {
+    m.status = 404;
+    return m;
+  }
+  searcher s{method, scratch, params};
+  m.target = s.search(*root_, path.substr(1), false);
+  if (m.target != nullptr) return m;
+  params.clear();
+  if (s.path_match == nullptr) {
+    m.status = 404;
+    return m;
+  }
+  m.status = 405;
+  bool has_get = false, has_head = false;
+  for (const auto& [name, h] : s.path_match->methods) {
+    if (!m.allow.empty()) m.allow += ", ";
+    m.allow += name;
+    has_get |= name == "GET";
+    has_head |= name == "HEAD";
+  }
+  if (has_get && !has_head) m.allow += ", HEAD";
+  return m;
+}
+
+}  // namespace hive

@@ -1,0 +1,78 @@
+#include "hive/server.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "net/server_core.hpp"
+#include "util/log.hpp"
+#include "util/process.hpp"
+
+namespace hive {
+
+server::server(asio::io_context& io, const app& a, const options& opts)
+    : core_(std::make_unique<detail::server_core>(io, a, opts)) {}
+server::~server() = default;
+
+void server::listen() { core_->listen(); }
+void server::listen_on(int fd) { core_->listen_on(fd); }
+std::uint16_t server::port() const { return core_->port(); }
+void server::shutdown(std::function<void()> done) { core_->shutdown(std::move(done)); }
+void server::close() { core_->close(); }
+std::size_t server::connection_count() const { return core_->connection_count(); }
+
+int serve(const app& a, const options& opts) {
+  detail::prepare_process();
+  asio::io_context io(1);
+  server srv(io, a, opts);
+  try {
+    srv.listen();
+  } catch (const std::system_error& e) {
+    detail::log_line(e.what());
+    return 1;
+  }
+  const std::string pid = std::to_string(::getpid());
+  detail::log_line("hive " + pid + " listening on " + opts.host + ":" + std::to_string(srv.port()));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  bool stopping = false;
+  std::function<void(const asio::error_code&, int)> on_signal =
+      [&](const asio::error_code& ec, int sig) {
+        if (ec) return;
+        if (stopping) {  // a second signal: stop now
+          detail::log_line("hive " + pid + " stopping now");
+          srv.close();
+          io.stop();
+          return;
+        }
+        stopping = true;
+        detail::log_line("hive " + pid + " stopping (" + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                         "): finishing " + std::to_string(srv.connection_count()) + " connections");
+        srv.shutdown([&] {
+          deadline.cancel();
+          io.stop();
+        });
+        deadline.expires_after(opts.shutdown_timeout);
+        deadline.async_wait([&](const asio::error_code& e) {
+          if (e) return;
+          detail::log_line("hive " + pid + " shutdown timeout: closing " +
+                           std::to_string(srv.connection_count()) + " connections");
+          srv.close();
+          io.stop();
+        });
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  io.run();
+  detail::log_line("hive " + pid + " stopped");
+  return 0;
+}
+
+}  // namespace hive

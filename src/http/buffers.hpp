@@ -1,0 +1,73 @@
+// Per-request working memory, borrowed from the worker's pool while a connection has a request in
+// progress or output to send, and given back when it goes idle. An idle keep-alive connection
+// therefore holds no buffer at all, and a busy worker allocates nothing per request: the pool
+// hands back buffers whose capacity the last requests already grew.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/request.hpp"
+
+namespace hive::detail {
+
+// An offset range into the input buffer: offsets survive compaction and reallocation, pointers
+// would not.
+struct span {
+  std::uint32_t off = 0;
+  std::uint32_t len = 0;
+  std::uint32_t end() const { return off + len; }
+};
+
+struct raw_header {
+  span name, value;
+};
+
+struct conn_buffers {
+  // Received bytes: [0, in_len) valid. Not a std::string: growing one zero-fills it.
+  std::unique_ptr<char[]> in;
+  std::size_t in_cap = 0;
+  std::size_t in_len = 0;
+
+  std::string out;  // serialized responses waiting to be written, in order
+
+  // The request being parsed.
+  std::vector<raw_header> raw_headers;
+  std::vector<header_field> headers;
+  std::vector<route_param> params;
+  std::string param_scratch;
+  std::string body;
+
+  // The response being built.
+  std::string res_headers;
+  std::string res_body;
+  std::string res_type;
+
+  void clear_request() {
+    raw_headers.clear();
+    headers.clear();
+    params.clear();
+    body.clear();
+  }
+};
+
+class buffer_pool {
+ public:
+  // `input_bytes`: initial input capacity; `keep`: how many idle buffers to hold at most.
+  explicit buffer_pool(std::size_t input_bytes = 16 * 1024, std::size_t keep = 64)
+      : input_bytes_(input_bytes), keep_(keep) {}
+
+  std::unique_ptr<conn_buffers> take();
+  void give(std::unique_ptr<conn_buffers> b);
+  std::size_t idle() const { return free_.size(); }
+
+ private:
+  std::size_t input_bytes_;
+  std::size_t keep_;
+  std::vector<std::unique_ptr<conn_buffers>> free_;
+};
+
+}  // namespace hive::detail

@@ -1,0 +1,109 @@
+// llhttp glue: turns bytes into request heads (as spans of the input buffer), body bytes and
+// message ends, and enforces the limits and the framing rules of RFC 9112 while it parses.
+// It stops (pauses) at the end of every message, so the session handles each request outside
+// llhttp's callbacks and decides whether parsing goes on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <llhttp.h>
+
+#include "http/buffers.hpp"
+#include "http/error.hpp"
+
+namespace hive::detail {
+
+struct parser_limits {
+  std::size_t max_request_line_bytes = 8 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
+  std::size_t max_body_bytes = 1024 * 1024;
+};
+
+class request_parser {
+ public:
+  enum class state { idle, head, body };
+  enum class result {
+    need_more,   // every byte consumed, the message (if any) is incomplete
+    head_done,   // the head of a message is complete: decide on 100-continue, routing
+    message_done,// a whole message is parsed; `parsed()` is where the next one starts
+    error,       // framing error: `error()` says which; nothing after it may be parsed
+  };
+
+  explicit request_parser(const parser_limits& limits);
+  request_parser(const request_parser&) = delete;
+  request_parser& operator=(const request_parser&) = delete;
+
+  // Parses b.in[from, b.in_len) and stops at the first event. Spans refer to b.in.
+  result execute(conn_buffers& b, std::size_t from);
+  // Where the parser stopped: resume `execute` from here.
+  std::size_t parsed() const { return parsed_; }
+
+  state phase() const { return state_; }
+  // Messages begun so far: tells the connection a new header timeout starts.
+  std::uint64_t messages_begun() const { return messages_begun_; }
+  error failure() const { return error_; }
+
+  // The current message's head (valid from head_done until the next message begins).
+  std::string_view method() const { return method_; }
+  span target() const { return url_; }
+  int major() const { return parser_.http_major; }
+  int minor() const { return parser_.http_minor; }
+  bool keep_alive() const { return keep_alive_; }
+  bool expects_continue() const { return expect_continue_; }
+  bool has_body() const { return has_body_; }
+  std::uint64_t content_length() const { return content_length_; }  // when !chunked
+  bool chunked() const { return chunked_; }
+  bool upgrade_or_connect() const { return parser_.upgrade != 0; }
+  // First byte of the current message and the end of its head spans: compaction keeps these.
+  std::size_t message_start() const { return msg_start_; }
+  std::size_t head_end() const { return head_end_; }
+  // Compaction moved the head's bytes down by `head_shift` and left the unparsed rest at
+  // `new_parsed`: shift every stored offset.
+  void rebase(std::size_t head_shift, std::size_t new_parsed);
+
+ private:
+  static int on_message_begin(llhttp_t*);
+  static int on_method(llhttp_t*, const char*, std::size_t);
+  static int on_url(llhttp_t*, const char*, std::size_t);
+  static int on_header_field(llhttp_t*, const char*, std::size_t);
+  static int on_header_value(llhttp_t*, const char*, std::size_t);
+  static int on_header_value_complete(llhttp_t*);
+  static int on_headers_complete(llhttp_t*);
+  static int on_body(llhttp_t*, const char*, std::size_t);
+  static int on_chunk_header(llhttp_t*);
+  static int on_message_complete(llhttp_t*);
+  static const llhttp_settings_t settings_;
+
+  int fail(error e);
+  int check_head_bytes(std::size_t end_off);
+  int validate_head();
+  error error_from_llhttp(llhttp_errno_t e) const;
+  void append(span& s, const char* at, std::size_t len);
+
+  llhttp_t parser_{};
+  const parser_limits& limits_;
+  conn_buffers* b_ = nullptr;
+  state state_ = state::idle;
+  error error_ = error::bad_request_line;
+  std::size_t parsed_ = 0;
+  std::size_t msg_start_ = 0;
+  std::size_t head_end_ = 0;
+  span url_{};
+  bool url_done_ = false;
+  bool in_value_ = false;
+  bool field_open_ = false;
+  bool head_event_ = false;
+  bool keep_alive_ = true;
+  bool expect_continue_ = false;
+  bool has_body_ = false;
+  bool chunked_ = false;
+  std::uint64_t content_length_ = 0;
+  std::uint64_t body_seen_ = 0;
+  std::uint64_t messages_begun_ = 0;
+  std::string_view method_;
+};
+
+}  // namespace hive::detail

@@ -1,0 +1,28 @@
+// Writes a response's status line, hive's own fields and the handler's into the connection's
+// output buffer, then the body: one contiguous buffer per batch, so a pipelined batch leaves in
+// one write.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hive::detail {
+
+struct response_head {
+  int status = 200;
+  std::string_view date;          // IMF-fixdate
+  std::string_view server;        // empty: no Server field
+  std::string_view content_type;  // empty: none
+  std::string_view fields;        // the handler's "name: value\r\n" lines
+  bool close = false;             // Connection: close
+  bool keep_alive_10 = false;     // Connection: keep-alive, for an HTTP/1.0 client that asked
+  bool head_request = false;      // HEAD: length of the body, but no body
+};
+
+// Appends the whole response to `out`. 1xx, 204 and 304 carry neither body nor Content-Length.
+void serialize(std::string& out, const response_head& head, std::string_view body);
+
+// Appends `HTTP/1.1 100 Continue\r\n\r\n`.
+void serialize_continue(std::string& out);
+
+}  // namespace hive::detail

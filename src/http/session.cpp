@@ -1,0 +1,408 @@
+#include "http/session.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "http/date_cache.hpp"
+#include "http/serializer.hpp"
+#include "http/status.hpp"
+#include "http/text.hpp"
+#include "net/counters.hpp"
+#include "util/log.hpp"
+
+namespace hive::detail {
+
+namespace {
+// Reads smaller than this are not worth a syscall: compact or grow first.
+constexpr std::size_t min_read_bytes = 4096;
+// Output queued past this stops the handling of further pipelined requests until the client
+// reads: a client that pipelines and never reads cannot make the worker buffer without bound.
+constexpr std::size_t max_queued_output = 1024 * 1024;
+}  // namespace
+
+// Fills hive::request from the parser's spans; the one place that knows request's layout.
+struct request_builder {
+  static void build(request& r, const request_parser& p, conn_buffers& b, std::string_view path,
+                    std::string_view query) {
+    const char* base = b.in.get();
+    r.method_ = p.method();
+    r.target_ = {base + p.target().off, p.target().len};
+    r.path_ = path;
+    r.query_ = query;
+    r.major_ = p.major();
+    r.minor_ = p.minor();
+    b.headers.clear();
+    for (const auto& h : b.raw_headers) {
+      b.headers.push_back({{base + h.name.off, h.name.len},
+                           trim_ows({base + h.value.off, h.value.len})});
+    }
+    r.headers_ = b.headers;
+    r.params_ = b.params;
+    r.body_ = b.body;
+  }
+};
+
+namespace {
+// Splits the target into the path to route on and the query.
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+  std::string_view path = target;
+  // absolute-form (RFC 9112 §3.2.2): route on its path; the authority is not ours to check.
+  if (!target.empty() && target.front() != '/' && target != "*") {
+    const auto scheme = target.find("://");
+    const auto slash = scheme == std::string_view::npos ? scheme : target.find('/', scheme + 3);
+    path = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  std::string_view query;
+  if (const auto q = path.find('?'); q != std::string_view::npos) {
+    query = path.substr(q + 1);
+    path = path.substr(0, q);
+  }
+  return {path, query};
+}
+}  // namespace
+
+deferred_state::~deferred_state() {
+  if (!done && owner != nullptr) owner->complete_deferred(true);
+}
+
+session::session(const router& r, const session_config& cfg, buffer_pool& pool)
+    : router_(r), cfg_(cfg), pool_(pool), parser_(cfg.limits) {}
+
+session::~session() {
+  if (auto s = deferred_.lock()) s->owner = nullptr;
+  if (b_) pool_.give(std::move(b_));
+}
+
+std::span<char> session::prepare() {
+  if (!b_) b_ = pool_.take();
+  auto& b = *b_;
+  if (b.in_cap - b.in_len < min_read_bytes) compact();
+  if (b.in_cap - b.in_len < min_read_bytes) {
+    // Only a head near its limits or a paused pipeline gets here; the limits bound the growth.
+    const std::size_t cap = std::max(b.in_cap * 2, b.in_len + min_read_bytes);
+    std::unique_ptr<char[]> bigger(new char[cap]);
+    std::memcpy(bigger.get(), b.in.get(), b.in_len);
+    b.in = std::move(bigger);
+    b.in_cap = cap;
+  }
+  return {b.in.get() + b.in_len, b.in_cap - b.in_len};
+}
+
+void session::commit(std::size_t n) {
+  if (n == 0 || !b_) return;
+  b_->in_len += n;
+  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_in, n);
+  process();
+}
+
+void session::feed(std::string_view bytes) {
+  while (!bytes.empty()) {
+    auto in = prepare();
+    const std::size_t n = std::min(in.size(), bytes.size());
+    std::memcpy(in.data(), bytes.data(), n);
+    commit(n);
+    bytes.remove_prefix(n);
+  }
+}
+
+void session::on_eof() {
+  eof_ = true;
+  // A half-sent request will never complete: close once the answers so far are written.
+  if (!deferred_pending_) closing_ = true;
+}
+
+std::string_view session::output() const {
+  if (!b_) return {};
+  return std::string_view(b_->out).substr(out_sent_);
+}
+
+void session::consume(std::size_t n) {
+  if (!b_) return;
+  out_sent_ += n;
+  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_out, n);
+  if (out_sent_ < b_->out.size()) return;
+  b_->out.clear();
+  out_sent_ = 0;
+  process();  // requests held back by the output cap, if any
+}
+
+session::phase session::current_phase() const {
+  if (closing_) return phase::closing;
+  if (deferred_pending_) return phase::handling;
+  switch (parser_.phase()) {
+    case request_parser::state::head: return phase::head;
+    case request_parser::state::body: return phase::body;
+    case request_parser::state::idle: break;
+  }
+  return phase::idle;
+}
+
+void session::process() {
+  if (!b_) return;
+  auto& b = *b_;
+  while (!closing_ && !deferred_pending_ && parsed_ < b.in_len &&
+         b.out.size() - out_sent_ < max_queued_output) {
+    const auto r = parser_.execute(b, parsed_);
+    parsed_ = parser_.parsed();
+    if (r == request_parser::result::need_more) break;
+    if (r == request_parser::result::head_done) {
+      route_head();
+    } else if (r == request_parser::result::message_done) {
+      handle_message();
+    } else {
+      reject(parser_.failure());
+    }
+  }
+  if (parsed_ == b.in_len && parser_.phase() == request_parser::state::idle) {
+    b.in_len = 0;
+    parsed_ = 0;
+  }
+  release_if_idle();
+}
+
+void session::start_response() {
+  routed_ = true;
+  auto& b = *b_;
+  const std::string_view target(b.in.get() + parser_.target().off, parser_.target().len);
+  const auto [path, query] = split_target(target);
+  b.params.clear();
+  if (target == "*") {
+    // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4): a server-wide "ping".
+    route_ = router::match{nullptr, parser_.method() == "OPTIONS" ? 200 : 400, {}};
+  } else {
+    b.param_scratch.clear();
+    b.param_scratch.reserve(path.size());
+    route_ = router_.find(parser_.method(), path, b.param_scratch, b.params);
+  }
+}
+
+void session::route_head() {
+  start_response();
+  if (!parser_.expects_continue()) return;
+  if (route_.target == nullptr) {
+    // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
+    keep_alive_ = false;
+    head_request_ = false;
+    http10_ = false;
+    reset_response();
+    route_error();
+    finish_response();
+    closing_ = true;
+    linger_ = true;
+    return;
+  }
+  serialize_continue(b_->out);
+}
+
+void session::handle_message() {
+  if (!routed_) start_response();
+  routed_ = false;
+  // Built now, not at head_done: reading the body may have moved the head in the buffer.
+  auto& b = *b_;
+  const std::string_view target(b.in.get() + parser_.target().off, parser_.target().len);
+  const auto [path, query] = split_target(target);
+  request_builder::build(req_, parser_, b, path, query);
+  dispatch();
+}
+
+void session::reset_response() {
+  auto& b = *b_;
+  b.res_headers.clear();
+  b.res_body.clear();
+  b.res_type.clear();
+  res_.status_ = 200;
+  res_.close_ = false;
+  res_.deferred_ = false;
+  res_.headers_ = &b.res_headers;
+  res_.body_ = &b.res_body;
+  res_.type_ = &b.res_type;
+  res_.session_ = this;
+}
+
+void session::route_error() {
+  if (route_.status == 405) {
+    res_.status(405).header("Allow", route_.allow);
+    res_.text("Method Not Allowed\n");
+  } else if (route_.status == 404) {
+    res_.status(404).text("Not Found\n");
+  } else if (route_.status == 400) {
+    res_.status(400).text("Bad Request\n");
+    res_.close_ = true;
+  } else {
+    res_.status(route_.status);
+  }
+}
+
+void session::dispatch() {
+  keep_alive_ = parser_.keep_alive() && !parser_.upgrade_or_connect();
+  head_request_ = parser_.method() == "HEAD";
+  http10_ = parser_.minor() == 0;
+  reset_response();
+  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->requests);
+  if (route_.target == nullptr) {
+    route_error();
+    finish_response();
+    return;
+  }
+  in_dispatch_ = true;
+  finished_inline_ = false;
+  try {
+    (*route_.target)(req_, res_);
+  } catch (const std::exception& e) {
+    handler_failed(e.what());
+  } catch (...) {
+    handler_failed("an exception not derived from std::exception");
+  }
+  in_dispatch_ = false;
+  if (res_.deferred_ && !finished_inline_) {
+    deferred_pending_ = true;
+    return;
+  }
+  finish_response();
+}
+
+void session::handler_failed(std::string_view what) {
+  std::string line = "hive ";
+  line += std::to_string(::getpid());
+  line += ": handler for ";
+  line += req_.method();
+  line += ' ';
+  line += req_.path();
+  line += " threw: ";
+  line += what;
+  line += "; answered 500";
+  log_line(line);
+  if (auto s = deferred_.lock()) {
+    s->done = true;  // the handle the handler may still hold must not answer a second time
+    s->owner = nullptr;
+  }
+  deferred_.reset();
+  answer_500();
+}
+
+void session::answer_500() {
+  const bool close = res_.close_;
+  reset_response();
+  res_.close_ = close;
+  res_.status(500).text("Internal Server Error\n");
+}
+
+void session::finish_response() {
+  auto& b = *b_;
+  const bool close = !keep_alive_ || res_.close_ || draining_;
+  response_head h;
+  h.status = res_.status_;
+  h.date = cfg_.date->value();
+  h.server = cfg_.server_name;
+  h.content_type = b.res_type;
+  h.fields = b.res_headers;
+  h.close = close;
+  h.keep_alive_10 = http10_ && !close;
+  h.head_request = head_request_;
+  serialize(b.out, h, b.res_body);
+  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->responses[std::clamp(h.status / 100, 1, 5)]);
+  if (close) closing_ = true;
+}
+
+void session::reject(error e) {
+  const int status = status_of(e);
+  std::string_view phrase = reason_phrase(status);
+  if (!b_) b_ = pool_.take();
+  auto& b = *b_;
+  b.res_body.assign(phrase);
+  b.res_body.push_back('\n');
+  response_head h;
+  h.status = status;
+  h.date = cfg_.date->value();
+  h.server = cfg_.server_name;
+  h.content_type = "text/plain; charset=utf-8";
+  h.close = true;
+  serialize(b.out, h, b.res_body);
+  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->responses[status / 100]);
+  closing_ = true;
+  linger_ = true;
+}
+
+void session::compact() {
+  auto& b = *b_;
+  char* base = b.in.get();
+  switch (parser_.phase()) {
+    case request_parser::state::idle: {
+      const std::size_t rest = b.in_len - parsed_;
+      std::memmove(base, base + parsed_, rest);
+      b.in_len = rest;
+      parsed_ = 0;
+      break;
+    }
+    case request_parser::state::head: {
+      const std::size_t start = parser_.message_start();
+      std::memmove(base, base + start, b.in_len - start);
+      b.in_len -= start;
+      parsed_ -= start;
+      parser_.rebase(start, parsed_);
+      break;
+    }
+    case request_parser::state::body: {
+      // Keep the head (the request's views point into it) and what is not parsed yet; body
+      // bytes already parsed were copied into the body buffer.
+      const std::size_t start = parser_.message_start();
+      const std::size_t head = parser_.head_end() - start;
+      std::memmove(base, base + start, head);
+      const std::size_t rest = b.in_len - parsed_;
+      std::memmove(base + head, base + parsed_, rest);
+      b.in_len = head + rest;
+      parsed_ = head;
+      parser_.rebase(start, parsed_);
+      break;
+    }
+  }
+}
+
+void session::release_if_idle() {
+  if (b_ && b_->in_len == 0 && b_->out.empty() && !deferred_pending_ && !in_dispatch_ &&
+      parser_.phase() == request_parser::state::idle) {
+    pool_.give(std::move(b_));
+  }
+}
+
+void session::timeout() {
+  switch (current_phase()) {
+    case phase::head: reject(error::header_timeout); break;
+    case phase::body: reject(error::body_timeout); break;
+    default: closing_ = true; break;
+  }
+}
+
+void session::drain() {
+  draining_ = true;
+  if (current_phase() == phase::idle && output().empty()) closing_ = true;
+}
+
+response* session::deferred_target() { return &res_; }
+
+std::shared_ptr<deferred_state> session::make_deferred() {
+  auto s = std::make_shared<deferred_state>();
+  s->owner = this;
+  deferred_ = s;
+  res_.deferred_ = true;
+  return s;
+}
+
+void session::complete_deferred(bool failed) {
+  deferred_.reset();
+  if (failed) answer_500();
+  if (in_dispatch_) {
+    finished_inline_ = true;
+    return;
+  }
+  if (!deferred_pending_) return;
+  deferred_pending_ = false;
+  finish_response();
+  process();
+  if (wake_ != nullptr) wake_(wake_ctx_);
+}
+
+}  // namespace hive::detail

@@ -1,0 +1,136 @@
+// The sans-I/O HTTP/1.1 server session: bytes in, requests to the router's handlers, response
+// bytes out. It knows nothing of sockets or clocks; the Asio connection (src/net) moves bytes and
+// tells it when a deadline passed. Every split point, pipeline and hostile input can therefore be
+// tested without a socket.
+//
+//   auto in = s.prepare();  n = read(fd, in.data(), in.size());  s.commit(n);
+//   write(fd, s.output());  s.consume(written);
+//   if (s.done()) close;
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "hive/response.hpp"
+#include "hive/router.hpp"
+#include "http/buffers.hpp"
+#include "http/request_parser.hpp"
+
+namespace hive::detail {
+
+struct counters;
+class date_cache;
+
+struct session_config {
+  parser_limits limits;
+  std::string_view server_name = "hive";
+  const date_cache* date = nullptr;  // required
+  counters* stats = nullptr;         // optional
+};
+
+class session {
+ public:
+  // What the connection's deadline is for right now.
+  enum class phase {
+    idle,      // between requests: idle keep-alive timeout
+    head,      // part of a header section: header timeout
+    body,      // part of a body: body timeout
+    handling,  // a deferred response is outstanding: no timeout of its own
+    closing,   // the last response is queued; close once it is written
+  };
+
+  session(const router& r, const session_config& cfg, buffer_pool& pool);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // Where to read into (borrows buffers from the pool; never empty unless closing).
+  std::span<char> prepare();
+  // `n` bytes were read into the span prepare() returned: handle every complete request.
+  void commit(std::size_t n);
+  // Convenience for tests: prepare + copy + commit, as often as needed.
+  void feed(std::string_view bytes);
+  // The client closed its sending side: answer what is complete, then close.
+  void on_eof();
+
+  std::string_view output() const;
+  void consume(std::size_t n);
+
+  phase current_phase() const;
+  // False while a deferred response holds the pipeline, or once closing.
+  bool wants_read() const { return !closing_ && !deferred_pending_ && !eof_; }
+  // Closing and everything written: the connection should close now.
+  bool done() const { return (closing_ || (eof_ && !deferred_pending_)) && output().empty(); }
+  // The close follows a rejection: bytes the client already sent may still arrive, so the
+  // connection should half-close and drain rather than reset (RFC 9112 §9.6).
+  bool linger() const { return linger_; }
+
+  std::uint64_t messages_begun() const { return parser_.messages_begun(); }
+  // Gives the buffers back to the pool if nothing is in progress (after a read found nothing).
+  void release_if_idle();
+
+  // The current phase's deadline passed.
+  void timeout();
+  // Graceful shutdown: the next response says `Connection: close`; an idle session closes now.
+  void drain();
+
+  // Called when a deferred response added output outside commit().
+  void set_wake(void (*fn)(void*), void* ctx) {
+    wake_ = fn;
+    wake_ctx_ = ctx;
+  }
+
+  // For hive::deferred.
+  response* deferred_target();
+  void complete_deferred(bool failed);
+  std::shared_ptr<deferred_state> make_deferred();
+
+ private:
+  void process();
+  void route_head();
+  void handle_message();
+  void dispatch();
+  void finish_response();
+  void reject(error e);
+  void compact();
+  void start_response();
+  void reset_response();
+  void route_error();
+  void handler_failed(std::string_view what);
+  void answer_500();
+
+  const router& router_;
+  const session_config& cfg_;
+  buffer_pool& pool_;
+  std::unique_ptr<conn_buffers> b_;
+  request_parser parser_;
+  request req_;
+  response res_;
+  router::match route_;
+  std::weak_ptr<deferred_state> deferred_;
+  std::size_t parsed_ = 0;
+  std::size_t out_sent_ = 0;
+  bool routed_ = false;
+  bool closing_ = false;
+  bool linger_ = false;
+  bool eof_ = false;
+  bool draining_ = false;
+  bool deferred_pending_ = false;
+  bool in_dispatch_ = false;
+  bool finished_inline_ = false;
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  void (*wake_)(void*) = nullptr;
+  void* wake_ctx_ = nullptr;
+};
+
+struct deferred_state {
+  session* owner = nullptr;
+  bool done = false;
+  ~deferred_state();
+};
+
+}  // namespace hive::detail

@@ -1,0 +1,73 @@
+#include "http/text.hpp"
+
+namespace hive::detail {
+
+namespace {
+constexpr bool is_unreserved_or_sub_delim(char c) {
+  if (is_digit(c) || is_alpha(c)) return true;
+  switch (c) {
+    case '-': case '.': case '_': case '~':                                   // unreserved
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':    // sub-delims
+    case '+': case ',': case ';': case '=':
+    case '%': return true;                                                    // pct-encoded
+    default: return false;
+  }
+}
+
+int hex(char c) {
+  if (is_digit(c)) return c - '0';
+  const char l = lower(c);
+  if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+  return -1;
+}
+}  // namespace
+
+bool valid_host(std::string_view host) {
+  if (host.empty()) return true;
+  std::string_view name = host;
+  std::string_view port;
+  if (host.front() == '[') {  // IP-literal
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (!(is_digit(c) || is_alpha(c) || c == ':' || c == '.')) return false;
+    }
+    name = {};
+    const auto rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+  }
+  for (char c : name) {
+    if (!is_unreserved_or_sub_delim(c)) return false;
+  }
+  for (char c : port) {
+    if (!is_digit(c)) return false;
+  }
+  return true;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex(in[i + 1]);
+      const int lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+}  // namespace hive::detail

@@ -1,0 +1,68 @@
+// Small text rules from RFC 9110: tokens, optional whitespace, lists, case-insensitive compare,
+// percent-decoding. Inline because the parser and router call them per byte.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace hive::detail {
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
+//         / DIGIT / ALPHA
+constexpr bool is_tchar(char c) {
+  if (is_digit(c) || is_alpha(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
+
+constexpr bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+
+constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls f(item) for each non-empty, trimmed element of a comma-separated list.
+template <class F>
+void for_each_list_item(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto item = trim_ows(list.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2), empty allowed; no userinfo.
+bool valid_host(std::string_view host);
+
+// Decodes %XX (and `+` as space when `plus_is_space`) into `out`, appending. Returns false, and
+// appends nothing more, on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+
+}  // namespace hive::detail

@@ -1,0 +1,26 @@
+// Per-worker counters. Each worker writes only its own (relaxed atomics: no ordering is needed
+// between counters); the cluster places them in shared memory so anyone can read all slots.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace hive::detail {
+
+struct counters {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> responses[6] = {};  // by status class: [1] 1xx … [5] 5xx
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+
+  void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace hive::detail

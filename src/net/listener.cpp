@@ -1,0 +1,143 @@
+#include "net/listener.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <system_error>
+
+#include "net/server_core.hpp"
+#include "util/log.hpp"
+
+namespace hive::detail {
+
+namespace {
+// Enough to drain a burst without starving the connections already open.
+constexpr int accept_batch_max = 64;
+constexpr auto emfile_backoff = std::chrono::milliseconds(100);
+}  // namespace
+
+listener::listener(server_core& srv, asio::ip::tcp::acceptor acceptor)
+    : srv_(srv),
+      acceptor_(std::move(acceptor)),
+      protocol_(acceptor_.local_endpoint().protocol()),
+      backoff_(srv.io()) {}
+
+listener::~listener() = default;
+
+std::uint16_t listener::port() const {
+  asio::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void listener::start() {
+  if (stopped_) return;
+  ++pending_;
+  acceptor_.async_wait(asio::socket_base::wait_read, [this](const asio::error_code& ec) {
+    --pending_;
+    if (ec || stopped_) return;
+    accept_batch();
+  });
+}
+
+void listener::accept_batch() {
+  const int lfd = acceptor_.native_handle();
+  for (int i = 0; i < accept_batch_max; ++i) {
+    const int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      srv_.adopt(fd);
+      if (stopped_) return;
+      continue;
+    }
+    switch (errno) {
+      case EAGAIN:
+        start();
+        return;
+      case EINTR:
+      case ECONNABORTED:
+      case EPROTO:
+      case EPERM:
+        continue;  // that one connection failed; the next may not
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM:
+        // Out of descriptors or memory: the socket stays readable, so waiting for readiness
+        // again would spin. Pause; closing connections free descriptors meanwhile.
+        log_line("hive: accept: " + std::system_category().message(errno) +
+                 "; pausing accepts for 100 ms (raise the open-files limit: ulimit -n)");
+        backoff_.expires_after(emfile_backoff);
+        ++pending_;
+        backoff_.async_wait([this](const asio::error_code& ec) {
+          --pending_;
+          if (!ec && !stopped_) start();
+        });
+        return;
+      default:
+        log_line("hive: accept: " + std::system_category().message(errno));
+        start();
+        return;
+    }
+  }
+  // A full batch: let other work run, then carry on without waiting for readiness.
+  asio::post(srv_.io(), [this] {
+    if (!stopped_) accept_batch();
+  });
+}
+
+void listener::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  backoff_.cancel();
+  asio::error_code ec;
+  acceptor_.close(ec);
+}
+
+void tune_listener(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Seconds the kernel holds a connection with no data before waking us anyway.
+  int defer_s = 10;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
+}
+
+asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& host,
+                                      std::uint16_t port, bool reuse_port, int backlog) {
+  const std::string where = host + ":" + std::to_string(port);
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (ec) {
+    throw std::system_error(ec, "hive: '" + host +
+                                    "' is not an IP address; pass --host with an IPv4 or IPv6 address");
+  }
+  const asio::ip::tcp::endpoint ep(addr, port);
+  asio::ip::tcp::acceptor acc(io);
+  acc.open(ep.protocol(), ec);
+  if (ec) throw std::system_error(ec, "hive: cannot open a socket for " + where);
+  acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (reuse_port) {
+    int one = 1;
+    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      throw std::system_error(errno, std::system_category(), "hive: SO_REUSEPORT on " + where);
+    }
+  }
+  acc.bind(ep, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::system_error(ec, "hive: port " + std::to_string(port) + " on " + host +
+                                    " is in use; choose another with --port");
+  }
+  if (ec == asio::error::access_denied) {
+    throw std::system_error(ec, "hive: may not bind " + where +
+                                    " (ports below 1024 need privileges); choose another with --port");
+  }
+  if (ec) throw std::system_error(ec, "hive: cannot bind " + where);
+  acc.listen(backlog, ec);
+  if (ec) throw std::system_error(ec, "hive: cannot listen on " + where);
+  tune_listener(acc.native_handle());
+  return acc;
+}
+
+}  // namespace hive::detail

@@ -1,0 +1,43 @@
+// Accepts connections on one listening socket and hands each to the server. Accepts in batches
+// with accept4 (non-blocking, close-on-exec in the same call), and backs off briefly when the
+// process is out of descriptors instead of spinning on a socket that stays readable.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace hive::detail {
+
+class server_core;
+
+class listener {
+ public:
+  listener(server_core& srv, asio::ip::tcp::acceptor acceptor);
+  ~listener();
+
+  void start();
+  void stop();  // stops accepting and closes this process's copy of the socket
+  std::uint16_t port() const;
+  const asio::ip::tcp& protocol() const { return protocol_; }
+
+ private:
+  void accept_batch();
+
+  server_core& srv_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp protocol_;
+  asio::steady_timer backoff_;
+  bool stopped_ = false;
+  int pending_ = 0;
+};
+
+// Opens, configures and binds a listening socket for host:port; throws std::system_error whose
+// what() names the address and says what to do. `reuse_port` for the cluster's per-slot sockets.
+asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& host,
+                                      std::uint16_t port, bool reuse_port, int backlog = 4096);
+
+// Sets the options every hive listener has: TCP_NODELAY (inherited by accepted sockets) and
+// TCP_DEFER_ACCEPT (wake only once a request has arrived).
+void tune_listener(int fd);
+
+}  // namespace hive::detail

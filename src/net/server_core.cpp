@@ -1,0 +1,142 @@
+#include "net/server_core.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include <asio/post.hpp>
+
+#include "net/connection.hpp"
+#include "net/counters.hpp"
+#include "net/listener.hpp"
+
+namespace hive::detail {
+
+namespace {
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+server_core::server_core(asio::io_context& io, const app& a, const options& opts)
+    : io_(io), app_(a), opts_(opts), timer_(io) {
+  cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
+  cfg_.limits.max_header_bytes = opts.max_header_bytes;
+  cfg_.limits.max_header_count = opts.max_header_count;
+  cfg_.limits.max_body_bytes = opts.max_body_bytes;
+  cfg_.server_name = opts.server_name;
+  cfg_.date = &date_;
+  // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
+  // and at least once a second for the Date header.
+  const auto shortest = std::min({opts.header_timeout, opts.body_timeout, opts.idle_timeout,
+                                  opts.write_timeout});
+  tick_ms_ = std::clamp<std::int64_t>(shortest.count() / 4, 10, 1000);
+  now_ms_ = steady_ms();
+}
+
+server_core::~server_core() {
+  stopped_ = true;
+  while (head_ != nullptr) {
+    connection* c = head_;
+    head_ = c->next;
+    delete c;
+  }
+}
+
+void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
+  listener_ = std::make_unique<listener>(*this, std::move(acceptor));
+  listener_->start();
+  start_timer();
+}
+
+void server_core::listen() {
+  start_listener(bind_listener(io_, opts_.host, opts_.port, false));
+}
+
+void server_core::listen_on(int fd) {
+  asio::ip::tcp::acceptor acc(io_);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  acc.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
+  tune_listener(fd);
+  start_listener(std::move(acc));
+}
+
+std::uint16_t server_core::port() const { return listener_ ? listener_->port() : 0; }
+
+void server_core::adopt(int fd) {
+  auto* c = new connection(*this, fd, listener_->protocol());
+  c->next = head_;
+  if (head_ != nullptr) head_->prev = c;
+  head_ = c;
+  ++count_;
+  if (cfg_.stats != nullptr) {
+    cfg_.stats->add(cfg_.stats->connections_open);
+    cfg_.stats->add(cfg_.stats->connections_total);
+  }
+  c->start();  // may close and remove it at once: do not touch `c` after this
+}
+
+void server_core::remove(connection* c) {
+  if (c->prev != nullptr) c->prev->next = c->next;
+  if (c->next != nullptr) c->next->prev = c->prev;
+  if (head_ == c) head_ = c->next;
+  --count_;
+  if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
+  delete c;
+  if (draining_ && count_ == 0 && drained_) {
+    // Run it from the loop, not from inside a connection's call stack.
+    asio::post(io_, [f = std::move(drained_)] { f(); });
+    drained_ = nullptr;
+  }
+}
+
+void server_core::start_timer() {
+  timer_.expires_after(std::chrono::milliseconds(tick_ms_));
+  timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopped_) return;
+    tick();
+    start_timer();
+  });
+}
+
+void server_core::tick() {
+  now_ms_ = steady_ms();
+  date_.refresh(std::time(nullptr));
+  for (connection* c = head_; c != nullptr;) {
+    connection* next = c->next;  // `c` may remove itself
+    c->check_deadline(now_ms_);
+    c = next;
+  }
+  if (tick_hook_) tick_hook_();
+}
+
+void server_core::shutdown(std::function<void()> done, bool keep_accepting) {
+  draining_ = true;
+  drained_ = std::move(done);
+  if (!keep_accepting && listener_) listener_->stop();
+  for (connection* c = head_; c != nullptr;) {
+    connection* next = c->next;
+    c->drain();
+    c = next;
+  }
+  if (count_ == 0 && drained_ && !keep_accepting) {
+    asio::post(io_, [f = std::move(drained_)] { f(); });
+    drained_ = nullptr;
+  }
+}
+
+void server_core::close() {
+  stopped_ = true;
+  timer_.cancel();
+  if (listener_) listener_->stop();
+  for (connection* c = head_; c != nullptr;) {
+    connection* next = c->next;
+    c->abort();
+    c = next;
+  }
+}
+
+}  // namespace hive::detail

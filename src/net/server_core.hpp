@@ -1,0 +1,81 @@
+// One worker's server: the listener, the connections, the worker-wide buffer pool, Date cache and
+// the one coarse timer that drives every connection's deadlines. hive::server is its public face.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "hive/app.hpp"
+#include "hive/options.hpp"
+#include "http/buffers.hpp"
+#include "http/date_cache.hpp"
+#include "http/session.hpp"
+
+namespace hive::detail {
+
+class connection;
+class listener;
+struct counters;
+
+class server_core {
+ public:
+  server_core(asio::io_context& io, const app& a, const options& opts);
+  ~server_core();
+
+  void listen();
+  void listen_on(int fd);
+  std::uint16_t port() const;
+
+  // Stops taking new requests: idle connections close now, busy ones after their next response.
+  // With `keep_accepting`, new connections are still accepted and answered with
+  // `Connection: close` (a cluster worker draining, so its accept queue is not reset).
+  void shutdown(std::function<void()> done, bool keep_accepting = false);
+  void close();
+  std::size_t connection_count() const { return count_; }
+
+  // Where the worker's counters live (the cluster puts them in shared memory).
+  void set_counters(counters* c) { cfg_.stats = c; }
+  // Called on every tick of the coarse timer (the cluster's heartbeat).
+  void on_tick(std::function<void()> f) { tick_hook_ = std::move(f); }
+
+  // For connections and the listener.
+  asio::io_context& io() { return io_; }
+  const router& routes() const { return app_.router(); }
+  const session_config& config() const { return cfg_; }
+  const options& opts() const { return opts_; }
+  buffer_pool& pool() { return pool_; }
+  std::int64_t now_ms() const { return now_ms_; }
+  std::int64_t tick_ms() const { return tick_ms_; }
+  bool draining() const { return draining_; }
+  void adopt(int fd);
+  void remove(connection* c);
+
+ private:
+  void start_timer();
+  void tick();
+  void start_listener(asio::ip::tcp::acceptor acceptor);
+
+  asio::io_context& io_;
+  const app& app_;
+  const options& opts_;
+  session_config cfg_;
+  buffer_pool pool_;
+  date_cache date_;
+  asio::steady_timer timer_;
+  std::unique_ptr<listener> listener_;
+  connection* head_ = nullptr;
+  std::size_t count_ = 0;
+  std::int64_t now_ms_ = 0;
+  std::int64_t tick_ms_ = 1000;
+  bool draining_ = false;
+  bool stopped_ = false;
+  std::function<void()> drained_;
+  std::function<void()> tick_hook_;
+};
+
+}  // namespace hive::detail
