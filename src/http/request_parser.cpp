@@ -18,6 +18,7 @@ const llhttp_settings_t request_parser::settings_ = [] {
   s.on_message_begin = &request_parser::on_message_begin;
   s.on_method = &request_parser::on_method;
   s.on_url = &request_parser::on_url;
+  s.on_version = &request_parser::on_version;
   s.on_header_field = &request_parser::on_header_field;
   s.on_header_value = &request_parser::on_header_value;
   s.on_header_value_complete = &request_parser::on_header_value_complete;
@@ -65,10 +66,11 @@ request_parser::result request_parser::execute(conn_buffers& b, std::size_t from
       if (head_event_) return result::head_done;
       state_ = state::idle;
       return result::message_done;
-    case HPE_USER:
-      return result::error;  // error_ was set where the limit or rule was broken
     default:
-      error_ = error_from_llhttp(err);
+      // A rule of ours failed (llhttp reports a callback's refusal under its own code), or
+      // llhttp's grammar did.
+      if (!failed_) error_ = error_from_llhttp(err);
+      failed_ = true;
       return result::error;
   }
 }
@@ -89,6 +91,7 @@ void request_parser::rebase(std::size_t head_shift, std::size_t new_parsed) {
 
 int request_parser::fail(error e) {
   error_ = e;
+  failed_ = true;
   return HPE_USER;
 }
 
@@ -116,6 +119,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
   ++s.messages_begun_;
   s.url_ = {};
   s.url_done_ = false;
+  s.version_seen_ = false;
   s.in_value_ = false;
   s.expect_continue_ = false;
   s.has_body_ = false;
@@ -130,10 +134,26 @@ int request_parser::on_message_begin(llhttp_t* p) {
 
 int request_parser::on_method(llhttp_t*, const char*, std::size_t) { return 0; }
 
+// RFC 9112 §3: exactly one SP between the parts of the request line. llhttp skips extra spaces;
+// a strict server must not, since another parser in the chain may split the line differently.
+bool request_parser::single_space_before(const char* at) const {
+  const std::size_t off = static_cast<std::size_t>(at - b_->in.get());
+  return off >= msg_start_ + 2 && at[-1] == ' ' && at[-2] != ' ';
+}
+
 int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
+  if (s.url_.len == 0 && !s.single_space_before(at)) return s.fail(error::bad_request_line);
   s.append(s.url_, at, len);
   return s.url_.len > s.limits_.max_request_line_bytes ? s.fail(error::target_too_long) : 0;
+}
+
+int request_parser::on_version(llhttp_t* p, const char* at, std::size_t) {
+  auto& s = self(p);
+  // llhttp's version span starts after "HTTP/".
+  if (!s.version_seen_ && !s.single_space_before(at - 5)) return s.fail(error::bad_request_line);
+  s.version_seen_ = true;
+  return 0;
 }
 
 int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
@@ -192,6 +212,12 @@ int request_parser::validate_head() {
   for (const auto& h : b_->raw_headers) {
     const auto name = text(h.name);
     const auto value = trim_ows(text(h.value));
+    // llhttp lets obs-fold through (the value then holds CRLF SP): RFC 9112 §5.2 allows a 400,
+    // and a fold another parser reads differently is a smuggling vector.
+    for (char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) return fail(error::bad_header);
+    }
     if (iequals(name, "host")) {
       ++hosts;
       host = value;

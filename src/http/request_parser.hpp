@@ -68,6 +68,7 @@ class request_parser {
   static int on_message_begin(llhttp_t*);
   static int on_method(llhttp_t*, const char*, std::size_t);
   static int on_url(llhttp_t*, const char*, std::size_t);
+  static int on_version(llhttp_t*, const char*, std::size_t);
   static int on_header_field(llhttp_t*, const char*, std::size_t);
   static int on_header_value(llhttp_t*, const char*, std::size_t);
   static int on_header_value_complete(llhttp_t*);
@@ -78,6 +79,7 @@ class request_parser {
   static const llhttp_settings_t settings_;
 
   int fail(error e);
+  bool single_space_before(const char* at) const;
   int check_head_bytes(std::size_t end_off);
   int validate_head();
   error error_from_llhttp(llhttp_errno_t e) const;
@@ -93,6 +95,8 @@ class request_parser {
   std::size_t head_end_ = 0;
   span url_{};
   bool url_done_ = false;
+  bool version_seen_ = false;
+  bool failed_ = false;
   bool in_value_ = false;
   bool field_open_ = false;
   bool head_event_ = false;

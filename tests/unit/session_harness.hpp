@@ -1,0 +1,45 @@
+// Drives a sans-I/O session the way the Asio connection does, without a socket.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <hive/hive.hpp>
+
+#include "http/date_cache.hpp"
+#include "http/session.hpp"
+#include "support/http_reader.hpp"
+
+namespace hive::test {
+
+struct harness {
+  explicit harness(const hive::app& a, detail::parser_limits limits = {}) : app_(a) {
+    date.refresh(784111777);  // a fixed Date, so outputs compare byte for byte
+    cfg.limits = limits;
+    cfg.date = &date;
+    s = std::make_unique<detail::session>(app_.router(), cfg, pool);
+  }
+
+  // Feeds bytes and collects whatever the session wants written.
+  void feed(std::string_view bytes) {
+    s->feed(bytes);
+    drain();
+  }
+  void drain() {
+    for (auto o = s->output(); !o.empty(); o = s->output()) {
+      out.append(o);
+      s->consume(o.size());
+    }
+  }
+  read_result responses(const std::vector<bool>& head = {}) const { return read_responses(out, head); }
+
+  const hive::app& app_;
+  detail::date_cache date;
+  detail::buffer_pool pool;
+  detail::session_config cfg;
+  std::unique_ptr<detail::session> s;
+  std::string out;
+};
+
+}  // namespace hive::test
