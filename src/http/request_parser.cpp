@@ -205,6 +205,9 @@ int request_parser::validate_head() {
   const char* base = b_->in.get();
   auto text = [base](span sp) { return std::string_view(base + sp.off, sp.len); };
 
+  // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4).
+  if (text(url_) == "*" && parser_.method != HTTP_OPTIONS) return fail(error::bad_request_line);
+
   int hosts = 0;
   std::string_view host, expect;
   bool has_te = false, te_chunked_last = false, te_other = false;

@@ -170,8 +170,8 @@ void session::start_response() {
   const auto [path, query] = split_target(target);
   b.params.clear();
   if (target == "*") {
-    // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4): a server-wide "ping".
-    route_ = router::match{nullptr, parser_.method() == "OPTIONS" ? 200 : 400, {}};
+    // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
+    route_ = router::match{nullptr, 200, {}};
   } else {
     b.param_scratch.clear();
     b.param_scratch.reserve(path.size());
@@ -228,9 +228,6 @@ void session::route_error() {
     res_.text("Method Not Allowed\n");
   } else if (route_.status == 404) {
     res_.status(404).text("Not Found\n");
-  } else if (route_.status == 400) {
-    res_.status(400).text("Bad Request\n");
-    res_.close_ = true;
   } else {
     res_.status(route_.status);
   }
