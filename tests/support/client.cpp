@@ -134,4 +134,14 @@ void test_server::run_on_loop(std::function<void()> f) {
 
 asio::io_context& test_server::io() { return *io_; }
 
+void test_server::shutdown(std::atomic<bool>& drained) {
+  run_on_loop([&] { server_->shutdown([&] { drained = true; }); });
+}
+
+std::size_t test_server::connections() {
+  std::size_t n = 0;
+  run_on_loop([&] { n = server_->connection_count(); });
+  return n;
+}
+
 }  // namespace hive::test

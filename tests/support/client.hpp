@@ -2,6 +2,7 @@
 // running on its own io_context thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,10 @@ class test_server {
   ~test_server();
   std::uint16_t port() const { return port_; }
   const hive::options& opts() const { return opts_; }
+  // Starts a graceful shutdown on the server's thread; `drained` becomes true when it is done.
+  void shutdown(std::atomic<bool>& drained);
+  // The server's open connections, read on its own thread.
+  std::size_t connections();
   // Runs `f` on the server's thread and waits for it.
   void run_on_loop(std::function<void()> f);
   asio::io_context& io();
