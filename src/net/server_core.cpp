@@ -20,7 +20,7 @@ std::int64_t steady_ms() {
 }  // namespace
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
-    : io_(io), app_(a), opts_(opts), timer_(io) {
+    : io_(io), app_(a), opts_(opts), timer_(io), poller_(io) {
   cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
@@ -42,6 +42,7 @@ server_core::~server_core() {
     head_ = c->next;
     delete c;
   }
+  for (connection* c : closed_) delete c;
 }
 
 void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
@@ -67,7 +68,7 @@ void server_core::listen_on(int fd) {
 std::uint16_t server_core::port() const { return listener_ ? listener_->port() : 0; }
 
 void server_core::adopt(int fd) {
-  auto* c = new connection(*this, fd, listener_->protocol());
+  auto* c = new connection(*this, fd);
   c->next = head_;
   if (head_ != nullptr) head_->prev = c;
   head_ = c;
@@ -83,14 +84,23 @@ void server_core::remove(connection* c) {
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
   if (head_ == c) head_ = c->next;
+  c->prev = c->next = nullptr;
   --count_;
   if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
-  delete c;
+  // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
+  // poller's current batch of events.
+  if (closed_.empty()) asio::post(io_, [this] { free_closed(); });
+  closed_.push_back(c);
   if (draining_ && count_ == 0 && drained_) {
     // Run it from the loop, not from inside a connection's call stack.
     asio::post(io_, [f = std::move(drained_)] { f(); });
     drained_ = nullptr;
   }
+}
+
+void server_core::free_closed() {
+  for (connection* c : closed_) delete c;
+  closed_.clear();
 }
 
 void server_core::start_timer() {
@@ -131,6 +141,7 @@ void server_core::shutdown(std::function<void()> done, bool keep_accepting) {
 void server_core::close() {
   stopped_ = true;
   timer_.cancel();
+  poller_.stop();
   if (listener_) listener_->stop();
   for (connection* c = head_; c != nullptr;) {
     connection* next = c->next;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -15,6 +16,7 @@
 #include "http/buffers.hpp"
 #include "http/date_cache.hpp"
 #include "http/session.hpp"
+#include "net/poller.hpp"
 
 namespace hive::detail {
 
@@ -49,16 +51,19 @@ class server_core {
   const session_config& config() const { return cfg_; }
   const options& opts() const { return opts_; }
   buffer_pool& pool() { return pool_; }
+  poller& poll() { return poller_; }
   std::int64_t now_ms() const { return now_ms_; }
   std::int64_t tick_ms() const { return tick_ms_; }
   bool draining() const { return draining_; }
   void adopt(int fd);
+  // Unlinks a closed connection; it is freed at the next safe point, never under its own feet.
   void remove(connection* c);
 
  private:
   void start_timer();
   void tick();
   void start_listener(asio::ip::tcp::acceptor acceptor);
+  void free_closed();
 
   asio::io_context& io_;
   const app& app_;
@@ -67,6 +72,8 @@ class server_core {
   buffer_pool pool_;
   date_cache date_;
   asio::steady_timer timer_;
+  poller poller_;
+  std::vector<connection*> closed_;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
   std::size_t count_ = 0;
