@@ -1,6 +1,7 @@
 #include "http/request_parser.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "http/text.hpp"
 
@@ -20,11 +21,16 @@ const llhttp_settings_t request_parser::settings_ = [] {
   s.on_url = &request_parser::on_url;
   s.on_version = &request_parser::on_version;
   s.on_header_field = &request_parser::on_header_field;
+  s.on_header_field_complete = &request_parser::on_header_field_complete;
   s.on_header_value = &request_parser::on_header_value;
   s.on_header_value_complete = &request_parser::on_header_value_complete;
   s.on_headers_complete = &request_parser::on_headers_complete;
   s.on_body = &request_parser::on_body;
   s.on_chunk_header = &request_parser::on_chunk_header;
+  s.on_chunk_extension_name = &request_parser::on_chunk_extension_name;
+  s.on_chunk_extension_name_complete = &request_parser::on_chunk_extension_name_complete;
+  s.on_chunk_extension_value = &request_parser::on_chunk_extension_value;
+  s.on_chunk_extension_value_complete = &request_parser::on_chunk_extension_value_complete;
   s.on_message_complete = &request_parser::on_message_complete;
   return s;
 }();
@@ -43,6 +49,7 @@ request_parser::result request_parser::execute(conn_buffers& b, std::size_t from
   switch (err) {
     case HPE_OK:
       parsed_ = b.in_len;
+      if (parsed_ > from) last_byte_ = base[parsed_ - 1];
       // A head that trickles in without ever reaching a callback boundary still has a limit.
       if (state_ == state::head) {
         if (!url_done_ && parsed_ - msg_start_ > limits_.max_request_line_bytes + 32) {
@@ -63,7 +70,14 @@ request_parser::result request_parser::execute(conn_buffers& b, std::size_t from
       } else {
         llhttp_resume_after_upgrade(&parser_);
       }
-      if (head_event_) return result::head_done;
+      if (head_event_) {
+        last_byte_ = base[parsed_ - 1];
+        return result::head_done;
+      }
+      if (chunked_ && !chunked_body_ends_in_crlf(from)) {
+        fail(error::bad_chunk);
+        return result::error;
+      }
       state_ = state::idle;
       return result::message_done;
     default:
@@ -126,6 +140,9 @@ int request_parser::on_message_begin(llhttp_t* p) {
   s.chunked_ = false;
   s.content_length_ = 0;
   s.body_seen_ = 0;
+  s.field_bytes_ = 0;
+  s.ext_part_bytes_ = 0;
+  s.ext_bytes_ = 0;
   s.head_end_ = s.msg_start_;
   s.method_ = {};
   s.b_->clear_request();
@@ -159,6 +176,7 @@ int request_parser::on_version(llhttp_t* p, const char* at, std::size_t) {
 int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   s.url_done_ = true;
+  s.field_bytes_ += len;
   const std::size_t end = static_cast<std::size_t>(at - s.b_->in.get()) + len;
   if (s.state_ == state::body) return s.check_head_bytes(end);  // trailer: checked, not kept
   auto& hs = s.b_->raw_headers;
@@ -172,10 +190,30 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len
   return s.check_head_bytes(end);
 }
 
+// field-name = token (RFC 9110 §5.1): llhttp lets an empty name (a line starting with ':') through.
+int request_parser::on_header_field_complete(llhttp_t* p) {
+  auto& s = self(p);
+  const bool empty = s.field_bytes_ == 0;
+  s.field_bytes_ = 0;
+  return empty ? s.fail(error::bad_header) : 0;
+}
+
 int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   const std::size_t end = static_cast<std::size_t>(at - s.b_->in.get()) + len;
-  if (s.state_ == state::body) return s.check_head_bytes(end);
+  if (s.state_ == state::body) {
+    // Trailer values get the same byte rules as header values (validate_head): no control
+    // characters, and no obs-fold, which llhttp reports as a second piece of the same value
+    // (a piece that ended at the end of the buffer legitimately continues in the next read).
+    if (s.in_value_ && !s.value_at_end_) return s.fail(error::bad_header);
+    s.in_value_ = true;
+    s.value_at_end_ = end == s.b_->in_len;
+    for (std::size_t i = 0; i < len; ++i) {
+      const auto u = static_cast<unsigned char>(at[i]);
+      if ((u < 0x20 && at[i] != '\t') || u == 0x7f) return s.fail(error::bad_header);
+    }
+    return s.check_head_bytes(end);
+  }
   s.in_value_ = true;
   s.append(s.b_->raw_headers.back().value, at, len);
   return s.check_head_bytes(end);
@@ -191,6 +229,7 @@ int request_parser::on_header_value_complete(llhttp_t* p) {
 int request_parser::on_headers_complete(llhttp_t* p) {
   auto& s = self(p);
   s.url_done_ = true;
+  if (!s.lines_end_in_crlf()) return s.fail(s.version_seen_ ? error::bad_header : error::bad_request_line);
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
   if (int rc = s.validate_head(); rc != 0) return rc;
   s.state_ = state::body;
@@ -205,8 +244,7 @@ int request_parser::validate_head() {
   const char* base = b_->in.get();
   auto text = [base](span sp) { return std::string_view(base + sp.off, sp.len); };
 
-  // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4).
-  if (text(url_) == "*" && parser_.method != HTTP_OPTIONS) return fail(error::bad_request_line);
+  if (!target_ok(text(url_))) return fail(error::bad_request_line);
 
   int hosts = 0;
   std::string_view host, expect;
@@ -236,7 +274,9 @@ int request_parser::validate_head() {
       expect = value;
     }
   }
-  if (hosts > 1 || (http11 && hosts == 0) || (hosts == 1 && !valid_host(host))) {
+  // An empty Host names no authority, and an http URI with an empty host is invalid (RFC 9110
+  // §4.2.1): refused, like a missing one.
+  if (hosts > 1 || (http11 && hosts == 0) || (hosts == 1 && (host.empty() || !valid_host(host)))) {
     return fail(error::bad_host);
   }
   if (has_te) {
@@ -277,10 +317,79 @@ int request_parser::on_chunk_header(llhttp_t* p) {
   return 0;
 }
 
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112 §7.1.1):
+// llhttp lets an empty name or value through. Extensions are ignored but still bytes a client
+// can stream without end inside one chunk-size line, so they share the header section's budget.
+int request_parser::on_chunk_extension_name(llhttp_t* p, const char*, std::size_t len) {
+  auto& s = self(p);
+  s.ext_part_bytes_ += len;
+  s.ext_bytes_ += len;
+  return s.ext_bytes_ > s.limits_.max_header_bytes ? s.fail(error::header_too_large) : 0;
+}
+
+int request_parser::on_chunk_extension_name_complete(llhttp_t* p) {
+  auto& s = self(p);
+  const bool empty = s.ext_part_bytes_ == 0;
+  s.ext_part_bytes_ = 0;
+  return empty ? s.fail(error::bad_chunk) : 0;
+}
+
+int request_parser::on_chunk_extension_value(llhttp_t* p, const char* at, std::size_t len) {
+  return on_chunk_extension_name(p, at, len);
+}
+
+int request_parser::on_chunk_extension_value_complete(llhttp_t* p) {
+  return on_chunk_extension_name_complete(p);
+}
+
 int request_parser::on_message_complete(llhttp_t* p) {
   auto& s = self(p);
   s.keep_alive_ = s.keep_alive_ && llhttp_should_keep_alive(p) != 0;
   return HPE_PAUSED;
+}
+
+// request-target forms (RFC 9112 §3.2): origin-form, absolute-form with an http(s) scheme, a
+// non-empty host and no userinfo (RFC 9110 §4.2.1, §4.2.4), asterisk-form for OPTIONS only.
+// authority-form (CONNECT) is left to llhttp. A fragment is never part of a request-target.
+bool request_parser::target_ok(std::string_view target) const {
+  if (parser_.method == HTTP_CONNECT) return true;
+  if (target == "*") return parser_.method == HTTP_OPTIONS;
+  if (target.find('#') != std::string_view::npos) return false;
+  if (target.starts_with('/')) return true;
+  const auto colon = target.find("://");
+  if (colon == std::string_view::npos) return false;
+  const auto scheme = target.substr(0, colon);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  const auto rest = target.substr(colon + 3);
+  const auto authority = rest.substr(0, rest.find_first_of("/?"));
+  return !authority.empty() && authority.find('@') == std::string_view::npos &&
+         valid_host(authority);
+}
+
+// RFC 9112 §2.2: every line of the head ends in CRLF. llhttp takes a bare LF after the request
+// line and as the empty line that ends the head; a peer that splits lines differently would see
+// different requests, so refuse it. Scans from the message start to the empty line.
+bool request_parser::lines_end_in_crlf() const {
+  const char* base = b_->in.get();
+  std::size_t i = msg_start_;
+  while (i < b_->in_len) {
+    const void* lf = std::memchr(base + i, '\n', b_->in_len - i);
+    if (lf == nullptr) return true;
+    i = static_cast<std::size_t>(static_cast<const char*>(lf) - base);
+    if (i == msg_start_ || base[i - 1] != '\r') return false;
+    if (i > head_end_ && i >= msg_start_ + 3 && base[i - 2] == '\n') return true;  // the empty line
+    ++i;
+  }
+  return true;
+}
+
+// The same for the end of a chunked body (last-chunk, trailers, the empty line), which llhttp
+// also takes with a bare LF. `from` is where this execute() began: the CR may have come earlier.
+bool request_parser::chunked_body_ends_in_crlf(std::size_t from) const {
+  const char* base = b_->in.get();
+  if (parsed_ <= from || base[parsed_ - 1] != '\n') return true;  // ended by a callback, not a LF
+  const char before = parsed_ - 1 > from ? base[parsed_ - 2] : last_byte_;
+  return before == '\r';
 }
 
 error request_parser::error_from_llhttp(llhttp_errno_t e) const {
@@ -298,8 +407,11 @@ error request_parser::error_from_llhttp(llhttp_errno_t e) const {
     case HPE_INVALID_VERSION: {
       std::size_t i = url_.end() + 1;
       std::string_view rest(base + std::min(i, b_->in_len), b_->in_len - std::min(i, b_->in_len));
+      // Only a version in the grammar (HTTP/DIGIT.DIGIT, then CRLF) earns a 505; "HTTP/1.10",
+      // "HTTP/1.1 " or a bare CR after it is a malformed request line.
       if (rest.size() >= 8 && rest.starts_with("HTTP/") && is_digit(rest[5]) && rest[6] == '.' &&
-          is_digit(rest[7])) {
+          is_digit(rest[7]) && (rest.size() == 8 || rest[8] == '\r') &&
+          (rest.size() <= 9 || rest[9] == '\n')) {
         return error::bad_version;
       }
       return error::bad_request_line;

@@ -70,11 +70,16 @@ class request_parser {
   static int on_url(llhttp_t*, const char*, std::size_t);
   static int on_version(llhttp_t*, const char*, std::size_t);
   static int on_header_field(llhttp_t*, const char*, std::size_t);
+  static int on_header_field_complete(llhttp_t*);
   static int on_header_value(llhttp_t*, const char*, std::size_t);
   static int on_header_value_complete(llhttp_t*);
   static int on_headers_complete(llhttp_t*);
   static int on_body(llhttp_t*, const char*, std::size_t);
   static int on_chunk_header(llhttp_t*);
+  static int on_chunk_extension_name(llhttp_t*, const char*, std::size_t);
+  static int on_chunk_extension_name_complete(llhttp_t*);
+  static int on_chunk_extension_value(llhttp_t*, const char*, std::size_t);
+  static int on_chunk_extension_value_complete(llhttp_t*);
   static int on_message_complete(llhttp_t*);
   static const llhttp_settings_t settings_;
 
@@ -82,6 +87,9 @@ class request_parser {
   bool single_space_before(const char* at) const;
   int check_head_bytes(std::size_t end_off);
   int validate_head();
+  bool target_ok(std::string_view target) const;
+  bool lines_end_in_crlf() const;
+  bool chunked_body_ends_in_crlf(std::size_t from) const;
   error error_from_llhttp(llhttp_errno_t e) const;
   void append(span& s, const char* at, std::size_t len);
 
@@ -98,6 +106,7 @@ class request_parser {
   bool version_seen_ = false;
   bool failed_ = false;
   bool in_value_ = false;
+  bool value_at_end_ = false;  // the last trailer value piece ended at the end of the input
   bool field_open_ = false;
   bool head_event_ = false;
   bool keep_alive_ = true;
@@ -106,6 +115,10 @@ class request_parser {
   bool chunked_ = false;
   std::uint64_t content_length_ = 0;
   std::uint64_t body_seen_ = 0;
+  std::size_t field_bytes_ = 0;      // the current field name's length so far
+  std::size_t ext_part_bytes_ = 0;   // the current chunk extension name's or value's length
+  std::size_t ext_bytes_ = 0;        // chunk extension bytes in this message
+  char last_byte_ = 0;               // the last byte an earlier execute() consumed
   std::uint64_t messages_begun_ = 0;
   std::string_view method_;
 };
