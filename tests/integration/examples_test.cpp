@@ -1,0 +1,98 @@
+// The examples are documentation that runs: start each built binary and use it as the README
+// says.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "support/client.hpp"
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+using hive::test::client;
+using hive::test::process;
+
+namespace {
+
+hive::test::parsed_response ask(unsigned short port, const std::string& raw) {
+  client c(port);
+  REQUIRE(c.send(raw));
+  const auto r = c.read_responses(1);
+  REQUIRE(r.responses.size() == 1);
+  return r.responses[0];
+}
+
+}  // namespace
+
+TEST_CASE("examples/hello in one process: hello on any path, /echo, clean stop on SIGTERM") {
+  process p({hive::test::example_path("hello"), "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
+  const auto line = p.wait_for_line("listening on", 5s);
+  REQUIRE(!line.empty());
+  CHECK(line.find("hive ") == 0);
+  const auto port = hive::test::port_in(line);
+  REQUIRE(port != 0);
+  auto r = ask(port, "GET /anything HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.body == "Hello, world!\n");
+  CHECK(r.header("Content-Type") == "text/plain; charset=utf-8");
+  r = ask(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/x-echo\r\nContent-Length: 4\r\n\r\nabcd");
+  CHECK(r.body == "abcd");
+  CHECK(r.header("Content-Type") == "text/x-echo");
+  const int status = p.stop(SIGTERM, 5s);
+  REQUIRE(status != -1);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("examples/hello: bad options are refused with status 2; --help lists them") {
+  {
+    process p({hive::test::example_path("hello"), "--port", "nope"});
+    const int status = p.stop(0, 5s);  // signal 0: just wait for it to exit
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK(p.output().find("--port") != std::string::npos);
+  }
+  {
+    process p({hive::test::example_path("hello"), "--help"});
+    const int status = p.stop(0, 5s);
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(p.output().find("--max-body") != std::string::npos);
+  }
+}
+
+TEST_CASE("examples/embed: hive shares the program's io_context") {
+  process p({hive::test::example_path("embed"), "--port", "0", "--host", "127.0.0.1"});
+  const auto line = p.wait_for_line("listening on", 5s);
+  const auto port = hive::test::port_in(line);
+  REQUIRE(port != 0);
+  std::this_thread::sleep_for(350ms);
+  const auto ticks = nlohmann::json::parse(ask(port, "GET /ticks HTTP/1.1\r\nHost: x\r\n\r\n").body);
+  CHECK(ticks["ticks"].get<long>() >= 2);  // the program's own timer ran on the same loop
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(ask(port, "GET /wait/200 HTTP/1.1\r\nHost: x\r\n\r\n").body == "waited 200 ms\n");
+  CHECK(std::chrono::steady_clock::now() - start >= 190ms);
+  const int status = p.stop(SIGTERM, 5s);
+  CHECK(WIFEXITED(status));
+}
+
+TEST_CASE("examples/json-api: create, read, update, delete") {
+  process p({hive::test::example_path("json-api"), "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
+  const auto port = hive::test::port_in(p.wait_for_line("listening on", 5s));
+  REQUIRE(port != 0);
+  auto body = std::string(R"({"text":"first"})");
+  auto r = ask(port, "POST /notes HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(r.status == 201);
+  CHECK(r.header("Location") == "/notes/1");
+  r = ask(port, "POST /notes HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{x}");
+  CHECK(r.status == 400);
+  r = ask(port, "GET /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(nlohmann::json::parse(r.body)["text"] == "first");
+  body = R"({"text":"second"})";
+  r = ask(port, "PUT /notes/1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(nlohmann::json::parse(r.body)["text"] == "second");
+  CHECK(ask(port, "GET /notes?limit=5 HTTP/1.1\r\nHost: x\r\n\r\n").body == R"([{"id":1,"text":"second"}])");
+  CHECK(ask(port, "DELETE /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 204);
+  CHECK(ask(port, "GET /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 404);
+  CHECK(ask(port, "PATCH /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 405);
+}
