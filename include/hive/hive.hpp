@@ -2,10 +2,13 @@
 #pragma once
 
 #include "hive/app.hpp"
+#include "hive/cluster.hpp"
 #include "hive/options.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"
 #include "hive/router.hpp"
 #include "hive/server.hpp"
+#include "hive/stats.hpp"
+#include "hive/worker.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,0 +1,107 @@
+// hive::run and hive::cluster — a primary process that supervises one worker per CPU, each
+// serving the app on its own SO_REUSEPORT listener that the primary bound before forking. Workers
+// that crash are restarted, hung ones are killed, SIGHUP reloads them one at a time without
+// dropping a request, SIGTERM drains them. The API mirrors Node's cluster module.
+//
+//   return hive::run(app, hive::options::from_args(argc, argv));   // the usual entry point
+//
+//   hive::cluster cluster(app, opts);                                // or, with events:
+//   cluster.on_message([&](hive::worker_handle& w, const nlohmann::json& msg) {
+//     cluster.broadcast({{"greeting", msg["greeting"]}});
+//   });
+//   cluster.on_worker_start([] { hive::worker::on_message(...); });  // runs in each worker
+//   return cluster.run();
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hive/app.hpp"
+#include "hive/options.hpp"
+#include "hive/stats.hpp"
+#include "hive/worker.hpp"
+
+namespace hive {
+
+namespace detail {
+class primary;
+}
+
+// How a worker process ended: `code` if it exited, else the `signal` that killed it.
+struct exit_status {
+  int code = -1;
+  int signal = 0;
+};
+
+// The primary's handle on one worker process. Valid from its `fork` event to its `exit` event.
+class worker_handle {
+ public:
+  int id() const { return id_; }      // 1, 2, 3 … in order of fork; never reused
+  int slot() const { return slot_; }  // the listener it serves
+  pid_t pid() const { return pid_; }
+  bool listening() const { return listening_; }
+  // To the worker's hive::worker::on_message (from = worker::primary). False if the worker is
+  // gone or the message is larger than worker::max_message_bytes.
+  bool send(const nlohmann::json& msg);
+
+ private:
+  friend class detail::primary;
+  worker_handle(detail::primary& p, int id, int slot, pid_t pid)
+      : primary_(&p), id_(id), slot_(slot), pid_(pid) {}
+  detail::primary* primary_;
+  int id_;
+  int slot_;
+  pid_t pid_;
+  bool listening_ = false;
+};
+
+class cluster {
+ public:
+  // `a` must outlive the cluster. Nothing starts before run().
+  cluster(const app& a, options opts);
+  ~cluster();
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  // Events on the primary, each run on the primary's event loop (set them before run()).
+  using worker_event = std::function<void(worker_handle&)>;
+  cluster& on_fork(worker_event f);
+  cluster& on_online(worker_event f);      // the worker process is up
+  cluster& on_listening(worker_event f);   // it accepts connections
+  cluster& on_disconnect(worker_event f);  // its message channel closed
+  cluster& on_exit(std::function<void(worker_handle&, exit_status)> f);
+  cluster& on_message(std::function<void(worker_handle&, const nlohmann::json&)> f);
+  // Runs in every worker process before it listens: register hive::worker::on_message, open
+  // per-worker resources. Throwing fails the worker's start (it exits with status 1).
+  cluster& on_worker_start(std::function<void()> f);
+
+  // Binds the listeners, forks the workers and supervises them until SIGTERM/SIGINT or stop().
+  // Returns the exit status: 0 after a graceful stop, 1 if the address is in use or every slot
+  // was given up. With opts.workers == 0 serves in this process (hive::serve) instead.
+  int run();
+
+  // Safe from any thread once run() has started; they take effect on the primary's loop.
+  void reload();                              // as SIGHUP: rolling, one slot at a time
+  void stop();                                // as SIGTERM: graceful
+  void broadcast(const nlohmann::json& msg);  // to every live worker
+
+  // On the primary's loop only (event handlers): the live workers, in slot order.
+  std::vector<worker_handle*> workers();
+  // Counters of all workers, from shared memory.
+  hive::stats stats() const;
+
+ private:
+  std::unique_ptr<detail::primary> primary_;
+  const app* app_;
+};
+
+// Serves `a` with a cluster of opts.workers workers (-1: one per usable CPU), or in this process
+// when opts.workers == 0. Returns the process exit status.
+int run(const app& a, const options& opts);
+
+}  // namespace hive

@@ -1,0 +1,396 @@
+#include "cluster/primary.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <system_error>
+
+#include "cluster/child_process.hpp"
+#include "cluster/cpu_count.hpp"
+#include "cluster/slot_listeners.hpp"
+#include "cluster/worker_runtime.hpp"
+#include "util/log.hpp"
+#include "util/process.hpp"
+
+namespace hive::detail {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string seconds(std::int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+std::string describe(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(wait_status));
+    return std::string("was killed by ") + (name ? std::string("SIG") + name : "signal " + std::to_string(WTERMSIG(wait_status)));
+  }
+  return "ended";
+}
+
+}  // namespace
+
+primary::primary(const app& a, options opts) : app_(a), opts_(std::move(opts)) {}
+
+primary::~primary() {
+  for (auto& s : slots_) {
+    if (s.listen_fd >= 0) ::close(s.listen_fd);
+  }
+}
+
+std::string primary::who(const proc& p) const {
+  return "worker " + std::to_string(p.handle->pid()) + " (slot " + std::to_string(p.handle->slot()) + ")";
+}
+
+void primary::report_handler_error(const std::exception& e) {
+  log_line("hive " + pid_ + ": a cluster event handler threw: " + e.what());
+}
+
+int primary::run() {
+  pid_ = std::to_string(::getpid());
+  prepare_process();
+  const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
+  slot_listeners ls;
+  try {
+    ls = bind_slot_listeners(io_, opts_, n);
+  } catch (const std::system_error& e) {
+    log_line(e.what());
+    return 1;
+  }
+  port_ = ls.port;
+  stats_ = std::make_unique<shared_stats>(n);
+  slots_.resize(static_cast<std::size_t>(n));
+  for (int k = 0; k < n; ++k) {
+    slot& s = slots_[static_cast<std::size_t>(k)];
+    s.listen_fd = ls.fds[static_cast<std::size_t>(k)];
+    s.policy = std::make_unique<restart_policy>(opts_.max_restarts, opts_.min_uptime);
+    s.restart_timer = std::make_unique<asio::steady_timer>(io_);
+  }
+  reload_.timer = std::make_unique<asio::steady_timer>(io_);
+  heartbeat_timer_ = std::make_unique<asio::steady_timer>(io_);
+  stop_timer_ = std::make_unique<asio::steady_timer>(io_);
+  signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
+  signals_->add(SIGCHLD);
+  wait_signal();
+
+  log_line("hive " + pid_ + " primary running " + std::to_string(n) + " workers for " + opts_.host +
+           ":" + std::to_string(port_));
+  running_ = true;
+  for (int k = 0; k < n; ++k) spawn(k, role::serving);
+  check_heartbeats();
+  io_.run();
+  return exit_status_;
+}
+
+void primary::wait_signal() {
+  signals_->async_wait([this](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    on_signal(sig);
+    wait_signal();
+  });
+}
+
+void primary::on_signal(int sig) {
+  switch (sig) {
+    case SIGCHLD: reap(); break;
+    case SIGHUP: start_reload("SIGHUP"); break;
+    case SIGINT: begin_stop("SIGINT"); break;
+    case SIGTERM: begin_stop("SIGTERM"); break;
+    default: break;
+  }
+}
+
+void primary::spawn(int k, role r) {
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  stats_slot& ss = stats_->slot(k);
+  const int cell = ss.free_cell();
+  int fds[2] = {-1, -1};
+  try {
+    if (cell < 0) throw std::runtime_error("every stats cell of the slot is in use");
+    make_channel_pair(fds);
+  } catch (const std::exception& e) {
+    log_line("hive " + pid_ + ": cannot start a worker for slot " + std::to_string(k) + ": " + e.what());
+    return;
+  }
+  stats_cell& c = ss.cells[cell];
+  c.heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed);
+  c.pid.store(-1, std::memory_order_relaxed);  // reserved until fork returns
+
+  worker_launch l;
+  l.a = &app_;
+  l.opts = &opts_;
+  l.slot = k;
+  l.count = static_cast<int>(slots_.size());
+  l.cell = cell;
+  l.listen_fd = s.listen_fd;
+  l.channel_fd = fds[1];
+  l.stats = stats_.get();
+  l.start_hooks = &hooks_.worker_start;
+
+  // No signal may run the primary's handlers in the child before it resets them.
+  const sigset_t old = block_signals();
+  const pid_t pid = ::fork();
+  if (pid == 0) worker_main(l);
+  const int fork_errno = errno;
+  restore_signals(old);
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    c.pid.store(0, std::memory_order_relaxed);
+    log_line("hive " + pid_ + ": cannot fork a worker for slot " + std::to_string(k) + ": " +
+             std::strerror(fork_errno));
+    return;
+  }
+  c.pid.store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
+
+  auto p = std::make_unique<proc>();
+  p->handle.reset(new worker_handle(*this, next_id_++, k, pid));
+  p->r = r;
+  p->cell = cell;
+  p->started_ms = monotonic_ms();
+  p->channel = std::make_unique<ipc_channel>(io_, fds[0], "worker " + std::to_string(pid));
+  proc& ref = *p;
+  procs_[pid] = std::move(p);
+  ref.channel->start(
+      [this, pid](nlohmann::json&& m) {
+        if (auto it = procs_.find(pid); it != procs_.end()) on_message(*it->second, std::move(m));
+      },
+      [this, pid] { on_disconnect(pid); });
+  if (r == role::serving) {
+    s.current = &ref;
+    s.status = slot_status::running;
+  } else {
+    s.replacement = &ref;
+  }
+  log_line("hive " + pid_ + " started " + who(ref) +
+           (r == role::replacement ? " to replace worker " + std::to_string(s.current->handle->pid()) : ""));
+  emit(hooks_.fork, *ref.handle);
+}
+
+void primary::reap() {
+  for (;;) {
+    int st = 0;
+    const pid_t pid = ::waitpid(-1, &st, WNOHANG);
+    if (pid <= 0) return;
+    on_exit(pid, st);
+  }
+}
+
+void primary::on_exit(pid_t pid, int wait_status) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  std::unique_ptr<proc> owned = std::move(it->second);
+  procs_.erase(it);
+  proc& p = *owned;
+  const int k = p.handle->slot();
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  stats_cell& c = stats_->slot(k).cells[p.cell];
+  c.pid.store(0, std::memory_order_relaxed);
+  c.c.connections_open.store(0, std::memory_order_relaxed);  // they died with it
+
+  if (!p.disconnected) {
+    p.disconnected = true;
+    p.channel->close();
+    emit(hooks_.disconnect, *p.handle);
+  }
+  exit_status es;
+  if (WIFEXITED(wait_status)) es.code = WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) es.signal = WTERMSIG(wait_status);
+  emit(hooks_.exit, *p.handle, es);
+  if (s.current == &p) s.current = nullptr;
+  if (s.replacement == &p) s.replacement = nullptr;
+
+  const std::string how = describe(wait_status);
+  const std::int64_t uptime = monotonic_ms() - p.started_ms;
+  if (stopping_) {
+    log_line("hive " + pid_ + " " + who(p) + " " + how);
+    maybe_finish_stop();
+    return;
+  }
+  switch (p.r) {
+    case role::retiring:
+      log_line("hive " + pid_ + " " + who(p) + " " + how + " after draining (replaced by reload)");
+      break;
+    case role::abandoned:
+      log_line("hive " + pid_ + " " + who(p) + " " + how + " (its reload was aborted)");
+      break;
+    case role::replacement:
+      abort_reload("new " + who(p) + " " + how + " before listening");
+      break;
+    case role::serving:
+      if (s.replacement != nullptr) {
+        log_line("hive " + pid_ + " " + who(p) + " " + how + "; the reload's new worker " +
+                 std::to_string(s.replacement->handle->pid()) + " takes the slot over");
+      } else {
+        after_crash(k, p, uptime, how);
+      }
+      break;
+  }
+}
+
+void primary::after_crash(int k, proc& p, std::int64_t uptime_ms, const std::string& how) {
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  const auto d = s.policy->on_crash(milliseconds(uptime_ms));
+  const std::string line = "hive " + pid_ + " " + who(p) + " " + how + " after " + seconds(uptime_ms);
+  if (d.give_up) {
+    log_line(line);
+    give_up(k, d.quick_crashes);
+    return;
+  }
+  stats_->slot(k).restarts.fetch_add(1, std::memory_order_relaxed);
+  s.status = slot_status::restarting;
+  if (d.delay.count() == 0) {
+    log_line(line + "; restarting it now");
+    spawn(k, role::serving);
+    return;
+  }
+  log_line(line + "; restarting it in " + std::to_string(d.delay.count()) + " ms");
+  s.restart_timer->expires_after(d.delay);
+  s.restart_timer->async_wait([this, k](const asio::error_code& ec) {
+    if (ec || stopping_) return;
+    spawn(k, role::serving);
+  });
+}
+
+void primary::give_up(int k, int crashes) {
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  s.status = slot_status::given_up;
+  // A dead slot's listener still gets its hash share of new connections, which would wait for a
+  // worker that never comes. Closing it takes the slot out of the reuseport group.
+  if (s.listen_fd >= 0) ::close(s.listen_fd);
+  s.listen_fd = -1;
+  log_line("hive " + pid_ + " slot " + std::to_string(k) + " given up: its worker died " +
+           std::to_string(crashes) + " times in a row, each within --min-uptime " +
+           seconds(opts_.min_uptime.count()) + " (--max-restarts " + std::to_string(opts_.max_restarts) +
+           "); closed its listener, new connections go to the other slots");
+  const bool all = std::all_of(slots_.begin(), slots_.end(),
+                               [](const slot& x) { return x.status == slot_status::given_up; });
+  if (all) {
+    log_line("hive " + pid_ + " every slot was given up; exiting with status 1");
+    for (auto& [pid, q] : procs_) ::kill(pid, SIGKILL);
+    finish(1);
+    return;
+  }
+  maybe_announce();
+}
+
+void primary::check_heartbeats() {
+  const auto interval = std::clamp<milliseconds>(opts_.heartbeat_timeout / 4, milliseconds(50),
+                                                 milliseconds(1000));
+  const std::int64_t now = monotonic_ms();
+  for (auto& [pid, p] : procs_) {
+    if (p->killed) continue;
+    const auto stamp =
+        stats_->slot(p->handle->slot()).cells[p->cell].heartbeat_ms.load(std::memory_order_relaxed);
+    if (now - stamp > opts_.heartbeat_timeout.count()) {
+      kill_worker(*p, "has not stamped its heartbeat for " + seconds(now - stamp) +
+                          " (--heartbeat-timeout " + seconds(opts_.heartbeat_timeout.count()) +
+                          "): its event loop is stuck");
+    }
+  }
+  heartbeat_timer_->expires_after(interval);
+  heartbeat_timer_->async_wait([this](const asio::error_code& ec) {
+    if (!ec) check_heartbeats();
+  });
+}
+
+void primary::kill_worker(proc& p, const std::string& why) {
+  if (p.killed) return;
+  p.killed = true;
+  log_line("hive " + pid_ + " " + who(p) + " " + why + "; killing it (SIGKILL)");
+  ::kill(p.handle->pid(), SIGKILL);
+}
+
+void primary::retire(proc& p) {
+  p.r = role::retiring;
+  p.channel->send({{"t", "stop"}, {"accept", false}});
+  p.kill_timer = std::make_unique<asio::steady_timer>(io_);
+  p.kill_timer->expires_after(opts_.shutdown_timeout);
+  const pid_t pid = p.handle->pid();
+  p.kill_timer->async_wait([this, pid](const asio::error_code& ec) {
+    if (ec) return;
+    if (auto it = procs_.find(pid); it != procs_.end()) {
+      kill_worker(*it->second, "did not finish draining within --shutdown-timeout");
+    }
+  });
+}
+
+void primary::begin_stop(const char* why) {
+  if (stopping_) {
+    log_line("hive " + pid_ + " stopping now (" + why + " again): killing " +
+             std::to_string(procs_.size()) + " workers");
+    for (auto& [pid, p] : procs_) {
+      p->killed = true;
+      ::kill(pid, SIGKILL);
+    }
+    return;
+  }
+  stopping_ = true;
+  reload_.active = false;
+  reload_.again = false;
+  reload_.timer->cancel();
+  for (auto& s : slots_) {
+    s.restart_timer->cancel();
+    // The workers hold their own copies: each listener now lives exactly as long as its
+    // worker's drain, and nothing is left queued on a socket nobody will accept from.
+    if (s.listen_fd >= 0) ::close(s.listen_fd);
+    s.listen_fd = -1;
+  }
+  log_line("hive " + pid_ + " stopping (" + why + "): draining " + std::to_string(procs_.size()) +
+           " workers, at most " + seconds(opts_.shutdown_timeout.count()));
+  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", true}});
+  stop_timer_->expires_after(opts_.shutdown_timeout);
+  stop_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec || procs_.empty()) return;
+    log_line("hive " + pid_ + " shutdown timeout: killing " + std::to_string(procs_.size()) +
+             " workers still draining");
+    for (auto& [pid, p] : procs_) {
+      p->killed = true;
+      ::kill(pid, SIGKILL);
+    }
+  });
+  maybe_finish_stop();
+}
+
+void primary::maybe_finish_stop() {
+  if (!stopping_ || !procs_.empty()) return;
+  log_line("hive " + pid_ + " stopped");
+  finish(exit_status_);
+}
+
+void primary::finish(int status) {
+  exit_status_ = status;
+  heartbeat_timer_->cancel();
+  stop_timer_->cancel();
+  reload_.timer->cancel();
+  for (auto& s : slots_) s.restart_timer->cancel();
+  asio::error_code ec;
+  signals_->cancel(ec);
+  io_.stop();
+}
+
+void primary::maybe_announce() {
+  if (announced_) return;
+  bool any = false;
+  for (const auto& s : slots_) {
+    if (s.status == slot_status::given_up) continue;
+    if (s.current == nullptr || !s.current->handle->listening()) return;
+    any = true;
+  }
+  if (!any) return;
+  announced_ = true;
+  log_line("hive " + pid_ + " listening on " + opts_.host + ":" + std::to_string(port_));
+}
+
+hive::stats primary::stats() const { return stats_ ? stats_->sum() : hive::stats{}; }
+
+}  // namespace hive::detail

@@ -1,0 +1,146 @@
+// The primary: binds the slot listeners, forks a worker per slot and supervises them — reaps and
+// restarts (restart_policy), kills hung ones (heartbeat), rolls a reload slot by slot, drains on
+// SIGTERM — and routes messages. It never accepts a connection. One thread, one event loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cluster/ipc_channel.hpp"
+#include "cluster/restart_policy.hpp"
+#include "cluster/shared_stats.hpp"
+#include "hive/cluster.hpp"
+
+namespace hive::detail {
+
+struct cluster_hooks {
+  std::vector<cluster::worker_event> fork, online, listening, disconnect;
+  std::vector<std::function<void(worker_handle&, exit_status)>> exit;
+  std::vector<std::function<void(worker_handle&, const nlohmann::json&)>> message;
+  std::vector<std::function<void()>> worker_start;  // run in each worker
+};
+
+class primary {
+ public:
+  primary(const app& a, options opts);
+  ~primary();
+
+  cluster_hooks& hooks() { return hooks_; }
+  const options& opts() const { return opts_; }
+  int run();
+
+  void reload();
+  void stop();
+  void broadcast(const nlohmann::json& msg);
+  bool send(const worker_handle& w, const nlohmann::json& msg);
+  std::vector<worker_handle*> workers();
+  hive::stats stats() const;
+
+ private:
+  // A worker's part in its slot.
+  enum class role {
+    serving,      // the slot's worker (or about to be, once listening)
+    replacement,  // a reload's new worker, not listening yet
+    retiring,     // replaced by a reload; draining
+    abandoned,    // a replacement the reload gave up on
+  };
+  struct proc {
+    std::unique_ptr<worker_handle> handle;
+    std::unique_ptr<ipc_channel> channel;
+    role r = role::serving;
+    int cell = 0;
+    std::int64_t started_ms = 0;
+    bool killed = false;  // we sent SIGKILL
+    bool disconnected = false;
+    std::unique_ptr<asio::steady_timer> kill_timer;
+  };
+  enum class slot_status { running, restarting, given_up };
+  struct slot {
+    int listen_fd = -1;
+    proc* current = nullptr;
+    proc* replacement = nullptr;
+    slot_status status = slot_status::running;
+    std::unique_ptr<restart_policy> policy;
+    std::unique_ptr<asio::steady_timer> restart_timer;
+  };
+  struct reload_state {
+    bool active = false;
+    bool again = false;  // a reload was asked for while one ran
+    int slot = -1;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+
+  // primary.cpp: processes and supervision
+  void spawn(int k, role r);
+  void wait_signal();
+  void maybe_announce();
+  void on_signal(int sig);
+  void reap();
+  void on_exit(pid_t pid, int wait_status);
+  void after_crash(int k, proc& p, std::int64_t uptime_ms, const std::string& how);
+  void give_up(int k, int crashes);
+  void check_heartbeats();
+  void kill_worker(proc& p, const std::string& why);
+  void begin_stop(const char* why);
+  void maybe_finish_stop();
+  void finish(int status);
+  void retire(proc& p);
+  std::string who(const proc& p) const;
+  void report_handler_error(const std::exception& e);
+
+  // primary_messages.cpp: the channel
+  void on_message(proc& p, nlohmann::json&& m);
+  void on_listening(proc& p);
+  void on_disconnect(pid_t pid);
+
+  // primary_reload.cpp: rolling reload
+  void start_reload(const char* why);
+  void reload_next();
+  void reload_listening(proc& p);
+  void abort_reload(const std::string& reason);
+
+  template <class Hooks, class... Args>
+  void emit(const Hooks& hooks, Args&&... args) {
+    for (const auto& h : hooks) {
+      try {
+        h(args...);
+      } catch (const std::exception& e) {
+        report_handler_error(e);
+      }
+    }
+  }
+
+  const app& app_;
+  options opts_;
+  cluster_hooks hooks_;
+  asio::io_context io_{1};
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> heartbeat_timer_;
+  std::unique_ptr<asio::steady_timer> stop_timer_;
+  std::unique_ptr<shared_stats> stats_;
+  std::vector<slot> slots_;
+  std::map<pid_t, std::unique_ptr<proc>> procs_;
+  reload_state reload_;
+  std::uint16_t port_ = 0;
+  int next_id_ = 1;
+  bool announced_ = false;  // "listening on" logged once every slot listened
+  bool stopping_ = false;
+  bool running_ = false;
+  int exit_status_ = 0;
+  std::string pid_;
+};
+
+}  // namespace hive::detail

@@ -1,0 +1,93 @@
+// The primary's side of the worker channels: control messages, user messages, relays, and the
+// Node-like API over them (send, broadcast, workers).
+#include <algorithm>
+
+#include <asio/post.hpp>
+
+#include "cluster/primary.hpp"
+#include "util/log.hpp"
+
+namespace hive::detail {
+
+void primary::on_message(proc& p, nlohmann::json&& m) {
+  const std::string& t = m["t"].get_ref<const std::string&>();
+  if (t == "online") {
+    emit(hooks_.online, *p.handle);
+  } else if (t == "listening") {
+    on_listening(p);
+  } else if (t == "message") {
+    const auto data = m.find("data");
+    if (data == m.end()) return;
+    emit(hooks_.message, *p.handle, *data);
+  } else if (t == "relay") {
+    const auto to = m.find("to");
+    const auto data = m.find("data");
+    if (to == m.end() || !to->is_number_integer() || data == m.end() || *to < 0 ||
+        *to >= static_cast<int>(slots_.size())) {
+      log_line("hive " + pid_ + ": dropped a relay from " + who(p) + " with no valid \"to\" slot");
+      return;
+    }
+    const int k = to->get<int>();
+    proc* target = slots_[static_cast<std::size_t>(k)].current;
+    if (target == nullptr || !target->channel->is_open()) {
+      log_line("hive " + pid_ + ": dropped a message from " + who(p) + " to slot " +
+               std::to_string(k) + ": no worker serves it now");
+      return;
+    }
+    target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+  } else if (t == "pong") {
+    // liveness is the heartbeat's job; a pong only shows the channel works
+  } else {
+    log_line("hive " + pid_ + ": dropped a message of unknown type '" + t + "' from " + who(p));
+  }
+}
+
+void primary::on_listening(proc& p) {
+  if (p.handle->listening_) return;
+  p.handle->listening_ = true;
+  emit(hooks_.listening, *p.handle);
+  if (p.r == role::replacement) reload_listening(p);
+  maybe_announce();
+}
+
+void primary::on_disconnect(pid_t pid) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end() || it->second->disconnected) return;
+  it->second->disconnected = true;
+  emit(hooks_.disconnect, *it->second->handle);
+}
+
+bool primary::send(const worker_handle& w, const nlohmann::json& msg) {
+  auto it = procs_.find(w.pid());
+  if (it == procs_.end()) return false;
+  return it->second->channel->send({{"t", "message"}, {"from", -1}, {"data", msg}});
+}
+
+void primary::broadcast(const nlohmann::json& msg) {
+  asio::post(io_, [this, m = nlohmann::json{{"t", "message"}, {"from", -1}, {"data", msg}}] {
+    for (auto& [pid, p] : procs_) {
+      if (p->r == role::serving || p->r == role::replacement) p->channel->send(m);
+    }
+  });
+}
+
+std::vector<worker_handle*> primary::workers() {
+  std::vector<worker_handle*> out;
+  for (auto& [pid, p] : procs_) {
+    if (p->r == role::serving || p->r == role::replacement) out.push_back(p->handle.get());
+  }
+  std::sort(out.begin(), out.end(), [](const worker_handle* a, const worker_handle* b) {
+    return a->slot() != b->slot() ? a->slot() < b->slot() : a->id() < b->id();
+  });
+  return out;
+}
+
+void primary::reload() {
+  asio::post(io_, [this] { start_reload("reload()"); });
+}
+
+void primary::stop() {
+  asio::post(io_, [this] { begin_stop("stop()"); });
+}
+
+}  // namespace hive::detail

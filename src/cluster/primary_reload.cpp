@@ -1,0 +1,108 @@
+// Rolling reload: one slot at a time, start the new worker on the slot's listener (the same
+// socket, so its accept queue is shared, never reset), wait until it listens, then drain the old
+// one. A new worker that fails or is late stops the reload; the old one keeps serving.
+#include "cluster/primary.hpp"
+#include "util/log.hpp"
+
+namespace hive::detail {
+
+namespace {
+std::string seconds(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+}  // namespace
+
+void primary::start_reload(const char* why) {
+  if (stopping_ || !running_) return;
+  if (reload_.active) {
+    reload_.again = true;
+    log_line("hive " + pid_ + " reload asked for (" + why + ") while one runs: it will run again after");
+    return;
+  }
+  reload_.active = true;
+  reload_.again = false;
+  reload_.slot = -1;
+  log_line("hive " + pid_ + " reloading (" + why + "): " + std::to_string(slots_.size()) +
+           " slots, one at a time");
+  reload_next();
+}
+
+void primary::reload_next() {
+  const int n = static_cast<int>(slots_.size());
+  for (int k = reload_.slot + 1; k < n; ++k) {
+    slot& s = slots_[static_cast<std::size_t>(k)];
+    if (s.status == slot_status::given_up) continue;
+    reload_.slot = k;
+    if (s.current == nullptr || !s.current->handle->listening()) {
+      log_line("hive " + pid_ + " reload: slot " + std::to_string(k) +
+               " skipped: its worker is restarting and will start from the new code anyway");
+      continue;
+    }
+    spawn(k, role::replacement);
+    if (s.replacement == nullptr) {
+      abort_reload("could not start a new worker for slot " + std::to_string(k));
+      return;
+    }
+    const pid_t pid = s.replacement->handle->pid();
+    reload_.timer->expires_after(opts_.listen_timeout);
+    reload_.timer->async_wait([this, k, pid](const asio::error_code& ec) {
+      if (ec || !reload_.active || reload_.slot != k) return;
+      abort_reload("new worker " + std::to_string(pid) + " for slot " + std::to_string(k) +
+                   " did not report listening within " + seconds(opts_.listen_timeout) +
+                   " (--listen-timeout)");
+    });
+    return;
+  }
+  reload_.active = false;
+  log_line("hive " + pid_ + " reload done");
+  if (reload_.again) start_reload("asked for during the last one");
+}
+
+void primary::reload_listening(proc& p) {
+  const int k = p.handle->slot();
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  if (!reload_.active || s.replacement != &p) return;
+  reload_.timer->cancel();
+  proc* old = s.current;
+  p.r = role::serving;
+  s.current = &p;
+  s.replacement = nullptr;
+  s.status = slot_status::running;
+  if (old != nullptr) {
+    log_line("hive " + pid_ + " reload: slot " + std::to_string(k) + " now served by worker " +
+             std::to_string(p.handle->pid()) + "; worker " + std::to_string(old->handle->pid()) +
+             " draining");
+    retire(*old);
+  }
+  reload_next();
+}
+
+void primary::abort_reload(const std::string& reason) {
+  reload_.timer->cancel();
+  const int k = reload_.slot;
+  std::string kept;
+  if (k >= 0 && k < static_cast<int>(slots_.size())) {
+    slot& s = slots_[static_cast<std::size_t>(k)];
+    if (s.replacement != nullptr) {
+      proc& r = *s.replacement;
+      r.r = role::abandoned;
+      s.replacement = nullptr;
+      kill_worker(r, "is abandoned");
+    }
+    if (s.current != nullptr) {
+      kept = "; slot " + std::to_string(k) + " keeps worker " + std::to_string(s.current->handle->pid());
+    } else if (s.status != slot_status::given_up && !stopping_) {
+      kept = "; slot " + std::to_string(k) + " lost its old worker meanwhile: starting one";
+      spawn(k, role::serving);
+    }
+  }
+  const int left = static_cast<int>(slots_.size()) - k - 1;
+  log_line("hive " + pid_ + " reload aborted: " + reason + kept +
+           (left > 0 ? "; " + std::to_string(left) + " later slots not reloaded" : ""));
+  reload_.active = false;
+  reload_.again = false;
+}
+
+}  // namespace hive::detail

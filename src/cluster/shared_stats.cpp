@@ -1,0 +1,82 @@
+#include "cluster/shared_stats.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <chrono>
+#include <new>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+namespace hive {
+
+void to_json(nlohmann::json& j, const stats& s) {
+  j = nlohmann::json{
+      {"requests", s.requests},
+      {"responses",
+       {{"1xx", s.responses[1]}, {"2xx", s.responses[2]}, {"3xx", s.responses[3]},
+        {"4xx", s.responses[4]}, {"5xx", s.responses[5]}}},
+      {"connections_open", s.connections_open},
+      {"connections_total", s.connections_total},
+      {"bytes_in", s.bytes_in},
+      {"bytes_out", s.bytes_out},
+      {"restarts", s.restarts},
+      {"workers", s.workers},
+  };
+}
+
+}  // namespace hive
+
+namespace hive::detail {
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "shared-memory counters need lock-free 64-bit atomics");
+
+shared_stats::shared_stats(int slots) : bytes_(sizeof(stats_slot) * static_cast<std::size_t>(slots)), slots_(slots) {
+  void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    throw std::system_error(errno, std::system_category(), "hive: cannot map shared stats");
+  }
+  base_ = static_cast<stats_slot*>(p);
+  for (int k = 0; k < slots; ++k) new (&base_[k]) stats_slot();
+}
+
+shared_stats::~shared_stats() {
+  if (base_ != nullptr) ::munmap(base_, bytes_);
+}
+
+int stats_slot::free_cell() const {
+  for (int i = 0; i < cells_per_slot; ++i) {
+    if (cells[i].pid.load(std::memory_order_relaxed) == 0) return i;
+  }
+  return -1;
+}
+
+hive::stats shared_stats::sum() const {
+  constexpr auto r = std::memory_order_relaxed;
+  hive::stats s;
+  for (int k = 0; k < slots_; ++k) {
+    const stats_slot& sl = base_[k];
+    s.restarts += sl.restarts.load(r);
+    for (const stats_cell& cell : sl.cells) {
+      const counters& c = cell.c;
+      s.requests += c.requests.load(r);
+      for (int i = 0; i < 6; ++i) s.responses[i] += c.responses[i].load(r);
+      s.connections_open += c.connections_open.load(r);
+      s.connections_total += c.connections_total.load(r);
+      s.bytes_in += c.bytes_in.load(r);
+      s.bytes_out += c.bytes_out.load(r);
+      if (cell.pid.load(r) > 0) ++s.workers;
+    }
+  }
+  return s;
+}
+
+std::int64_t monotonic_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+}  // namespace hive::detail

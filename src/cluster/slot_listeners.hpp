@@ -1,0 +1,23 @@
+// The primary's listening sockets: first a check that nothing listens on the address yet (a bind
+// without SO_REUSEPORT — otherwise a second instance would silently join the first one's
+// reuseport group and take a share of its traffic), then one SO_REUSEPORT listener per slot.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "hive/options.hpp"
+
+namespace hive::detail {
+
+struct slot_listeners {
+  std::vector<int> fds;  // one per slot, owned by the primary
+  std::uint16_t port = 0;
+};
+
+// Throws std::system_error whose what() says what is wrong and what to do.
+slot_listeners bind_slot_listeners(asio::io_context& io, const options& opts, int slots);
+
+}  // namespace hive::detail

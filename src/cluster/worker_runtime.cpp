@@ -1,0 +1,183 @@
+#include "cluster/worker_runtime.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "cluster/child_process.hpp"
+#include "cluster/ipc_channel.hpp"
+#include "cluster/shared_stats.hpp"
+#include "cluster/worker_context.hpp"
+#include "net/server_core.hpp"
+#include "util/log.hpp"
+#include "util/process.hpp"
+
+namespace hive::detail {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// A draining worker that has had no connection open and none new for this long stops accepting:
+// its queue is empty, so closing its copy of the listener resets nobody.
+constexpr std::int64_t quiet_ms = 100;
+constexpr milliseconds drain_poll{25};
+
+class worker_runtime {
+ public:
+  explicit worker_runtime(const worker_launch& l)
+      : l_(l),
+        cell_(l.stats->slot(l.slot).cells[l.cell]),
+        channel_(io_, l.channel_fd, "the primary"),
+        core_(io_, *l.a, *l.opts),
+        drain_timer_(io_),
+        pid_(std::to_string(::getpid())) {
+    ctx_.io = &io_;
+    ctx_.channel = &channel_;
+    ctx_.stats = l.stats;
+    ctx_.slot = l.slot;
+    ctx_.count = l.count;
+    current_worker() = &ctx_;
+  }
+  ~worker_runtime() { current_worker() = nullptr; }
+
+  int run() {
+    cell_.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+    stamp();
+    channel_.start([this](nlohmann::json&& m) { on_message(std::move(m)); },
+                   [this] { begin_stop(/*keep_accepting=*/true); });
+    channel_.send({{"t", "online"}});
+    const std::string who = "hive " + pid_ + " worker for slot " + std::to_string(l_.slot);
+    try {
+      for (const auto& hook : *l_.start_hooks) hook();
+      core_.set_counters(&cell_.c);
+      core_.on_tick([this] { stamp(); });
+      core_.listen_on(l_.listen_fd);
+    } catch (const std::exception& e) {
+      log_line(who + " failed to start: " + e.what());
+      return 1;
+    }
+    log_line(who + " listening");
+    channel_.send({{"t", "listening"}, {"port", core_.port()}});
+    io_.run();
+    cell_.pid.store(0, std::memory_order_relaxed);
+    return 0;
+  }
+
+ private:
+  enum class phase { serving, accepting_drain, draining };
+
+  void stamp() { cell_.heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed); }
+
+  void on_message(nlohmann::json&& m) {
+    const std::string& t = m["t"].get_ref<const std::string&>();
+    if (t == "stop") {
+      const auto accept = m.find("accept");
+      begin_stop(accept != m.end() && accept->is_boolean() && accept->get<bool>());
+    } else if (t == "message") {
+      const auto data = m.find("data");
+      const auto from = m.find("from");
+      if (data == m.end()) return;
+      const int sender = from != m.end() && from->is_number_integer() ? from->get<int>() : -1;
+      if (!ctx_.on_message) return;
+      try {
+        ctx_.on_message(*data, sender);
+      } catch (const std::exception& e) {
+        log_line("hive " + pid_ + ": a message handler threw: " + e.what());
+      }
+    } else if (t == "ping") {
+      channel_.send({{"t", "pong"}});
+    } else {
+      log_line("hive " + pid_ + ": dropped a message of unknown type '" + t + "' from the primary");
+    }
+  }
+
+  // keep_accepting: a full stop, where nobody else will take this listener's queue; accept and
+  // answer with `Connection: close` until quiet. Otherwise (a reload) the successor accepts.
+  void begin_stop(bool keep_accepting) {
+    switch (phase_) {
+      case phase::serving: break;
+      case phase::accepting_drain:
+        if (!keep_accepting) stop_accepting();
+        return;
+      case phase::draining: return;
+    }
+    if (!keep_accepting) {
+      stop_accepting();
+      return;
+    }
+    phase_ = phase::accepting_drain;
+    core_.shutdown({}, /*keep_accepting=*/true);
+    const std::int64_t now = monotonic_ms();
+    window_end_ms_ = now + l_.opts->shutdown_timeout.count() / 2;
+    quiet_since_ms_ = now;
+    last_total_ = cell_.c.connections_total.load(std::memory_order_relaxed);
+    poll_drain();
+  }
+
+  void poll_drain() {
+    drain_timer_.expires_after(drain_poll);
+    drain_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || phase_ != phase::accepting_drain) return;
+      const std::int64_t now = monotonic_ms();
+      const auto total = cell_.c.connections_total.load(std::memory_order_relaxed);
+      if (total != last_total_) {
+        last_total_ = total;
+        quiet_since_ms_ = now;
+      }
+      const bool quiet = core_.connection_count() == 0 && now - quiet_since_ms_ >= quiet_ms;
+      if (quiet || now >= window_end_ms_) {
+        stop_accepting();
+      } else {
+        poll_drain();
+      }
+    });
+  }
+
+  void stop_accepting() {
+    phase_ = phase::draining;
+    drain_timer_.cancel();
+    core_.shutdown([this] { io_.stop(); }, /*keep_accepting=*/false);
+  }
+
+  const worker_launch& l_;
+  stats_cell& cell_;
+  asio::io_context io_{1};
+  ipc_channel channel_;
+  server_core core_;
+  asio::steady_timer drain_timer_;
+  worker_context ctx_;
+  std::string pid_;
+  phase phase_ = phase::serving;
+  std::int64_t window_end_ms_ = 0;
+  std::int64_t quiet_since_ms_ = 0;
+  std::uint64_t last_total_ = 0;
+};
+
+}  // namespace
+
+void worker_main(const worker_launch& launch) {
+  reset_child_signals();
+  close_fds_except({launch.listen_fd, launch.channel_fd});
+  prepare_process();
+  int status = 1;
+  try {
+    worker_runtime rt(launch);
+    status = rt.run();
+  } catch (const std::exception& e) {
+    log_line("hive " + std::to_string(::getpid()) + " worker for slot " +
+             std::to_string(launch.slot) + " failed: " + e.what());
+    status = 1;
+  }
+  std::fflush(nullptr);
+  // Not exit(): the primary's objects (its event loop, its statics) live on in this copy of its
+  // memory and must not be torn down from here.
+  ::_exit(status);
+}
+
+}  // namespace hive::detail

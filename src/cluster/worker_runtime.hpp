@@ -1,0 +1,31 @@
+// The life of a worker process, from the moment fork returns 0 in it: set up a fresh event loop,
+// announce itself, run the application's start hooks, serve the inherited listener, stamp the
+// heartbeat on every tick, answer the primary's messages, drain when told to stop.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "hive/app.hpp"
+#include "hive/options.hpp"
+
+namespace hive::detail {
+
+class shared_stats;
+
+struct worker_launch {
+  const app* a = nullptr;
+  const options* opts = nullptr;
+  int slot = 0;
+  int count = 1;
+  int cell = 0;        // which of the slot's stats cells is ours
+  int listen_fd = -1;  // the slot's listener, inherited
+  int channel_fd = -1; // our end of the channel to the primary
+  shared_stats* stats = nullptr;
+  const std::vector<std::function<void()>>* start_hooks = nullptr;
+};
+
+// Never returns: the process exits with 0 after a stop, 1 if it could not start.
+[[noreturn]] void worker_main(const worker_launch& launch);
+
+}  // namespace hive::detail
