@@ -4,6 +4,18 @@
 
 namespace hive::detail {
 
+date_cache::date_cache(std::string_view server_name) {
+  if (!server_name.empty()) {
+    fields_ = "Server: ";
+    fields_ += server_name;
+    fields_ += "\r\n";
+  }
+  fields_ += "Date: ";
+  date_at_ = fields_.size();
+  fields_ += "Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+  refresh(std::time(nullptr));
+}
+
 void date_cache::refresh(std::time_t now) {
   if (now == last_) return;
   last_ = now;
@@ -13,9 +25,11 @@ void date_cache::refresh(std::time_t now) {
   static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::snprintf(buf_, sizeof buf_, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  fields_.replace(date_at_, 29, buf, 29);
 }
 
 }  // namespace hive::detail

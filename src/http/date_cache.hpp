@@ -1,22 +1,26 @@
-// The IMF-fixdate for the `Date` header, formatted once a second by the worker's timer rather
-// than once per response.
+// The fields every response starts with — `Server` (if any) and `Date` — formatted once a
+// second by the worker's timer rather than once per response.
 #pragma once
 
 #include <ctime>
+#include <string>
 #include <string_view>
 
 namespace hive::detail {
 
 class date_cache {
  public:
-  date_cache() { refresh(std::time(nullptr)); }
+  explicit date_cache(std::string_view server_name = {});
   // Reformats only when the second changed.
   void refresh(std::time_t now);
-  std::string_view value() const { return {buf_, 29}; }  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  std::string_view value() const { return std::string_view(fields_).substr(date_at_, 29); }
+  // "Server: hive\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+  std::string_view fields() const { return fields_; }
 
  private:
   std::time_t last_ = -1;
-  char buf_[32] = {};
+  std::string fields_;
+  std::size_t date_at_ = 0;
 };
 
 }  // namespace hive::detail

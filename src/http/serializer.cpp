@@ -16,19 +16,8 @@ void append_number(std::string& out, std::size_t n) {
 
 void serialize(std::string& out, const response_head& h, std::string_view body) {
   const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304;
-  out.append("HTTP/1.1 ");
-  append_number(out, static_cast<std::size_t>(h.status));
-  out.push_back(' ');
-  out.append(reason_phrase(h.status));
-  out.append("\r\n");
-  if (!h.server.empty()) {
-    out.append("Server: ");
-    out.append(h.server);
-    out.append("\r\n");
-  }
-  out.append("Date: ");
-  out.append(h.date);
-  out.append("\r\n");
+  out.append(status_line(h.status));
+  out.append(h.common);
   if (!h.content_type.empty()) {
     out.append("Content-Type: ");
     out.append(h.content_type);

@@ -10,8 +10,7 @@ namespace hive::detail {
 
 struct response_head {
   int status = 200;
-  std::string_view date;          // IMF-fixdate
-  std::string_view server;        // empty: no Server field
+  std::string_view common;        // "Server: …\r\nDate: …\r\n" from the date cache
   std::string_view content_type;  // empty: none
   std::string_view fields;        // the handler's "name: value\r\n" lines
   bool close = false;             // Connection: close

@@ -292,8 +292,7 @@ void session::finish_response() {
   const bool close = !keep_alive_ || res_.close_ || draining_;
   response_head h;
   h.status = res_.status_;
-  h.date = cfg_.date->value();
-  h.server = cfg_.server_name;
+  h.common = cfg_.date->fields();
   h.content_type = b.res_type;
   h.fields = b.res_headers;
   h.close = close;
@@ -313,8 +312,7 @@ void session::reject(error e) {
   b.res_body.push_back('\n');
   response_head h;
   h.status = status;
-  h.date = cfg_.date->value();
-  h.server = cfg_.server_name;
+  h.common = cfg_.date->fields();
   h.content_type = "text/plain; charset=utf-8";
   h.close = true;
   serialize(b.out, h, b.res_body);

@@ -25,8 +25,7 @@ class date_cache;
 
 struct session_config {
   parser_limits limits;
-  std::string_view server_name = "hive";
-  const date_cache* date = nullptr;  // required
+  const date_cache* date = nullptr;  // required: Server and Date fields
   counters* stats = nullptr;         // optional
 };
 

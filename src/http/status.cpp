@@ -1,5 +1,8 @@
 #include "http/status.hpp"
 
+#include <array>
+#include <string>
+
 namespace hive::detail {
 
 std::string_view reason_phrase(int status) {
@@ -61,6 +64,17 @@ std::string_view reason_phrase(int status) {
     case 511: return "Network Authentication Required";
     default: return "Unknown";
   }
+}
+
+std::string_view status_line(int status) {
+  static const std::array<std::string, 500> lines = [] {
+    std::array<std::string, 500> a;
+    for (int code = 100; code < 600; ++code) {
+      a[code - 100] = "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason_phrase(code)) + "\r\n";
+    }
+    return a;
+  }();
+  return lines[static_cast<std::size_t>(status - 100)];
 }
 
 }  // namespace hive::detail

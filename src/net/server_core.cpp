@@ -20,12 +20,11 @@ std::int64_t steady_ms() {
 }  // namespace
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
-    : io_(io), app_(a), opts_(opts), timer_(io), poller_(io) {
+    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io), poller_(io) {
   cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
   cfg_.limits.max_body_bytes = opts.max_body_bytes;
-  cfg_.server_name = opts.server_name;
   cfg_.date = &date_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
   // and at least once a second for the Date header.

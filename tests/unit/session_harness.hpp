@@ -35,7 +35,7 @@ struct harness {
   read_result responses(const std::vector<bool>& head = {}) const { return read_responses(out, head); }
 
   const hive::app& app_;
-  detail::date_cache date;
+  detail::date_cache date{"hive"};
   detail::buffer_pool pool;
   detail::session_config cfg;
   std::unique_ptr<detail::session> s;
