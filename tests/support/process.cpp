@@ -93,8 +93,18 @@ unsigned short port_in(const std::string& line) {
 }
 
 std::string example_path(const std::string& name) {
-  const char* root = std::getenv("HIVE_BUILD_ROOT");
-  return std::string(root != nullptr ? root : ".") + "/examples/" + name + "/" + name;
+  std::string root;
+  if (const char* env = std::getenv("HIVE_BUILD_ROOT")) {
+    root = env;
+  } else {
+    // Test binaries live in BUILD/tests/: the build root is two levels up from this executable.
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    root = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string("./tests/x");
+    root = root.substr(0, root.rfind('/'));
+    root = root.substr(0, root.rfind('/'));
+  }
+  return root + "/examples/" + name + "/" + name;
 }
 
 }  // namespace hive::test
