@@ -1,4 +1,5 @@
-// The seed program: "Hello, world!" on port 8000, and POST /echo sends the body back.
+// The seed program: "Hello, world!" on port 8000 with one worker per CPU, and POST /echo sends
+// the body back.
 #include <hive/hive.hpp>
 
 int main(int argc, char** argv) {
@@ -7,5 +8,5 @@ int main(int argc, char** argv) {
     res.body(req.body(), req.header("Content-Type").value_or("application/octet-stream"));
   });
   app.get("/*", [](const hive::request&, hive::response& res) { res.text("Hello, world!\n"); });
-  return hive::serve(app, hive::options::from_args(argc, argv));
+  return hive::run(app, hive::options::from_args(argc, argv));  // --workers 0: one process
 }

@@ -1,5 +1,6 @@
 #include "cluster/child_process.hpp"
 
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,16 +17,19 @@ sigset_t block_signals() {
 
 void restore_signals(const sigset_t& old) { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
 
-void reset_child_signals() {
+int reset_child_signals() {
   struct sigaction sa {};
   sigemptyset(&sa.sa_mask);
   sa.sa_handler = SIG_DFL;
-  for (int sig : {SIGTERM, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
   sa.sa_handler = SIG_IGN;
-  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &sa, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGHUP, SIGPIPE}) ::sigaction(sig, &sa, nullptr);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  ::pthread_sigmask(SIG_SETMASK, &stop, nullptr);
+  return ::signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 void close_fds_except(std::initializer_list<int> keep_list) {

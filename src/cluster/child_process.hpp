@@ -12,9 +12,10 @@ namespace hive::detail {
 sigset_t block_signals();
 void restore_signals(const sigset_t& old);
 
-// In the child: default dispositions for what the primary handled, SIGINT and SIGHUP ignored (a
-// terminal's Ctrl-C reaches the whole process group; the primary decides), every signal unblocked.
-void reset_child_signals();
+// In the child: default dispositions for what the primary handled, SIGHUP ignored (reloading is
+// the primary's job), SIGTERM and SIGINT blocked and returned as a signalfd (non-blocking): a
+// worker drains on them, since systemd and a terminal's Ctrl-C signal every process of the group.
+int reset_child_signals();
 
 // In the child: closes every descriptor but stdin, stdout, stderr and `keep` — the other slots'
 // listeners, the other workers' channels, the primary's event loop.

@@ -1,5 +1,6 @@
 #include "cluster/worker_runtime.hpp"
 
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "cluster/child_process.hpp"
@@ -36,6 +38,7 @@ class worker_runtime {
         channel_(io_, l.channel_fd, "the primary"),
         core_(io_, *l.a, *l.opts),
         drain_timer_(io_),
+        signals_(io_),
         pid_(std::to_string(::getpid())) {
     ctx_.io = &io_;
     ctx_.channel = &channel_;
@@ -52,6 +55,10 @@ class worker_runtime {
     channel_.start([this](nlohmann::json&& m) { on_message(std::move(m)); },
                    [this] { begin_stop(/*keep_accepting=*/true); });
     channel_.send({{"t", "online"}});
+    if (l_.signal_fd >= 0) {
+      signals_.assign(l_.signal_fd);
+      wait_signal();
+    }
     const std::string who = "hive " + pid_ + " worker for slot " + std::to_string(l_.slot);
     try {
       for (const auto& hook : *l_.start_hooks) hook();
@@ -71,6 +78,19 @@ class worker_runtime {
 
  private:
   enum class phase { serving, accepting_drain, draining };
+
+  // SIGTERM or SIGINT sent to the worker itself (or to its whole process group): drain as if the
+  // primary had asked.
+  void wait_signal() {
+    signals_.async_wait(asio::posix::descriptor_base::wait_read, [this](const asio::error_code& ec) {
+      if (ec) return;
+      signalfd_siginfo si{};
+      while (::read(l_.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      }
+      begin_stop(/*keep_accepting=*/true);
+      wait_signal();
+    });
+  }
 
   void stamp() { cell_.heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed); }
 
@@ -151,6 +171,7 @@ class worker_runtime {
   ipc_channel channel_;
   server_core core_;
   asio::steady_timer drain_timer_;
+  asio::posix::stream_descriptor signals_;
   worker_context ctx_;
   std::string pid_;
   phase phase_ = phase::serving;
@@ -161,9 +182,10 @@ class worker_runtime {
 
 }  // namespace
 
-void worker_main(const worker_launch& launch) {
-  reset_child_signals();
-  close_fds_except({launch.listen_fd, launch.channel_fd});
+void worker_main(const worker_launch& parent_launch) {
+  worker_launch launch = parent_launch;
+  launch.signal_fd = reset_child_signals();
+  close_fds_except({launch.listen_fd, launch.channel_fd, launch.signal_fd});
   prepare_process();
   int status = 1;
   try {

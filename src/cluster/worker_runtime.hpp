@@ -21,6 +21,7 @@ struct worker_launch {
   int cell = 0;        // which of the slot's stats cells is ours
   int listen_fd = -1;  // the slot's listener, inherited
   int channel_fd = -1; // our end of the channel to the primary
+  int signal_fd = -1;  // SIGTERM and SIGINT (set in the child)
   shared_stats* stats = nullptr;
   const std::vector<std::function<void()>>* start_hooks = nullptr;
 };

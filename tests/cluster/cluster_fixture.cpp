@@ -1,0 +1,104 @@
+// A cluster the tests start as a separate process (so the doctest process never forks one).
+// Options come from the command line as for any hive program; misbehaviour from the environment:
+//   FIXTURE_CRASH_SLOT=k|all    the worker of slot k (or every worker) fails at start
+//   FIXTURE_FAIL_FILE=path      a worker fails at start while `path` exists (a bad deploy)
+//   FIXTURE_HANG_FILE=path      a worker sleeps 30 s at start while `path` exists
+//   FIXTURE_RESTART_DELAY_MS=n  a restarted worker takes n ms to start (connections queue)
+// Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /greeting, /inbox, POST /send,
+// POST /relay?to=k. The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
+// {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <asio/steady_timer.hpp>
+#include <hive/hive.hpp>
+
+namespace {
+
+bool file_exists(const char* env) {
+  const char* path = std::getenv(env);
+  return path != nullptr && ::access(path, F_OK) == 0;
+}
+
+void say(const std::string& line) {
+  const std::string s = line + "\n";
+  (void)!::write(2, s.data(), s.size());
+}
+
+// Per-worker state; each worker process has its own copy.
+std::string greeting = "hello";
+nlohmann::json inbox = nlohmann::json::array();
+
+void start_worker() {
+  if (const char* crash = std::getenv("FIXTURE_CRASH_SLOT")) {
+    if (std::string(crash) == "all" || std::atoi(crash) == hive::worker::slot()) {
+      throw std::runtime_error("fixture: told to crash at start");
+    }
+  }
+  if (file_exists("FIXTURE_FAIL_FILE")) throw std::runtime_error("fixture: bad deploy");
+  if (file_exists("FIXTURE_HANG_FILE")) std::this_thread::sleep_for(std::chrono::seconds(30));
+  if (const char* d = std::getenv("FIXTURE_RESTART_DELAY_MS"); d && hive::worker::restarts() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
+  }
+  hive::worker::on_message([](const nlohmann::json& msg, int from) {
+    inbox.push_back({{"from", from}, {"data", msg}});
+    if (msg.contains("greeting") && msg["greeting"].is_string()) greeting = msg["greeting"];
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto opts = hive::options::from_args(argc, argv);
+  hive::app app;
+  app.get("/pid", [](const hive::request&, hive::response& res) {
+    res.json({{"pid", ::getpid()}, {"slot", hive::worker::slot()}, {"count", hive::worker::count()}});
+  });
+  app.get("/slow", [](const hive::request& req, hive::response& res) {
+    const int ms = std::stoi(req.query("ms").value_or("1000"));
+    auto timer = std::make_shared<asio::steady_timer>(hive::worker::io(), std::chrono::milliseconds(ms));
+    timer->async_wait([timer, d = res.defer()](const asio::error_code&) mutable {
+      d.finish([](hive::response& r) { r.text("slow done\n"); });
+    });
+  });
+  app.get("/spin", [](const hive::request&, hive::response&) {
+    for (volatile unsigned long i = 0;; i = i + 1) {
+    }
+  });
+  app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
+  app.get("/greeting", [](const hive::request&, hive::response& res) { res.text(greeting); });
+  app.get("/inbox", [](const hive::request&, hive::response& res) { res.json(inbox); });
+  app.post("/send", [](const hive::request& req, hive::response& res) {
+    const auto msg = nlohmann::json::parse(req.body(), nullptr, false);
+    res.text(hive::worker::send(msg) ? "sent" : "refused");
+  });
+  app.post("/relay", [](const hive::request& req, hive::response& res) {
+    const int to = std::stoi(req.query("to").value_or("0"));
+    res.text(hive::worker::send_to(to, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
+  });
+
+  hive::cluster cluster(app, opts);
+  const auto event = [](const char* name) {
+    return [name](hive::worker_handle& w) {
+      say(std::string("fixture ") + name + " slot=" + std::to_string(w.slot()) + " pid=" + std::to_string(w.pid()));
+    };
+  };
+  cluster.on_fork(event("fork")).on_online(event("online")).on_listening(event("listening"));
+  cluster.on_disconnect(event("disconnect"));
+  cluster.on_exit([](hive::worker_handle& w, hive::exit_status st) {
+    say("fixture exit slot=" + std::to_string(w.slot()) + " pid=" + std::to_string(w.pid()) +
+        " code=" + std::to_string(st.code) + " signal=" + std::to_string(st.signal));
+  });
+  cluster.on_message([&cluster](hive::worker_handle& w, const nlohmann::json& msg) {
+    say("fixture message slot=" + std::to_string(w.slot()) + " " + msg.dump());
+    if (msg.contains("echo")) w.send({{"echo", msg["echo"]}});
+    if (msg.contains("broadcast")) cluster.broadcast({{"greeting", msg["broadcast"]}});
+  });
+  cluster.on_worker_start(start_worker);
+  return cluster.run();
+}

@@ -1,0 +1,137 @@
+// The primary's supervision, with real processes and signals: serving, crash and restart,
+// crash loops, a second instance, a hung worker.
+#include <signal.h>
+
+#include <map>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "cluster_test_util.hpp"
+
+using namespace hive::test;
+
+TEST_CASE("both slots serve, each worker knows its slot, stats sum every worker") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  std::set<int> slots;
+  std::set<int> pids;
+  for (int i = 0; i < 60; ++i) {
+    auto r = http_get(port, "/pid");
+    REQUIRE(r.ok);
+    const auto j = nlohmann::json::parse(r.res.body);
+    CHECK(j["count"] == 2);
+    slots.insert(j["slot"].get<int>());
+    pids.insert(j["pid"].get<int>());
+  }
+  CHECK(slots == std::set<int>{0, 1});
+  CHECK(pids.size() == 2);
+  CHECK(!pids.count(c.pid()));  // the primary never answers
+  const auto stats = nlohmann::json::parse(http_get(port, "/stats").res.body);
+  CHECK(stats["requests"].get<int>() >= 61);
+  CHECK(stats["responses"]["2xx"].get<int>() >= 60);
+  CHECK(stats["workers"] == 2);
+  CHECK(c.count("fixture fork slot=") == 2);
+  CHECK(c.count("fixture online slot=") == 2);
+  CHECK(c.count("fixture listening slot=") == 2);
+  CHECK(c.wait_for("worker for slot 1 listening"));
+}
+
+TEST_CASE("kill -9 a worker: replaced, the other never interrupted, queued connections answered") {
+  cluster_process c(fixture_args(), {"FIXTURE_RESTART_DELAY_MS=600"});
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  int survivor = 0;
+  auto keep = connect_to_slot(port, 0, &survivor);
+  REQUIRE(keep);
+  const auto before = pids_by_slot(port);
+  REQUIRE(before.size() == 2);
+  const int victim = before.at(1);
+
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  // While slot 1 is down (its successor takes 600 ms to start), open connections: about half
+  // land in its listener's queue and must wait there, not be reset.
+  std::vector<std::unique_ptr<client>> waiting;
+  for (int i = 0; i < 24; ++i) {
+    auto cl = std::make_unique<client>(port);
+    REQUIRE(cl->connected());
+    REQUIRE(cl->send("GET /pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    waiting.push_back(std::move(cl));
+  }
+  // The survivor keeps answering on its keep-alive connection meanwhile.
+  for (int i = 0; i < 20; ++i) {
+    const who w = who_answered(request_on(*keep, "GET", "/pid"));
+    CHECK(w.pid == survivor);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  std::set<int> answered_by;
+  for (auto& cl : waiting) {
+    auto rr = cl->read_responses(1, std::chrono::seconds(5));
+    REQUIRE(rr.responses.size() == 1);
+    CHECK(rr.responses[0].status == 200);
+    answered_by.insert(nlohmann::json::parse(rr.responses[0].body)["pid"].get<int>());
+  }
+  CHECK(c.wait_for("was killed by SIGKILL"));
+  CHECK(c.wait_for("restarting it now"));
+  const auto after = pids_by_slot(port);
+  REQUIRE(after.size() == 2);
+  CHECK(after.at(0) == survivor);
+  CHECK(after.at(1) != victim);
+  CHECK(answered_by.count(after.at(1)) == 1);  // the successor served the queued connections
+  CHECK(!answered_by.count(victim));
+  CHECK(c.wait_for("fixture exit slot=1 pid=" + std::to_string(victim) + " code=-1 signal=9"));
+  CHECK(c.wait_for("fixture disconnect slot=1 pid=" + std::to_string(victim)));
+  const auto stats = nlohmann::json::parse(http_get(port, "/stats").res.body);
+  CHECK(stats["restarts"] == 1);
+}
+
+TEST_CASE("a crash-looping slot is given up and its listener closed; the other slot serves all") {
+  cluster_process c(fixture_args({"--max-restarts", "2", "--min-uptime", "5s"}), {"FIXTURE_CRASH_SLOT=1"});
+  REQUIRE(c.wait_for("slot 1 given up", std::chrono::seconds(10)));
+  CHECK(c.count("worker for slot 1 failed to start") == 3);  // the first start and 2 restarts
+  CHECK(c.wait_for("restarting it in 100 ms"));               // back-off after the first retry
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  for (int i = 0; i < 30; ++i) {
+    const who w = who_answered(http_get(port, "/pid", std::chrono::seconds(2)));
+    CHECK(w.slot == 0);
+  }
+  CHECK(c.wait_exit(std::chrono::milliseconds(100)) == -1);  // still running
+}
+
+TEST_CASE("every slot given up: the primary exits non-zero") {
+  cluster_process c(fixture_args({"--max-restarts", "1", "--min-uptime", "5s"}), {"FIXTURE_CRASH_SLOT=all"});
+  CHECK(c.wait_exit(std::chrono::seconds(10)) == 1);
+  CHECK(c.count("every slot was given up") == 1);
+}
+
+TEST_CASE("a second instance on the same port is refused before it forks") {
+  cluster_process first(fixture_args());
+  const auto port = first.wait_listening();
+  REQUIRE(port != 0);
+  cluster_process second({"--host", "127.0.0.1", "--port", std::to_string(port), "--workers", "2"});
+  CHECK(second.wait_exit(std::chrono::seconds(5)) == 1);
+  CHECK(second.wait_for("is in use", std::chrono::seconds(1)));
+  CHECK(second.count("started worker") == 0);
+  for (int i = 0; i < 10; ++i) CHECK(who_answered(http_get(port, "/pid")).pid != 0);
+}
+
+TEST_CASE("a worker stuck in a busy loop is killed by the heartbeat and replaced") {
+  cluster_process c(fixture_args({"--heartbeat-timeout", "2s"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  int stuck = 0;
+  auto conn = connect_to_slot(port, 1, &stuck);
+  REQUIRE(conn);
+  REQUIRE(conn->send("GET /spin HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto line = c.wait_for("has not stamped its heartbeat", std::chrono::seconds(6));
+  REQUIRE(line);
+  CHECK(line->find("worker " + std::to_string(stuck) + " (slot 1)") != std::string::npos);
+  CHECK(c.wait_for("worker " + std::to_string(stuck) + " (slot 1) was killed by SIGKILL"));
+  CHECK(c.wait_for("worker for slot 1 listening", std::chrono::seconds(3), 1));
+  const auto after = pids_by_slot(port);
+  REQUIRE(after.size() == 2);
+  CHECK(after.at(1) != stuck);
+}
