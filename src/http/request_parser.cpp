@@ -38,10 +38,14 @@ const llhttp_settings_t request_parser::settings_ = [] {
 request_parser::request_parser(const parser_limits& limits) : limits_(limits) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
   parser_.data = this;
+  // Any HTTP/DIGIT.DIGIT passes llhttp; validate_head answers 505 to a major version other than 1
+  // and takes HTTP/1.2 and later minors as 1.1 (RFC 9110 §2.5). The grammar stays strict.
+  parser_.lenient_flags |= LENIENT_VERSION;
 }
 
 request_parser::result request_parser::execute(conn_buffers& b, std::size_t from) {
   b_ = &b;
+  exec_from_ = from;
   if (state_ == state::idle) msg_start_ = from;
   head_event_ = false;
   const char* base = b.in.get();
@@ -117,10 +121,6 @@ void request_parser::append(span& s, const char* at, std::size_t len) {
 }
 
 int request_parser::check_head_bytes(std::size_t end_off) {
-  if (state_ == state::body) {
-    // Trailers count against the same budget as the header section.
-    return end_off - head_end_ > limits_.max_header_bytes ? fail(error::header_too_large) : 0;
-  }
   if (url_done_ && end_off - url_.end() > limits_.max_header_bytes) {
     return fail(error::header_too_large);
   }
@@ -142,7 +142,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
   s.body_seen_ = 0;
   s.field_bytes_ = 0;
   s.ext_part_bytes_ = 0;
-  s.ext_bytes_ = 0;
+  s.chunk_meta_bytes_ = 0;
   s.head_end_ = s.msg_start_;
   s.method_ = {};
   s.b_->clear_request();
@@ -178,7 +178,7 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len
   s.url_done_ = true;
   s.field_bytes_ += len;
   const std::size_t end = static_cast<std::size_t>(at - s.b_->in.get()) + len;
-  if (s.state_ == state::body) return s.check_head_bytes(end);  // trailer: checked, not kept
+  if (s.state_ == state::body) return s.count_chunk_meta(len);  // trailer: checked, not kept
   auto& hs = s.b_->raw_headers;
   if (!s.field_open_) {
     if (hs.size() >= s.limits_.max_header_count) return s.fail(error::too_many_headers);
@@ -205,14 +205,14 @@ int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len
     // Trailer values get the same byte rules as header values (validate_head): no control
     // characters, and no obs-fold, which llhttp reports as a second piece of the same value
     // (a piece that ended at the end of the buffer legitimately continues in the next read).
-    if (s.in_value_ && !s.value_at_end_) return s.fail(error::bad_header);
+    if (s.in_value_ ? !s.value_at_end_ : s.folded(at)) return s.fail(error::bad_header);
     s.in_value_ = true;
     s.value_at_end_ = end == s.b_->in_len;
     for (std::size_t i = 0; i < len; ++i) {
       const auto u = static_cast<unsigned char>(at[i]);
       if ((u < 0x20 && at[i] != '\t') || u == 0x7f) return s.fail(error::bad_header);
     }
-    return s.check_head_bytes(end);
+    return s.count_chunk_meta(len);
   }
   s.in_value_ = true;
   s.append(s.b_->raw_headers.back().value, at, len);
@@ -229,7 +229,7 @@ int request_parser::on_header_value_complete(llhttp_t* p) {
 int request_parser::on_headers_complete(llhttp_t* p) {
   auto& s = self(p);
   s.url_done_ = true;
-  if (!s.lines_end_in_crlf()) return s.fail(s.version_seen_ ? error::bad_header : error::bad_request_line);
+  if (!s.head_lines_ok()) return s.fail(s.version_seen_ ? error::bad_header : error::bad_request_line);
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
   if (int rc = s.validate_head(); rc != 0) return rc;
   s.state_ = state::body;
@@ -323,8 +323,25 @@ int request_parser::on_chunk_header(llhttp_t* p) {
 int request_parser::on_chunk_extension_name(llhttp_t* p, const char*, std::size_t len) {
   auto& s = self(p);
   s.ext_part_bytes_ += len;
-  s.ext_bytes_ += len;
-  return s.ext_bytes_ > s.limits_.max_header_bytes ? s.fail(error::header_too_large) : 0;
+  return s.count_chunk_meta(len);
+}
+
+// Chunk extensions and trailers are bytes a client can stream without end while the body buffer
+// stays empty: together they get the header section's budget, counted across reads.
+int request_parser::count_chunk_meta(std::size_t len) {
+  chunk_meta_bytes_ += len;
+  return chunk_meta_bytes_ > limits_.max_header_bytes ? fail(error::header_too_large) : 0;
+}
+
+// A trailer value that begins after CRLF and whitespace continues the line before: obs-fold
+// (possibly with an empty first line, which llhttp reports as one piece). Looks back through this
+// read, then at the last byte of the one before.
+bool request_parser::folded(const char* value) const {
+  const char* base = b_->in.get();
+  std::size_t i = static_cast<std::size_t>(value - base);
+  while (i > exec_from_ && (base[i - 1] == ' ' || base[i - 1] == '\t')) --i;
+  const char before = i > exec_from_ ? base[i - 1] : last_byte_;
+  return before == '\n';
 }
 
 int request_parser::on_chunk_extension_name_complete(llhttp_t* p) {
@@ -368,8 +385,10 @@ bool request_parser::target_ok(std::string_view target) const {
 
 // RFC 9112 §2.2: every line of the head ends in CRLF. llhttp takes a bare LF after the request
 // line and as the empty line that ends the head; a peer that splits lines differently would see
-// different requests, so refuse it. Scans from the message start to the empty line.
-bool request_parser::lines_end_in_crlf() const {
+// different requests, so refuse it. Also refuses obs-fold (a line starting with SP or HTAB,
+// RFC 9112 §5.2) wherever it is, including after an empty value, where llhttp hides it.
+// Scans from the message start to the empty line.
+bool request_parser::head_lines_ok() const {
   const char* base = b_->in.get();
   std::size_t i = msg_start_;
   while (i < b_->in_len) {
@@ -379,6 +398,7 @@ bool request_parser::lines_end_in_crlf() const {
     if (i == msg_start_ || base[i - 1] != '\r') return false;
     if (i > head_end_ && i >= msg_start_ + 3 && base[i - 2] == '\n') return true;  // the empty line
     ++i;
+    if (i < b_->in_len && (base[i] == ' ' || base[i] == '\t')) return false;
   }
   return true;
 }

@@ -88,7 +88,9 @@ class request_parser {
   int check_head_bytes(std::size_t end_off);
   int validate_head();
   bool target_ok(std::string_view target) const;
-  bool lines_end_in_crlf() const;
+  bool head_lines_ok() const;
+  bool folded(const char* value) const;
+  int count_chunk_meta(std::size_t len);
   bool chunked_body_ends_in_crlf(std::size_t from) const;
   error error_from_llhttp(llhttp_errno_t e) const;
   void append(span& s, const char* at, std::size_t len);
@@ -99,6 +101,7 @@ class request_parser {
   state state_ = state::idle;
   error error_ = error::bad_request_line;
   std::size_t parsed_ = 0;
+  std::size_t exec_from_ = 0;  // where the running execute() began
   std::size_t msg_start_ = 0;
   std::size_t head_end_ = 0;
   span url_{};
@@ -117,7 +120,7 @@ class request_parser {
   std::uint64_t body_seen_ = 0;
   std::size_t field_bytes_ = 0;      // the current field name's length so far
   std::size_t ext_part_bytes_ = 0;   // the current chunk extension name's or value's length
-  std::size_t ext_bytes_ = 0;        // chunk extension bytes in this message
+  std::size_t chunk_meta_bytes_ = 0; // chunk extension and trailer bytes in this message
   char last_byte_ = 0;               // the last byte an earlier execute() consumed
   std::uint64_t messages_begun_ = 0;
   std::string_view method_;
