@@ -1,41 +1,55 @@
 #include "http/serializer.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "http/status.hpp"
 
 namespace hive::detail {
 
 namespace {
-void append_number(std::string& out, std::size_t n) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, r.ptr);
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 }  // namespace
 
 void serialize(std::string& out, const response_head& h, std::string_view body) {
   const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304;
-  out.append(status_line(h.status));
-  out.append(h.common);
+  const bool send_body = !bodiless && !h.head_request;
+  char length[24];
+  std::size_t length_size = 0;
+  if (!bodiless) length_size = static_cast<std::size_t>(std::to_chars(length, length + sizeof length, body.size()).ptr - length);
+  const std::string_view status = status_line(h.status);
+  const std::string_view connection = h.close           ? "Connection: close\r\n"
+                                      : h.keep_alive_10 ? "Connection: keep-alive\r\n"
+                                                        : "";
+  constexpr std::string_view type_name = "Content-Type: ";
+  constexpr std::string_view length_name = "Content-Length: ";
+  // Sized once, filled with memcpy: a dozen appends each re-check the capacity.
+  const std::size_t size = status.size() + h.common.size() +
+                           (h.content_type.empty() ? 0 : type_name.size() + h.content_type.size() + 2) +
+                           h.fields.size() + (bodiless ? 0 : length_name.size() + length_size + 2) +
+                           connection.size() + 2 + (send_body ? body.size() : 0);
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  p = put(p, status);
+  p = put(p, h.common);
   if (!h.content_type.empty()) {
-    out.append("Content-Type: ");
-    out.append(h.content_type);
-    out.append("\r\n");
+    p = put(p, type_name);
+    p = put(p, h.content_type);
+    p = put(p, "\r\n");
   }
-  out.append(h.fields);
+  p = put(p, h.fields);
   if (!bodiless) {
-    out.append("Content-Length: ");
-    append_number(out, body.size());
-    out.append("\r\n");
+    p = put(p, length_name);
+    p = put(p, {length, length_size});
+    p = put(p, "\r\n");
   }
-  if (h.close) {
-    out.append("Connection: close\r\n");
-  } else if (h.keep_alive_10) {
-    out.append("Connection: keep-alive\r\n");
-  }
-  out.append("\r\n");
-  if (!bodiless && !h.head_request) out.append(body);
+  p = put(p, connection);
+  p = put(p, "\r\n");
+  if (send_body) put(p, body);
 }
 
 void serialize_continue(std::string& out) { out.append("HTTP/1.1 100 Continue\r\n\r\n"); }

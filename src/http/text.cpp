@@ -3,17 +3,6 @@
 namespace hive::detail {
 
 namespace {
-constexpr bool is_unreserved_or_sub_delim(char c) {
-  if (is_digit(c) || is_alpha(c)) return true;
-  switch (c) {
-    case '-': case '.': case '_': case '~':                                   // unreserved
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':    // sub-delims
-    case '+': case ',': case ';': case '=':
-    case '%': return true;                                                    // pct-encoded
-    default: return false;
-  }
-}
-
 int hex(char c) {
   if (is_digit(c)) return c - '0';
   const char l = lower(c);
@@ -43,7 +32,7 @@ bool valid_host(std::string_view host) {
     port = host.substr(colon + 1);
   }
   for (char c : name) {
-    if (!is_unreserved_or_sub_delim(c)) return false;
+    if (!has_class(c, cc_reg_name)) return false;
   }
   for (char c : port) {
     if (!is_digit(c)) return false;

@@ -11,16 +11,41 @@ namespace hive::detail {
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
-// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
-//         / DIGIT / ALPHA
-constexpr bool is_tchar(char c) {
-  if (is_digit(c) || is_alpha(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
-    default: return false;
+// Character classes as one 256-entry table: the parser asks per byte, and a switch per byte
+// costs several times a load.
+enum char_class : unsigned char {
+  cc_tchar = 1,        // token characters (RFC 9110 §5.6.2)
+  cc_reg_name = 2,     // unreserved / sub-delims / "%" (RFC 3986 reg-name)
+};
+
+inline constexpr auto char_classes = [] {
+  struct table {
+    unsigned char v[256] = {};
+  } t;
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    const bool alnum = is_digit(ch) || is_alpha(ch);
+    bool tchar = alnum, reg = alnum;
+    switch (ch) {
+      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+      case '-': case '.': case '^': case '_': case '`': case '|': case '~': tchar = true; break;
+      default: break;
+    }
+    switch (ch) {
+      case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+      case '(': case ')': case '*': case '+': case ',': case ';': case '=': case '%': reg = true; break;
+      default: break;
+    }
+    t.v[c] = static_cast<unsigned char>((tchar ? cc_tchar : 0) | (reg ? cc_reg_name : 0));
   }
+  return t;
+}();
+
+constexpr bool has_class(char c, char_class k) {
+  return (char_classes.v[static_cast<unsigned char>(c)] & k) != 0;
 }
+
+constexpr bool is_tchar(char c) { return has_class(c, cc_tchar); }
 
 constexpr bool is_token(std::string_view s) {
   if (s.empty()) return false;
