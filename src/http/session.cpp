@@ -371,10 +371,7 @@ void session::timeout() {
   }
 }
 
-void session::drain() {
-  draining_ = true;
-  if (current_phase() == phase::idle && output().empty()) closing_ = true;
-}
+void session::drain() { draining_ = true; }
 
 response* session::deferred_target() { return &res_; }
 

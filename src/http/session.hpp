@@ -72,7 +72,8 @@ class session {
 
   // The current phase's deadline passed.
   void timeout();
-  // Graceful shutdown: the next response says `Connection: close`; an idle session closes now.
+  // Graceful shutdown: the next response says `Connection: close`. An idle session is not closed
+  // here: the shell decides how long an idle client may still send (see connection::drain).
   void drain();
 
   // Called when a deferred response added output outside commit().

@@ -14,6 +14,8 @@ namespace {
 // After a rejection the client may still be sending; reading it for a while lets the error
 // response arrive instead of being destroyed by a reset (RFC 9112 §9.6).
 constexpr std::int64_t linger_ms = 2000;
+// How long an idle keep-alive connection may still bring a request once the worker drains.
+constexpr std::int64_t drain_grace_ms = 1000;
 }  // namespace
 
 connection::connection(server_core& srv, int fd)
@@ -172,7 +174,13 @@ void connection::check_deadline(std::int64_t now_ms) {
 
 void connection::drain() {
   session_.drain();
-  if (session_.done()) run();
+  // An idle keep-alive client may be sending its next request right now: closing at once would
+  // lose it. Give it a short grace — a request that arrives is answered with `Connection: close`
+  // — then close at the deadline as for any idle connection.
+  if (waiting_ == wait::read && session_.current_phase() == session::phase::idle) {
+    const std::int64_t grace = srv_.now_ms() + srv_.tick_ms() + drain_grace_ms;
+    if (deadline_ms_ == 0 || deadline_ms_ > grace) deadline_ms_ = grace;
+  }
 }
 
 void connection::close_now() {

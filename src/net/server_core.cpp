@@ -67,12 +67,9 @@ void server_core::listen_on(int fd) {
 std::uint16_t server_core::port() const { return listener_ ? listener_->port() : 0; }
 
 void server_core::adopt(int fd) {
-  // Draining but still accepting (a cluster worker's drain window): a session told to drain
-  // before its first request would close unanswered, so drain it once it has started.
-  const bool drain_after_start = draining_ && accepting_while_draining_;
-  if (drain_after_start) draining_ = false;
+  // While draining (a cluster worker's drain window) a new connection is still answered, with
+  // `Connection: close`: the session starts drained.
   auto* c = new connection(*this, fd);
-  if (drain_after_start) draining_ = true;
   c->next = head_;
   if (head_ != nullptr) head_->prev = c;
   head_ = c;
@@ -82,7 +79,6 @@ void server_core::adopt(int fd) {
     cfg_.stats->add(cfg_.stats->connections_total);
   }
   c->start();  // may close and remove it at once: do not touch `c` after this
-  if (drain_after_start) c->drain();  // except this: closed connections are freed from the loop
 }
 
 void server_core::remove(connection* c) {
@@ -130,7 +126,6 @@ void server_core::tick() {
 
 void server_core::shutdown(std::function<void()> done, bool keep_accepting) {
   draining_ = true;
-  accepting_while_draining_ = keep_accepting;
   drained_ = std::move(done);
   if (!keep_accepting && listener_) listener_->stop();
   for (connection* c = head_; c != nullptr;) {

@@ -80,7 +80,6 @@ class server_core {
   std::int64_t now_ms_ = 0;
   std::int64_t tick_ms_ = 1000;
   bool draining_ = false;
-  bool accepting_while_draining_ = false;  // shutdown(…, keep_accepting = true)
   bool stopped_ = false;
   std::function<void()> drained_;
   std::function<void()> tick_hook_;
