@@ -41,20 +41,24 @@ bool valid_host(std::string_view host) {
 }
 
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      const int hi = hex(in[i + 1]);
-      const int lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
+  // Most paths and parameters hold nothing to decode: copy runs between escapes whole.
+  while (!in.empty()) {
+    std::size_t run = 0;
+    while (run < in.size() && in[run] != '%' && !(plus_is_space && in[run] == '+')) ++run;
+    out.append(in.data(), run);
+    in.remove_prefix(run);
+    if (in.empty()) break;
+    if (in.front() == '+') {
       out.push_back(' ');
-    } else {
-      out.push_back(c);
+      in.remove_prefix(1);
+      continue;
     }
+    if (in.size() < 3) return false;
+    const int hi = hex(in[1]);
+    const int lo = hex(in[2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    in.remove_prefix(3);
   }
   return true;
 }
