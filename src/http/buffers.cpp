@@ -35,6 +35,7 @@ void buffer_pool::give(std::unique_ptr<conn_buffers> b) {
   trim(b->out);
   trim(b->body);
   trim(b->res_body);
+  b->deferred.reset();
   b->res_headers.clear();
   b->res_type.clear();
   b->clear_request();

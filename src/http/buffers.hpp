@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "hive/request.hpp"
+#include "hive/response.hpp"
+#include "hive/router.hpp"
 
 namespace hive::detail {
 
@@ -26,6 +28,10 @@ struct raw_header {
   span name, value;
 };
 
+struct deferred_state;
+
+// Everything a request in progress needs lives here, not in the connection: an idle connection
+// holds none of it.
 struct conn_buffers {
   // Received bytes: [0, in_len) valid. Not a std::string: growing one zero-fills it.
   std::unique_ptr<char[]> in;
@@ -41,7 +47,12 @@ struct conn_buffers {
   std::string param_scratch;
   std::string body;
 
+  request req;
+  router::match route;
+
   // The response being built.
+  response res;
+  std::weak_ptr<deferred_state> deferred;
   std::string res_headers;
   std::string res_body;
   std::string res_type;

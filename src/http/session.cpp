@@ -72,7 +72,9 @@ session::session(const router& r, const session_config& cfg, buffer_pool& pool)
     : router_(r), cfg_(cfg), pool_(pool), parser_(cfg.limits) {}
 
 session::~session() {
-  if (auto s = deferred_.lock()) s->owner = nullptr;
+  if (b_) {
+    if (auto s = b_->deferred.lock()) s->owner = nullptr;
+  }
   if (b_) pool_.give(std::move(b_));
 }
 
@@ -171,18 +173,18 @@ void session::start_response() {
   b.params.clear();
   if (target == "*") {
     // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
-    route_ = router::match{nullptr, 200, {}};
+    b_->route = router::match{nullptr, 200, {}};
   } else {
     b.param_scratch.clear();
     b.param_scratch.reserve(path.size());
-    route_ = router_.find(parser_.method(), path, b.param_scratch, b.params);
+    b_->route = router_.find(parser_.method(), path, b.param_scratch, b.params);
   }
 }
 
 void session::route_head() {
   start_response();
   if (!parser_.expects_continue()) return;
-  if (route_.target == nullptr) {
+  if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
     keep_alive_ = false;
     head_request_ = false;
@@ -204,7 +206,7 @@ void session::handle_message() {
   auto& b = *b_;
   const std::string_view target(b.in.get() + parser_.target().off, parser_.target().len);
   const auto [path, query] = split_target(target);
-  request_builder::build(req_, parser_, b, path, query);
+  request_builder::build(b_->req, parser_, b, path, query);
   dispatch();
 }
 
@@ -213,23 +215,23 @@ void session::reset_response() {
   b.res_headers.clear();
   b.res_body.clear();
   b.res_type.clear();
-  res_.status_ = 200;
-  res_.close_ = false;
-  res_.deferred_ = false;
-  res_.headers_ = &b.res_headers;
-  res_.body_ = &b.res_body;
-  res_.type_ = &b.res_type;
-  res_.session_ = this;
+  b_->res.status_ = 200;
+  b_->res.close_ = false;
+  b_->res.deferred_ = false;
+  b_->res.headers_ = &b.res_headers;
+  b_->res.body_ = &b.res_body;
+  b_->res.type_ = &b.res_type;
+  b_->res.session_ = this;
 }
 
 void session::route_error() {
-  if (route_.status == 405) {
-    res_.status(405).header("Allow", route_.allow);
-    res_.text("Method Not Allowed\n");
-  } else if (route_.status == 404) {
-    res_.status(404).text("Not Found\n");
+  if (b_->route.status == 405) {
+    b_->res.status(405).header("Allow", b_->route.allow);
+    b_->res.text("Method Not Allowed\n");
+  } else if (b_->route.status == 404) {
+    b_->res.status(404).text("Not Found\n");
   } else {
-    res_.status(route_.status);
+    b_->res.status(b_->route.status);
   }
 }
 
@@ -239,7 +241,7 @@ void session::dispatch() {
   http10_ = parser_.minor() == 0;
   reset_response();
   if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->requests);
-  if (route_.target == nullptr) {
+  if (b_->route.target == nullptr) {
     route_error();
     finish_response();
     return;
@@ -247,14 +249,14 @@ void session::dispatch() {
   in_dispatch_ = true;
   finished_inline_ = false;
   try {
-    (*route_.target)(req_, res_);
+    (*b_->route.target)(b_->req, b_->res);
   } catch (const std::exception& e) {
     handler_failed(e.what());
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
   in_dispatch_ = false;
-  if (res_.deferred_ && !finished_inline_) {
+  if (b_->res.deferred_ && !finished_inline_) {
     deferred_pending_ = true;
     return;
   }
@@ -265,33 +267,33 @@ void session::handler_failed(std::string_view what) {
   std::string line = "hive ";
   line += std::to_string(::getpid());
   line += ": handler for ";
-  line += req_.method();
+  line += b_->req.method();
   line += ' ';
-  line += req_.path();
+  line += b_->req.path();
   line += " threw: ";
   line += what;
   line += "; answered 500";
   log_line(line);
-  if (auto s = deferred_.lock()) {
+  if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
   }
-  deferred_.reset();
+  b_->deferred.reset();
   answer_500();
 }
 
 void session::answer_500() {
-  const bool close = res_.close_;
+  const bool close = b_->res.close_;
   reset_response();
-  res_.close_ = close;
-  res_.status(500).text("Internal Server Error\n");
+  b_->res.close_ = close;
+  b_->res.status(500).text("Internal Server Error\n");
 }
 
 void session::finish_response() {
   auto& b = *b_;
-  const bool close = !keep_alive_ || res_.close_ || draining_;
+  const bool close = !keep_alive_ || b_->res.close_ || draining_;
   response_head h;
-  h.status = res_.status_;
+  h.status = b_->res.status_;
   h.common = cfg_.date->fields();
   h.content_type = b.res_type;
   h.fields = b.res_headers;
@@ -373,18 +375,18 @@ void session::timeout() {
 
 void session::drain() { draining_ = true; }
 
-response* session::deferred_target() { return &res_; }
+response* session::deferred_target() { return &b_->res; }
 
 std::shared_ptr<deferred_state> session::make_deferred() {
   auto s = std::make_shared<deferred_state>();
   s->owner = this;
-  deferred_ = s;
-  res_.deferred_ = true;
+  b_->deferred = s;
+  b_->res.deferred_ = true;
   return s;
 }
 
 void session::complete_deferred(bool failed) {
-  deferred_.reset();
+  b_->deferred.reset();
   if (failed) answer_500();
   if (in_dispatch_) {
     finished_inline_ = true;

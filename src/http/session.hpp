@@ -106,10 +106,6 @@ class session {
   buffer_pool& pool_;
   std::unique_ptr<conn_buffers> b_;
   request_parser parser_;
-  request req_;
-  response res_;
-  router::match route_;
-  std::weak_ptr<deferred_state> deferred_;
   std::size_t parsed_ = 0;
   std::size_t out_sent_ = 0;
   bool routed_ = false;
