@@ -9,7 +9,8 @@ namespace hive::detail {
 
 namespace {
 char* put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
+  // An empty view may have a null data(): memcpy from null is undefined even for 0 bytes (UBSan).
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
 }  // namespace
