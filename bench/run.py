@@ -4,12 +4,17 @@
     python3 bench/run.py --build-dir build [--rounds 5] [--duration 5] [--connections 64]
         [--servers hive,limit,nginx,node] [--loads keepalive,pipeline,churn]
         [--out bench/results/latest.md] [--all-cores]
+    python3 bench/run.py --build-dir build --reload [--duration 10] [--connections 64]
 
 Default mode: every server runs ONE worker pinned to CPU 0 and wrk runs one thread pinned to
 CPU 1. Each round runs every load against every server, each started fresh, so machine noise
 hits all of them alike. Besides requests/sec it measures the CPU the server's whole process
 tree spent during the run (/proc/PID/stat utime+stime), giving requests per server CPU-second:
 the number that does not depend on how fast the load generator is. See bench/README.md.
+
+--reload: hive's cluster and nginx, 2 workers each, under wrk (keep-alive, then Connection:
+close) while being reloaded every second (SIGHUP to hive's primary, `nginx -s reload`); reports
+requests served, errors by kind and reloads completed, and appends the table to --out.
 
 Standard library only; localhost only.
 """
@@ -54,6 +59,8 @@ class ServerSpec:
     name: str
     argv: list[str]          # command to start it (without taskset)
     cleanup_dir: str | None = None
+    ready_line: str | None = None   # wait_ready also waits for this text in the server's log
+    conf_path: str | None = None    # nginx: for `nginx -s reload`
 
 
 class Unavailable(Exception):
@@ -67,13 +74,19 @@ def free_port() -> int:
 
 
 def server_spec(name: str, args, port: int, load: str, workers: int) -> ServerSpec:
+    """workers: processes for the multi-process servers; hive gets --workers 0 (one process, no
+    cluster primary) in pinned mode and a cluster of `workers` with --all-cores or --reload."""
     if name == "hive":
         binary = Path(args.hive_bin or Path(args.build_dir) / "examples" / "hello" / "hello")
         if not binary.is_file() or not os.access(binary, os.X_OK):
             raise Unavailable(f"hive binary {binary} not found; build it first (or pass --hive-bin)")
-        # --workers 0: single process, no cluster primary.
+        # --workers 0: single process, no cluster primary. With workers the primary logs
+        # "listening on" only once every worker listens (it binds before forking, so a connect
+        # succeeds earlier).
+        cluster = args.all_cores or args.reload
         return ServerSpec(name, [str(binary), "--port", str(port),
-                                 "--workers", str(workers if args.all_cores else 0)])
+                                 "--workers", str(workers if cluster else 0)],
+                          ready_line="listening on")
     if name == "limit":
         binary = Path(args.limit_bin or Path(args.build_dir) / "bench" / "limit")
         if not binary.is_file() or not os.access(binary, os.X_OK):
@@ -91,11 +104,12 @@ def server_spec(name: str, args, port: int, load: str, workers: int) -> ServerSp
         prefix = tempfile.mkdtemp(prefix="hive-bench-nginx-")
         conf = (BENCH_DIR / "peers" / "nginx.conf.in").read_text()
         conf = (conf.replace("@WORKERS@", str(workers)).replace("@PORT@", str(port))
-                .replace("@PREFIX@", prefix))
+                .replace("@PREFIX@", prefix)
+                .replace("@LOG_LEVEL@", "notice" if args.reload else "warn"))
         conf_path = Path(prefix) / "nginx.conf"
         conf_path.write_text(conf)
         return ServerSpec(name, [nginx, "-p", prefix, "-c", str(conf_path), "-g", "daemon off;"],
-                          cleanup_dir=prefix)
+                          cleanup_dir=prefix, conf_path=str(conf_path))
     if name == "node":
         node = shutil.which("node") or shutil.which("nodejs")
         if not node:
@@ -127,7 +141,9 @@ def proc_tree(root: int) -> list[int]:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    """utime+stime of root's whole process tree, in seconds."""
+    """CPU seconds of root's whole process tree: utime+stime of every live process in it, plus
+    cutime+cstime (children that exited and were reaped: a cluster's replaced or crashed
+    workers), so a worker's CPU time is not lost when it exits."""
     ticks = 0
     for pid in proc_tree(root):
         try:
@@ -136,7 +152,8 @@ def tree_cpu_seconds(root: int) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        # utime, stime, cutime, cstime: fields 14-17 of /proc/PID/stat.
+        ticks += sum(int(x) for x in fields[11:15])
     return ticks / CLK_TCK
 
 
@@ -158,15 +175,22 @@ class RunningServer:
                                    f"{self.log_tail()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            if not self.spec.ready_line or self.spec.ready_line in self.log_text():
+                return
+            time.sleep(0.05)
         raise RuntimeError(f"{self.spec.name} did not accept on port {self.port} within "
                            f"{timeout_s:.0f}s:\n{self.log_tail()}")
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self) -> str:
         self.log_file.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()
+        text = self.log_text().splitlines()
         return "\n".join("    " + line for line in text[-15:])
 
     def cpu_seconds(self) -> float:
@@ -206,6 +230,12 @@ class WrkResult:
     p99_s: float | None
     errors: int
     error_text: str
+    error_kinds: dict[str, int] = field(default_factory=dict)  # ERROR_KINDS -> count
+
+
+# wrk's error counters: "Socket errors: connect N, read N, write N, timeout N" and
+# "Non-2xx or 3xx responses: N".
+ERROR_KINDS = ["connect", "read", "write", "timeout", "non-2xx"]
 
 
 def parse_duration(text: str) -> float:
@@ -226,21 +256,24 @@ def parse_wrk(out: str) -> WrkResult:
         m = re.search(r"^\s*99(?:\.0+)?%\s+(\S+)", dist[1], re.M)
         if m:
             p99 = parse_duration(m.group(1)) or None  # wrk prints 0.00us for an empty histogram
-    errors, texts = 0, []
+    kinds, texts = dict.fromkeys(ERROR_KINDS, 0), []
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if sock:
-        errors += sum(int(g) for g in sock.groups())
+        for kind, n in zip(ERROR_KINDS, sock.groups()):
+            kinds[kind] = int(n)
         texts.append(sock.group(0))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
-        errors += int(non2xx.group(1))
+        kinds["non-2xx"] = int(non2xx.group(1))
         texts.append(non2xx.group(0))
-    return WrkResult(float(rps.group(1)), int(reqs.group(1)), p99, errors, "; ".join(texts))
+    return WrkResult(float(rps.group(1)), int(reqs.group(1)), p99, sum(kinds.values()),
+                     "; ".join(texts), kinds)
 
 
 def wrk_argv(args, load: str, port: int, duration_s: float) -> list[str]:
-    threads = 2 if args.all_cores else 1
-    argv = [] if args.all_cores else ["taskset", "-c", "1"]
+    unpinned = args.all_cores or args.reload
+    threads = 2 if unpinned else 1
+    argv = [] if unpinned else ["taskset", "-c", "1"]
     argv += ["wrk", f"-t{threads}", f"-c{args.connections}", f"-d{duration_s:g}s", "--latency",
              "--timeout", "5s"]
     url = f"http://127.0.0.1:{port}/"
@@ -340,7 +373,7 @@ def render(args, results: dict[str, dict[str, Cell]], baseline: str, header: lis
 
 def check_tools(args) -> None:
     """Exits when wrk (or, pinned, taskset) is missing; a missing server only skips that server."""
-    needed = ["wrk"] + ([] if args.all_cores else ["taskset"])
+    needed = ["wrk"] + ([] if args.all_cores or args.reload else ["taskset"])
     missing = [t for t in needed if not shutil.which(t)]
     if missing:
         pkgs = " ".join(sorted({PACKAGES[t] for t in missing}))
@@ -386,7 +419,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build-dir", required=True, help="meson build directory holding the binaries")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=float, default=5, help="seconds per wrk run")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds per wrk run (default 5; 10 with --reload)")
     p.add_argument("--warmup", type=float, default=1,
                    help="seconds of unmeasured load before each run (JITs, caches); 0 to skip")
     p.add_argument("--connections", type=int, default=64)
@@ -397,9 +431,16 @@ def parse_args():
     p.add_argument("--all-cores", action="store_true",
                    help="one worker per core, nothing pinned, wrk -t2 (limit is skipped)")
     p.add_argument("--limit-bin", help="limit server binary (default BUILD/bench/limit)")
+    p.add_argument("--reload", action="store_true",
+                   help="reload under load: hive's cluster and nginx (2 workers each), reloaded "
+                        "every second under wrk, keep-alive and Connection: close; appends to --out")
+    p.add_argument("--reload-workers", type=int, default=2,
+                   help="workers per server with --reload (default 2)")
     p.add_argument("--hive-bin", help="hive hello binary (default BUILD/examples/hello/hello)")
     p.add_argument("--startup-timeout", type=float, default=10)
     args = p.parse_args()
+    if args.duration is None:
+        args.duration = 10.0 if args.reload else 5.0
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.loads = [s.strip() for s in args.loads.split(",") if s.strip()]
     for s in args.servers:
@@ -408,14 +449,18 @@ def parse_args():
     for load in args.loads:
         if load not in ALL_LOADS:
             p.error(f"unknown load {load!r}; choose from {','.join(ALL_LOADS)}")
-    if args.rounds < 1 or args.duration <= 0 or args.connections < 1:
-        p.error("--rounds, --duration and --connections must be positive")
+    if args.rounds < 1 or args.duration <= 0 or args.connections < 1 or args.reload_workers < 1:
+        p.error("--rounds, --duration, --connections and --reload-workers must be positive")
+    if args.reload and args.all_cores:
+        p.error("--reload and --all-cores are separate runs")
     return args
 
 
 def main() -> int:
     args = parse_args()
     check_tools(args)
+    if args.reload:
+        return reload_main(args)
     load1 = os.getloadavg()[0]  # before we add our own load
     if load1 > 0.5:
         log(f"bench: load average is {load1:.2f}: something else is using the CPUs; "
@@ -496,6 +541,187 @@ def run_one(args, spec: ServerSpec, port: int, pin: str | None, load: str, logdi
         return None
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- reload under load
+
+RELOAD_SERVERS = ["hive", "nginx"]
+# Reload variants, as the load (wrk_argv) each one uses.
+RELOAD_VARIANTS = {"keep-alive": "keepalive", "close": "churn"}
+NO_RELOAD = {
+    "node": "Node's cluster module has no reload (no rolling restart of workers); not run",
+}
+
+
+@dataclass
+class ReloadRun:
+    server: str
+    variant: str
+    sent: int = 0                  # reload signals / `nginx -s reload` commands issued
+    done: int | None = None        # reloads completed while wrk ran
+    requests: int = 0
+    rps: float = 0.0
+    kinds: dict[str, int] = field(default_factory=dict)
+    failed: str | None = None      # the run did not happen or broke off: why
+
+    @property
+    def errors(self) -> int:
+        return sum(self.kinds.values())
+
+
+def reloads_done(server: RunningServer) -> int:
+    """Reloads the server has completed so far, from its logs."""
+    if server.spec.name == "hive":
+        # The primary logs "hive PID reload done" when every slot has been replaced.
+        server.log_file.flush()
+        return server.log_text().count("reload done")
+    # nginx's master logs (notice level) "signal 1 (SIGHUP) received from PID, reconfiguring",
+    # then "reconfiguring" alone when it acts on it: it reads the configuration, starts new
+    # workers and tells the old ones to finish. Count the second.
+    try:
+        text = (Path(server.spec.cleanup_dir) / "error.log").read_text(errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(r"\d+#\d+: reconfiguring$", text, re.M))
+
+
+def send_reload(server: RunningServer) -> str | None:
+    """Asks the server to reload; returns an error text, or None."""
+    if server.spec.name == "hive":
+        try:
+            os.kill(server.proc.pid, signal.SIGHUP)  # unpinned: proc is the primary itself
+        except ProcessLookupError:
+            return "primary is gone"
+        return None
+    res = subprocess.run([server.spec.argv[0], "-p", server.spec.cleanup_dir, "-c",
+                          server.spec.conf_path, "-s", "reload"],
+                         capture_output=True, text=True, timeout=10)
+    if res.returncode != 0:
+        return f"nginx -s reload failed ({res.returncode}): {(res.stderr or res.stdout).strip()}"
+    return None
+
+
+def run_reload(args, name: str, variant: str, logdir: str) -> ReloadRun:
+    run = ReloadRun(name, variant)
+    load = RELOAD_VARIANTS[variant]
+    port = free_port()
+    try:
+        spec = server_spec(name, args, port, load, args.reload_workers)
+    except Unavailable as e:
+        run.failed = f"skipped: {e}"
+        return run
+    server = RunningServer(spec, port, None, logdir)
+    try:
+        server.wait_ready(args.startup_timeout)
+        if args.warmup > 0:
+            run_wrk(wrk_argv(args, load, port, args.warmup), args.warmup)
+        before = reloads_done(server)
+        wrk = subprocess.Popen(wrk_argv(args, load, port, args.duration), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        t0 = time.monotonic()
+        problems = []
+        # One reload a second: at 1 s, 2 s, ... while wrk still runs.
+        tick = 1
+        while tick < args.duration:
+            delay = t0 + tick - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if wrk.poll() is not None:
+                break
+            err = send_reload(server)
+            if err:
+                problems.append(err)
+            else:
+                run.sent += 1
+            tick += 1
+        try:
+            out, err_out = wrk.communicate(timeout=args.duration + 60)
+        except subprocess.TimeoutExpired:
+            wrk.kill()
+            wrk.communicate()
+            raise RuntimeError("wrk did not finish")
+        run.done = reloads_done(server) - before
+        if wrk.returncode != 0:
+            raise RuntimeError(f"wrk failed ({wrk.returncode}): {err_out or out}")
+        res = parse_wrk(out)
+        run.requests, run.rps, run.kinds = res.requests, res.rps, res.error_kinds
+        if problems:
+            log(f"  {name} {variant}: {len(problems)} reload(s) could not be sent: {problems[0]}")
+        if res.errors:
+            log(f"  {name} {variant}: wrk reported errors: {res.error_text}")
+            if name == "hive":
+                log(f"  hive's log ends:\n{server.log_tail()}")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        run.failed = f"failed: {e}"
+        log(f"bench: {name} {variant} failed: {e}")
+    finally:
+        server.stop()
+    return run
+
+
+def render_reload(args, runs: list[ReloadRun], notes: list[str], nproc: int, load1: float) -> str:
+    header = machine_header(args, "nginx", nproc, load1)[:4]  # title, "", machine, mode
+    header[0] = f"## hive reload under load — {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    header[3] = (f"- {args.reload_workers} workers per server; wrk -t2 -c{args.connections}, "
+                 f"unpinned, {args.duration:g}s per variant (+{args.warmup:g}s warm-up); "
+                 "a reload every second: SIGHUP to hive's primary, `nginx -s reload`")
+    load = (f"- **warning**: load average {load1:.2f} at start; rps is noisy" if load1 > 0.5
+            else f"- load average {load1:.2f} at start")
+    lines = header + [
+        load,
+        "- reloads: asked for / completed while wrk ran (hive: the primary's `reload done` lines; "
+        "nginx: the master's `reconfiguring` lines). A SIGHUP that arrives during a reload is "
+        "folded into one more reload after it.",
+        "- errors = wrk's socket errors (connect, read, write, timeout) + non-2xx/3xx responses",
+        "",
+        "| server | variant | reloads (asked / done) | requests | rps | errors | connect | read "
+        "| write | timeout | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        if r.failed:
+            lines.append(f"| {r.server} | {r.variant} | {r.failed} | | | | | | | | |")
+            continue
+        k = r.kinds
+        lines.append(f"| {r.server} | {r.variant} | {r.sent} / {r.done} | {r.requests} "
+                     f"| {fmt_rps(r.rps)} | **{r.errors}** | {k.get('connect', 0)} "
+                     f"| {k.get('read', 0)} | {k.get('write', 0)} | {k.get('timeout', 0)} "
+                     f"| {k.get('non-2xx', 0)} |")
+    for n in notes:
+        lines.append(f"| {n.split(':', 1)[0]} | – | {n.split(':', 1)[1].strip()} | | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def reload_main(args) -> int:
+    load1 = os.getloadavg()[0]
+    nproc = len(os.sched_getaffinity(0))
+    servers = [s for s in args.servers if s in RELOAD_SERVERS]
+    notes = [f"{s}: {NO_RELOAD[s]}" for s in args.servers if s in NO_RELOAD]
+    for n in notes:
+        log(f"bench: {n}")
+    runs: list[ReloadRun] = []
+    logdir = tempfile.mkdtemp(prefix="hive-bench-logs-")
+    try:
+        for variant in RELOAD_VARIANTS:
+            for name in servers:
+                run = run_reload(args, name, variant, logdir)
+                runs.append(run)
+                if not run.failed:
+                    log(f"reload {variant:10} {name:5}: {run.sent} reloads asked, {run.done} done; "
+                        f"{run.requests} requests, {fmt_rps(run.rps)} rps, {run.errors} errors")
+    except KeyboardInterrupt:
+        log("bench: interrupted; reporting what ran")
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+    report = render_reload(args, runs, notes, nproc, load1)
+    print()
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write("\n" + report)
+    log(f"bench: appended to {out}")
+    return 0
 
 
 if __name__ == "__main__":
