@@ -29,7 +29,8 @@ std::size_t server::connection_count() const { return core_->connection_count();
 
 int serve(const app& a, const options& opts) {
   detail::prepare_process();
-  asio::io_context io(1);
+  // One thread, nothing posted from outside: no locks in the scheduler or reactor.
+  asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE);
   server srv(io, a, opts);
   try {
     srv.listen();

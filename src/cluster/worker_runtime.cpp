@@ -167,7 +167,8 @@ class worker_runtime {
 
   const worker_launch& l_;
   stats_cell& cell_;
-  asio::io_context io_{1};
+  // The worker's one thread; nothing is posted from outside: no locks in the loop.
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE};
   ipc_channel channel_;
   server_core core_;
   asio::steady_timer drain_timer_;
