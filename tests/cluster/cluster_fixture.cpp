@@ -7,6 +7,7 @@
 // Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /greeting, /inbox, POST /send,
 // POST /relay?to=k. The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
 // {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
+#include <atomic>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,8 +68,9 @@ int main(int argc, char** argv) {
     });
   });
   app.get("/spin", [](const hive::request&, hive::response&) {
-    for (volatile unsigned long i = 0;; i = i + 1) {
-    }
+    // A loop the compiler may not remove: the worker's event loop never gets back control.
+    std::atomic<unsigned long> spins{0};
+    for (;;) spins.fetch_add(1, std::memory_order_relaxed);
   });
   app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
   app.get("/greeting", [](const hive::request&, hive::response& res) { res.text(greeting); });
