@@ -14,6 +14,20 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
+// Under AddressSanitizer freed memory sits in quarantine: RSS says nothing about leaks there
+// (LeakSanitizer covers them), so the memory bounds are checked in the plain build only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_meaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool rss_meaningful = false;
+#else
+constexpr bool rss_meaningful = true;
+#endif
+#else
+constexpr bool rss_meaningful = true;
+#endif
+
 bool served(std::uint16_t port, std::chrono::milliseconds timeout = 3s) {
   hive::test::client c(port);
   if (!c.connected()) return false;
@@ -124,6 +138,8 @@ TEST_CASE("abuse: endless bodies, header bombs and garbage are refused within li
   const std::size_t after = abuse::rss_bytes(srv.pid());
   MESSAGE("RSS baseline " << baseline / 1024 << " KiB, peak " << peak / 1024 << " KiB, after "
                           << after / 1024 << " KiB");
-  CHECK(peak < baseline + 64 * 1024 * 1024);
-  CHECK(after < baseline + 8 * 1024 * 1024);
+  if (rss_meaningful) {
+    CHECK(peak < baseline + 64 * 1024 * 1024);
+    CHECK(after < baseline + 8 * 1024 * 1024);
+  }
 }

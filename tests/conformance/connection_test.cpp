@@ -65,7 +65,7 @@ TEST_CASE_FIXTURE(fixture, "RFC 9112 §11.2: a rejected request never lets the b
       {"bad chunk then a request", post("/echo", "Transfer-Encoding: chunked\r\n", "3\r\nabcGET") + smuggled},
       {"TE in HTTP/1.0", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + std::string(smuggled)},
       {"body over the limit", post("/echo", "Content-Length: 2000000\r\n", smuggled)},
-      {"garbage", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + smuggled},
+      {"garbage", conformance::bytes("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") + smuggled},
   };
   for (const auto& [what, raw] : cases) {
     INFO(std::string(what));

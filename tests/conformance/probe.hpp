@@ -40,6 +40,12 @@ struct fixture {
   outcome served(std::string_view raw, std::vector<int> statuses);
 };
 
+// A literal with embedded NULs, without its terminating one.
+template <std::size_t N>
+std::string bytes(const char (&literal)[N]) {
+  return std::string(literal, N - 1);
+}
+
 // One request with a Host; `extra` is more header lines, each ending in CRLF.
 std::string get(std::string_view target, std::string_view extra = {});
 std::string post(std::string_view target, std::string_view extra, std::string_view body);

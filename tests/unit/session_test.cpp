@@ -206,7 +206,7 @@ TEST_CASE("session: malformed or abusive requests get the prescribed status, the
       {"space before colon", "GET /hello HTTP/1.1\r\nHost : a\r\n\r\n", 400},
       {"obs-fold", "GET /hello HTTP/1.1\r\nHost: a\r\nX: a\r\n  b\r\n\r\n", 400},
       {"bare LF line ending in a header", "GET /hello HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
-      {"NUL in a header value", std::string("GET /hello HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 43), 400},
+      {"NUL in a header value", std::string("GET /hello HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 40), 400},
       {"bad chunk size", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
       {"chunk without CRLF", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", 400},
       {"asterisk-form with GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
