@@ -395,7 +395,9 @@ void session::complete_deferred(bool failed) {
   if (!deferred_pending_) return;
   deferred_pending_ = false;
   finish_response();
-  process();
+  // No process() here: this runs inside the user's finish() or a handle's destructor, and the
+  // next pipelined request's handler must not run under the user's feet. Requests held back
+  // resume once this response is written (consume() processes them).
   if (wake_ != nullptr) wake_(wake_ctx_);
 }
 

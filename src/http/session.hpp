@@ -76,7 +76,8 @@ class session {
   // here: the shell decides how long an idle client may still send (see connection::drain).
   void drain();
 
-  // Called when a deferred response added output outside commit().
+  // Called when a deferred response added output outside commit(): from inside user code, so
+  // the shell should come back to the session later, from its own loop.
   void set_wake(void (*fn)(void*), void* ctx) {
     wake_ = fn;
     wake_ctx_ = ctx;

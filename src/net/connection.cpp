@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include <asio/post.hpp>
+
 #include "net/server_core.hpp"
 
 namespace hive::detail {
@@ -28,7 +30,17 @@ connection::~connection() {
   if (!closed_) ::close(fd_);
 }
 
-void connection::wake(void* self) { static_cast<connection*>(self)->run(); }
+// A deferred response was finished (or abandoned) from user code: write it, and handle what is
+// pipelined behind it, from the loop rather than from inside the user's call.
+void connection::wake(void* self) {
+  auto* c = static_cast<connection*>(self);
+  if (c->wake_posted_) return;
+  c->wake_posted_ = true;
+  asio::post(c->srv_.io(), [c] {
+    c->wake_posted_ = false;  // server_core keeps a closed connection alive while this is set
+    c->run();
+  });
+}
 
 void connection::on_events(std::uint32_t events) {
   if (closed_) return;

@@ -31,6 +31,8 @@ class connection final : public poll_target {
   // Close now, whatever is in progress.
   void abort() { close_now(); }
   bool closed() const { return closed_; }
+  // A wake is posted to the loop: the connection must not be freed before it runs.
+  bool wake_posted() const { return wake_posted_; }
 
   // The server's list of connections.
   connection* prev = nullptr;
@@ -62,6 +64,7 @@ class connection final : public poll_target {
   bool lingering_ = false;
   bool in_run_ = false;
   bool closed_ = false;
+  bool wake_posted_ = false;
 };
 
 }  // namespace hive::detail

@@ -100,8 +100,16 @@ void server_core::remove(connection* c) {
 }
 
 void server_core::free_closed() {
-  for (connection* c : closed_) delete c;
-  closed_.clear();
+  std::vector<connection*> keep;
+  for (connection* c : closed_) {
+    if (c->wake_posted()) {
+      keep.push_back(c);  // its posted wake runs first; freed on the next pass
+    } else {
+      delete c;
+    }
+  }
+  closed_ = std::move(keep);
+  if (!closed_.empty()) asio::post(io_, [this] { free_closed(); });
 }
 
 void server_core::start_timer() {

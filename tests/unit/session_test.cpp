@@ -441,3 +441,32 @@ TEST_CASE("session: a large body arriving in pieces is assembled; the head survi
   CHECK((r.responses[0].body == body));  // not decomposed: a failure must not print 200 KiB
   CHECK(r.responses[0].header("Content-Type") == "application/x-big");
 }
+
+TEST_CASE("session: finishing or dropping a deferred response runs no handler inside the user's call") {
+  parked.clear();
+  harness h(test_app());
+  // Three deferred requests pipelined: only the first is handled until it is answered.
+  h.feed("GET /defer HTTP/1.1\r\nHost: a\r\n\r\nGET /defer HTTP/1.1\r\nHost: a\r\n\r\n"
+         "GET /defer HTTP/1.1\r\nHost: a\r\n\r\n");
+  REQUIRE(parked.size() == 1);
+  // As a user would: finish every parked handle in a loop over the container handlers add to.
+  for (std::size_t i = 0; i < parked.size(); ++i) {
+    parked[i].finish([](hive::response& r) { r.text("done"); });
+    CHECK(parked.size() == 1);  // the next request's handler did not run inside finish()
+  }
+  h.drain();  // the shell writes the answer from its loop; the next request is handled then
+  REQUIRE(parked.size() == 2);
+  // Dropping an unfinished handle answers 500, again without running the next handler inline.
+  parked.erase(parked.begin() + 1);
+  CHECK(parked.size() == 1);
+  h.drain();
+  REQUIRE(parked.size() == 2);
+  parked[1].finish([](hive::response& r) { r.text("last"); });
+  h.drain();
+  const auto r = h.responses();
+  REQUIRE(r.responses.size() == 3);
+  CHECK(r.responses[0].body == "done");
+  CHECK(r.responses[1].status == 500);
+  CHECK(r.responses[2].body == "last");
+  parked.clear();
+}
