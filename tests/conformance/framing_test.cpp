@@ -7,19 +7,10 @@
 using conformance::fixture;
 using conformance::post;
 
-namespace {
-struct bad {
-  const char* what;
-  std::string raw;
-  int status;
-};
+using conformance::all_rejected;
+using conformance::bad;
 
-void all_rejected(fixture& f, const std::vector<bad>& cases) {
-  for (const auto& c : cases) {
-    INFO(std::string(c.what));
-    f.rejected(c.raw, c.status);
-  }
-}
+namespace {
 
 std::string cl(std::string_view value, std::string_view body) {
   return post("/echo", "Content-Length: " + std::string(value) + "\r\n", body);

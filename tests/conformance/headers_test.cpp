@@ -7,19 +7,10 @@
 using conformance::fixture;
 using conformance::get;
 
-namespace {
-struct bad {
-  const char* what;
-  std::string raw;
-  int status;
-};
+using conformance::all_rejected;
+using conformance::bad;
 
-void all_rejected(fixture& f, const std::vector<bad>& cases) {
-  for (const auto& c : cases) {
-    INFO(std::string(c.what));
-    f.rejected(c.raw, c.status);
-  }
-}
+namespace {
 
 std::string with_host(std::string_view host_lines, std::string_view version = "HTTP/1.1") {
   return "GET / " + std::string(version) + "\r\n" + std::string(host_lines) + "\r\n";

@@ -38,6 +38,13 @@ outcome fixture::probe(std::string_view raw, const std::vector<bool>& head) {
   return {r.responses, r.rest, r.malformed, c.closed()};
 }
 
+void all_rejected(fixture& f, const std::vector<bad>& cases) {
+  for (const auto& c : cases) {
+    INFO(std::string(c.what));
+    f.rejected(c.raw, c.status);
+  }
+}
+
 void fixture::rejected(std::string_view raw, int status) {
   const auto o = probe(raw);
   CHECK(!o.malformed);

@@ -40,6 +40,16 @@ struct fixture {
   outcome served(std::string_view raw, std::vector<int> statuses);
 };
 
+// One request a server must refuse, and the status it must refuse it with.
+struct bad {
+  const char* what;
+  std::string raw;
+  int status;
+};
+
+// fixture::rejected for each case, naming the case in any failure.
+void all_rejected(fixture& f, const std::vector<bad>& cases);
+
 // A literal with embedded NULs, without its terminating one.
 template <std::size_t N>
 std::string bytes(const char (&literal)[N]) {

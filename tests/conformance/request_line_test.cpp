@@ -7,20 +7,8 @@
 using conformance::fixture;
 using conformance::get;
 
-namespace {
-struct bad {
-  const char* what;
-  std::string raw;
-  int status;
-};
-
-void all_rejected(fixture& f, const std::vector<bad>& cases) {
-  for (const auto& c : cases) {
-    INFO(std::string(c.what));
-    f.rejected(c.raw, c.status);
-  }
-}
-}  // namespace
+using conformance::all_rejected;
+using conformance::bad;
 
 TEST_CASE_FIXTURE(fixture, "RFC 9112 §3: a well-formed request line is served") {
   const auto o = served(get("/") + get("/a/b?c=d"), {200, 200});
