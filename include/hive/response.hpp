@@ -24,7 +24,7 @@ class deferred;
 
 class response {
  public:
-  response& status(int code);  // 100..599 without 101; other codes throw std::invalid_argument
+  response& status(int code);  // 200..599; other codes throw std::invalid_argument
   int status() const { return status_; }
 
   // Adds a header field. Names must be tokens and values must not hold CR, LF or NUL
@@ -39,7 +39,8 @@ class response {
   // `content_type` empty: the Content-Type set with header(), else application/octet-stream.
   void body(std::string_view bytes, std::string_view content_type = {});
 
-  // Keep the request open and answer later; see `deferred`.
+  // Keep the request open and answer later; see `deferred`. Calling it again for the same
+  // response returns the same handle.
   deferred defer();
 
 

@@ -13,9 +13,11 @@ namespace hive {
 using detail::iequals;
 
 response& response::status(int code) {
-  if (code < 100 || code > 599 || code == 101) {
+  // 1xx are interim: sent as the final answer, the client would take the next response as this
+  // request's, and every answer after it would be off by one.
+  if (code < 200 || code > 599) {
     throw std::invalid_argument("hive: status " + std::to_string(code) +
-                                " is not a status a handler can send (100..599, not 101)");
+                                " is not a final status (200..599)");
   }
   status_ = code;
   return *this;

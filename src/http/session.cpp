@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "http/date_cache.hpp"
@@ -187,7 +188,7 @@ void session::route_head() {
   if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
     keep_alive_ = false;
-    head_request_ = false;
+    head_request_ = parser_.method() == "HEAD";
     http10_ = false;
     reset_response();
     route_error();
@@ -375,9 +376,17 @@ void session::timeout() {
 
 void session::drain() { draining_ = true; }
 
-response* session::deferred_target() { return &b_->res; }
+bool session::unread_input() const { return b_ && parsed_ < b_->in_len; }
+
+response* session::deferred_target() { return b_ ? &b_->res : nullptr; }
 
 std::shared_ptr<deferred_state> session::make_deferred() {
+  if (!b_ || !(in_dispatch_ || deferred_pending_) || finished_inline_) {
+    throw std::logic_error("hive: defer() on a response that was already sent");
+  }
+  // One handle per response: a second defer() (or one inside finish()) returns the same, so no
+  // handle ever goes untracked by the session that owns the response.
+  if (auto live = b_->deferred.lock(); live && !live->done) return live;
   auto s = std::make_shared<deferred_state>();
   s->owner = this;
   b_->deferred = s;
@@ -386,6 +395,7 @@ std::shared_ptr<deferred_state> session::make_deferred() {
 }
 
 void session::complete_deferred(bool failed) {
+  if (!b_) return;
   b_->deferred.reset();
   if (failed) answer_500();
   if (in_dispatch_) {

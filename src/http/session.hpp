@@ -65,6 +65,10 @@ class session {
   // The close follows a rejection: bytes the client already sent may still arrive, so the
   // connection should half-close and drain rather than reset (RFC 9112 §9.6).
   bool linger() const { return linger_; }
+  // Bytes were received that no request consumed (pipelined after a close): closing now would
+  // make the kernel reset the connection, so the shell should linger too.
+  bool unread_input() const;
+  bool draining() const { return draining_; }
 
   std::uint64_t messages_begun() const { return parser_.messages_begun(); }
   // Gives the buffers back to the pool if nothing is in progress (after a read found nothing).

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <asio/post.hpp>
@@ -36,7 +37,8 @@ void connection::wake(void* self) {
   auto* c = static_cast<connection*>(self);
   if (c->wake_posted_) return;
   c->wake_posted_ = true;
-  asio::post(c->srv_.io(), [c] {
+  asio::post(c->srv_.io(), [c, alive = c->srv_.alive()] {
+    if (alive.expired()) return;  // the server, and with it `c`, is gone
     c->wake_posted_ = false;  // server_core keeps a closed connection alive while this is set
     c->run();
   });
@@ -47,6 +49,12 @@ void connection::on_events(std::uint32_t events) {
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readable_ = true;
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writable_ = true;
   if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
+  // Both directions gone (reset, or closed after our FIN): nobody will read a deferred answer,
+  // so release the connection now rather than when the handler finishes.
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && session_.current_phase() == session::phase::handling) {
+    close_now();
+    return;
+  }
   run();
 }
 
@@ -80,7 +88,9 @@ void connection::run() {
       break;
     }
     if (session_.done()) {
-      if (session_.linger()) {
+      // Unread input (pipelined past a close, or not yet read) would turn close() into a reset
+      // that can destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
+      if (session_.linger() || session_.unread_input() || readable_) {
         ::shutdown(fd_, SHUT_WR);
         lingering_ = true;
         continue;
@@ -142,7 +152,14 @@ void connection::linger_read() {
 }
 
 void connection::wait_for(wait w) {
-  if (w != wait::none && !registered_) {
+  if (w == wait::none) {
+    // Waiting on nothing (a deferred response holds the pipeline): no deadline applies, least of
+    // all one left over from an earlier write.
+    waiting_ = w;
+    deadline_ms_ = 0;
+    return;
+  }
+  if (!registered_) {
     if (!srv_.poll().add(fd_, this)) {
       close_now();
       return;
@@ -158,16 +175,18 @@ void connection::wait_for(wait w) {
     deadline_phase_ = phase;
     deadline_message_ = message;
     switch (phase) {
-      case session::phase::idle: deadline_ms_ = now + o.idle_timeout.count(); break;
+      case session::phase::idle:
+        // Draining: an idle connection gets the short grace, not a whole idle timeout.
+        deadline_ms_ = now + (session_.draining() ? std::min<std::int64_t>(drain_grace_ms, o.idle_timeout.count())
+                                                  : o.idle_timeout.count());
+        break;
       case session::phase::head: deadline_ms_ = now + o.header_timeout.count(); break;
       case session::phase::body: deadline_ms_ = now + o.body_timeout.count(); break;
       default: deadline_ms_ = 0; break;
     }
   } else if (w != waiting_) {
     deadline_phase_ = session::phase::closing;
-    deadline_ms_ = w == wait::write    ? now + o.write_timeout.count()
-                   : w == wait::linger ? now + linger_ms
-                                       : 0;
+    deadline_ms_ = w == wait::write ? now + o.write_timeout.count() : now + linger_ms;
   }
   waiting_ = w;
 }

@@ -35,9 +35,8 @@ std::uint16_t listener::port() const {
 
 void listener::start() {
   if (stopped_) return;
-  ++pending_;
+  // `ec` first: a wait cancelled by the listener's destruction must not touch it.
   acceptor_.async_wait(asio::socket_base::wait_read, [this](const asio::error_code& ec) {
-    --pending_;
     if (ec || stopped_) return;
     accept_batch();
   });
@@ -70,9 +69,7 @@ void listener::accept_batch() {
         log_line("hive: accept: " + std::system_category().message(errno) +
                  "; pausing accepts for 100 ms (raise the open-files limit: ulimit -n)");
         backoff_.expires_after(emfile_backoff);
-        ++pending_;
         backoff_.async_wait([this](const asio::error_code& ec) {
-          --pending_;
           if (!ec && !stopped_) start();
         });
         return;
@@ -83,8 +80,8 @@ void listener::accept_batch() {
     }
   }
   // A full batch: let other work run, then carry on without waiting for readiness.
-  asio::post(srv_.io(), [this] {
-    if (!stopped_) accept_batch();
+  asio::post(srv_.io(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired() && !stopped_) accept_batch();
   });
 }
 

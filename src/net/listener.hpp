@@ -3,6 +3,8 @@
 // process is out of descriptors instead of spinning on a socket that stays readable.
 #pragma once
 
+#include <memory>
+
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -28,7 +30,7 @@ class listener {
   asio::ip::tcp protocol_;
   asio::steady_timer backoff_;
   bool stopped_ = false;
-  int pending_ = 0;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
 };
 
 // Opens, configures and binds a listening socket for host:port; throws std::system_error whose

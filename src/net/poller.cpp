@@ -48,15 +48,13 @@ void poller::arm() {
 void poller::dispatch() {
   epoll_event events[batch_max];
   const int n = ::epoll_wait(epoll_.native_handle(), events, batch_max, 0);
-  dispatching_ = true;
   for (int i = 0; i < n; ++i) {
     static_cast<poll_target*>(events[i].data.ptr)->on_events(events[i].events);
   }
-  dispatching_ = false;
   if (n == batch_max) {
     // More may be ready: let timers and other work run first, then carry on without waiting.
-    asio::post(epoll_.get_executor(), [this] {
-      if (!stopped_) dispatch();
+    asio::post(epoll_.get_executor(), [this, alive = std::weak_ptr<int>(alive_)] {
+      if (!alive.expired() && !stopped_) dispatch();
     });
     return;
   }

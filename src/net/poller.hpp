@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -31,9 +32,6 @@ class poller {
 
   // Watches `fd` for input and output edges until it is closed. False if epoll refused it.
   bool add(int fd, poll_target* target);
-  // True while events of one batch are being delivered: a target must not be freed then, as a
-  // later event of the same batch may name it.
-  bool dispatching() const { return dispatching_; }
   void stop();
 
  private:
@@ -41,8 +39,8 @@ class poller {
   void dispatch();
 
   asio::posix::stream_descriptor epoll_;
-  bool dispatching_ = false;
   bool stopped_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
 };
 
 }  // namespace hive::detail

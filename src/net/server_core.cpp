@@ -90,13 +90,19 @@ void server_core::remove(connection* c) {
   if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.
-  if (closed_.empty()) asio::post(io_, [this] { free_closed(); });
+  if (closed_.empty()) post_free();
   closed_.push_back(c);
   if (draining_ && count_ == 0 && drained_) {
     // Run it from the loop, not from inside a connection's call stack.
     asio::post(io_, [f = std::move(drained_)] { f(); });
     drained_ = nullptr;
   }
+}
+
+void server_core::post_free() {
+  asio::post(io_, [this, alive = alive()] {
+    if (!alive.expired()) free_closed();
+  });
 }
 
 void server_core::free_closed() {
@@ -109,7 +115,7 @@ void server_core::free_closed() {
     }
   }
   closed_ = std::move(keep);
-  if (!closed_.empty()) asio::post(io_, [this] { free_closed(); });
+  if (!closed_.empty()) post_free();
 }
 
 void server_core::start_timer() {

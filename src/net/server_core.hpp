@@ -56,6 +56,9 @@ class server_core {
   std::int64_t tick_ms() const { return tick_ms_; }
   bool draining() const { return draining_; }
   void adopt(int fd);
+  // Posted work (frees, wakes) holds this and does nothing once the server is gone, so a server
+  // may be destroyed while its io_context goes on running.
+  std::weak_ptr<int> alive() const { return alive_; }
   // Unlinks a closed connection; it is freed at the next safe point, never under its own feet.
   void remove(connection* c);
 
@@ -64,6 +67,7 @@ class server_core {
   void tick();
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
+  void post_free();
 
   asio::io_context& io_;
   const app& app_;
@@ -83,6 +87,7 @@ class server_core {
   bool stopped_ = false;
   std::function<void()> drained_;
   std::function<void()> tick_hook_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace hive::detail

@@ -57,6 +57,7 @@ bool client::read_once(std::chrono::steady_clock::time_point deadline) {
   char tmp[65536];
   const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
   if (n <= 0) {
+    reset_ = n < 0 && errno == ECONNRESET;
     closed_ = true;
     return false;
   }

@@ -43,6 +43,8 @@ class client {
   // True once the peer closed (EOF or reset); waits at most `timeout`, discarding data.
   bool wait_closed(std::chrono::milliseconds timeout = 5s);
   bool closed() const { return closed_; }
+  // The peer reset the connection (ECONNRESET) rather than closing it cleanly.
+  bool was_reset() const { return reset_; }
   int fd() const { return fd_; }
 
  private:
@@ -50,6 +52,7 @@ class client {
   bool read_once(std::chrono::steady_clock::time_point deadline);
   int fd_ = -1;
   bool closed_ = false;
+  bool reset_ = false;
   std::string buf_;
 };
 

@@ -47,6 +47,13 @@ const hive::app& test_app() {
       auto d = res.defer();
       d.finish([](hive::response& r) { r.text("at once"); });
     });
+    app.get("/defer-twice", [](const hive::request&, hive::response& res) {
+      auto first = res.defer();
+      auto second = res.defer();  // the same handle: nothing goes untracked
+      parked.push_back(first);
+      second.finish([](hive::response& r) { r.text("second"); });
+    });
+    app.get("/interim", [](const hive::request&, hive::response& res) { res.status(103).text("x"); });
     app.get("/close", [](const hive::request&, hive::response& res) {
       res.header("Connection", "close").text("bye");
     });
@@ -469,4 +476,38 @@ TEST_CASE("session: finishing or dropping a deferred response runs no handler in
   CHECK(r.responses[1].status == 500);
   CHECK(r.responses[2].body == "last");
   parked.clear();
+}
+
+TEST_CASE("session: defer() twice gives one handle; the session outliving it is safe") {
+  parked.clear();
+  {
+    harness h(test_app());
+    h.feed("GET /defer-twice HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+    const auto r = h.responses();
+    REQUIRE(r.responses.size() == 2);
+    CHECK(r.responses[0].body == "second");
+    CHECK(r.responses[1].body == "Hello");
+    REQUIRE(parked.size() == 1);
+    CHECK(!parked[0].pending());  // finished through the other copy
+  }
+  CHECK(!parked[0].finish([](hive::response& r) { r.text("late"); }));
+  parked.clear();  // dropping it after the session is gone touches nothing
+}
+
+TEST_CASE("session: a 1xx cannot be a final answer (it would shift every later response)") {
+  harness h(test_app());
+  h.feed("GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto r = h.responses();
+  REQUIRE(r.responses.size() == 2);
+  CHECK(r.responses[0].status == 500);
+  CHECK(r.responses[1].body == "Hello");
+}
+
+TEST_CASE("session: HEAD with Expect: 100-continue to no route gets no body") {
+  harness h(test_app());
+  h.feed("HEAD /nowhere HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  CHECK(h.out.find("\r\n\r\n") == h.out.size() - 4);  // the head, and nothing after it
+  const auto r = h.responses({true});
+  REQUIRE(r.responses.size() == 1);
+  CHECK(r.responses[0].status == 404);
 }
