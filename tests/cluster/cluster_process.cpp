@@ -144,9 +144,12 @@ int cluster_process::wait_exit(std::chrono::milliseconds timeout) {
   }
 }
 
-http_result request_on(client& c, const std::string& method, const std::string& path,
-                       const std::string& body, std::chrono::milliseconds timeout) {
+namespace {
+// One request on `c`; `close` asks the server to close after answering.
+http_result send_request(client& c, const std::string& method, const std::string& path,
+                         const std::string& body, bool close, std::chrono::milliseconds timeout) {
   std::string raw = method + " " + path + " HTTP/1.1\r\nHost: test\r\n";
+  if (close) raw += "Connection: close\r\n";
   if (!body.empty() || method == "POST") {
     raw += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
@@ -160,24 +163,17 @@ http_result request_on(client& c, const std::string& method, const std::string& 
   return r;
 }
 
-namespace {
 http_result one_shot(std::uint16_t port, const std::string& method, const std::string& path,
                      const std::string& body, std::chrono::milliseconds timeout) {
   client c(port);
-  std::string raw = method + " " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n";
-  if (method == "POST") {
-    raw += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  raw += "\r\n" + body;
-  http_result r;
-  if (!c.connected() || !c.send(raw)) return r;
-  auto rr = c.read_responses(1, timeout);
-  if (rr.responses.empty()) return r;
-  r.ok = true;
-  r.res = rr.responses.front();
-  return r;
+  return send_request(c, method, path, body, true, timeout);
 }
 }  // namespace
+
+http_result request_on(client& c, const std::string& method, const std::string& path,
+                       const std::string& body, std::chrono::milliseconds timeout) {
+  return send_request(c, method, path, body, false, timeout);
+}
 
 http_result http_get(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
   return one_shot(port, "GET", path, {}, timeout);
