@@ -258,16 +258,18 @@ TEST_CASE("integration: draining, an idle keep-alive client's next request is st
 }
 
 TEST_CASE("integration: a deferred response is not cut by a write deadline left from before it") {
-  fixture f(short_timeouts());  // write timeout 400 ms
+  hive::options o;
+  o.write_timeout = 1s;
+  fixture f(o);
   client c(f.server.port());
   // 8 MiB fills the socket, so the send blocks and a write deadline is set; the client reads it
-  // in time; then the deferred request waits 900 ms with nothing to write.
-  REQUIRE(c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /later/900 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // in time; then the deferred request waits 2 s, past that deadline, with nothing to write.
+  REQUIRE(c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /later/2000 HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::this_thread::sleep_for(200ms);
-  const auto r = c.read_responses(2, 5s);
+  const auto r = c.read_responses(2, 8s);
   REQUIRE(r.responses.size() == 2);
   CHECK(r.responses[0].body.size() == 8u * 1024 * 1024);
-  CHECK(r.responses[1].body == "later 900");
+  CHECK(r.responses[1].body == "later 2000");
 }
 
 TEST_CASE("integration: closing with pipelined input unread is a clean close, not a reset") {

@@ -69,11 +69,12 @@ read_result client::read_responses(std::size_t n, std::chrono::milliseconds time
                                    const std::vector<bool>& head) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto r = hive::test::read_responses(buf_, head);
+    // Polls without copying the unparsed rest: a large body arriving in pieces stays linear.
+    const auto r = hive::test::read_responses(buf_, head, false);
     if (r.responses.size() >= n || r.malformed || !read_once(deadline)) {
-      r = hive::test::read_responses(buf_, head);
-      buf_ = r.rest;
-      return r;
+      auto all = hive::test::read_responses(buf_, head);
+      buf_ = all.rest;
+      return all;
     }
   }
 }

@@ -30,7 +30,8 @@ int parsed_response::count(std::string_view name) const {
   return c;
 }
 
-read_result read_responses(std::string_view bytes, const std::vector<bool>& head_requests) {
+read_result read_responses(std::string_view bytes, const std::vector<bool>& head_requests,
+                           bool keep_rest) {
   read_result out;
   std::size_t pos = 0;
   while (pos < bytes.size()) {
@@ -74,7 +75,7 @@ read_result read_responses(std::string_view bytes, const std::vector<bool>& head
     pos = body_start + length;
     out.responses.push_back(std::move(r));
   }
-  out.rest = std::string(bytes.substr(pos));
+  if (keep_rest) out.rest = std::string(bytes.substr(pos));
   return out;
 }
 

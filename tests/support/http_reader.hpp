@@ -29,6 +29,8 @@ struct read_result {
 };
 
 // `head_requests[i]` says whether the i-th response answers a HEAD (no body follows).
-read_result read_responses(std::string_view bytes, const std::vector<bool>& head_requests = {});
+// `keep_rest` false skips copying what follows the last complete response (polling loops).
+read_result read_responses(std::string_view bytes, const std::vector<bool>& head_requests = {},
+                           bool keep_rest = true);
 
 }  // namespace hive::test
