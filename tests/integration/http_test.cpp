@@ -255,6 +255,9 @@ TEST_CASE("integration: draining, an idle keep-alive client's next request is st
   CHECK(r.responses[0].body == "Hello /second");
   CHECK(r.responses[0].header("Connection") == "close");
   CHECK(c.wait_closed(1s));
+  // The drain completes (and `drained`, which the server's thread writes, outlives it).
+  for (int i = 0; i < 200 && !drained; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(drained);
 }
 
 TEST_CASE("integration: a deferred response is not cut by a write deadline left from before it") {
