@@ -17,7 +17,6 @@ const llhttp_settings_t request_parser::settings_ = [] {
   llhttp_settings_t s;
   llhttp_settings_init(&s);
   s.on_message_begin = &request_parser::on_message_begin;
-  s.on_method = &request_parser::on_method;
   s.on_url = &request_parser::on_url;
   s.on_version = &request_parser::on_version;
   s.on_header_field = &request_parser::on_header_field;
@@ -148,8 +147,6 @@ int request_parser::on_message_begin(llhttp_t* p) {
   s.b_->clear_request();
   return 0;
 }
-
-int request_parser::on_method(llhttp_t*, const char*, std::size_t) { return 0; }
 
 // RFC 9112 §3: exactly one SP between the parts of the request line. llhttp skips extra spaces;
 // a strict server must not, since another parser in the chain may split the line differently.

@@ -66,7 +66,6 @@ class request_parser {
 
  private:
   static int on_message_begin(llhttp_t*);
-  static int on_method(llhttp_t*, const char*, std::size_t);
   static int on_url(llhttp_t*, const char*, std::size_t);
   static int on_version(llhttp_t*, const char*, std::size_t);
   static int on_header_field(llhttp_t*, const char*, std::size_t);

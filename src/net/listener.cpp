@@ -23,7 +23,6 @@ constexpr auto emfile_backoff = std::chrono::milliseconds(100);
 listener::listener(server_core& srv, asio::ip::tcp::acceptor acceptor)
     : srv_(srv),
       acceptor_(std::move(acceptor)),
-      protocol_(acceptor_.local_endpoint().protocol()),
       backoff_(srv.io()) {}
 
 listener::~listener() = default;

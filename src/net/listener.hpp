@@ -20,14 +20,12 @@ class listener {
   void start();
   void stop();  // stops accepting and closes this process's copy of the socket
   std::uint16_t port() const;
-  const asio::ip::tcp& protocol() const { return protocol_; }
 
  private:
   void accept_batch();
 
   server_core& srv_;
   asio::ip::tcp::acceptor acceptor_;
-  asio::ip::tcp protocol_;
   asio::steady_timer backoff_;
   bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
