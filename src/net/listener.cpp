@@ -42,10 +42,16 @@ void listener::start() {
 }
 
 void listener::accept_batch() {
+  paused_ = false;
   const int lfd = acceptor_.native_handle();
   for (int i = 0; i < accept_batch_max; ++i) {
     const int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      if (starved_) {
+        starved_ = false;
+        log_line("hive: accepting again (" + std::to_string(starved_retries_) +
+                 " tries were out of descriptors)");
+      }
       srv_.adopt(fd);
       if (stopped_) return;
       continue;
@@ -63,14 +69,7 @@ void listener::accept_batch() {
       case ENFILE:
       case ENOBUFS:
       case ENOMEM:
-        // Out of descriptors or memory: the socket stays readable, so waiting for readiness
-        // again would spin. Pause; closing connections free descriptors meanwhile.
-        log_line("hive: accept: " + std::system_category().message(errno) +
-                 "; pausing accepts for 100 ms (raise the open-files limit: ulimit -n)");
-        backoff_.expires_after(emfile_backoff);
-        backoff_.async_wait([this](const asio::error_code& ec) {
-          if (!ec && !stopped_) start();
-        });
+        pause();
         return;
       default:
         log_line("hive: accept: " + std::system_category().message(errno));
@@ -79,6 +78,34 @@ void listener::accept_batch() {
     }
   }
   // A full batch: let other work run, then carry on without waiting for readiness.
+  asio::post(srv_.io(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired() && !stopped_) accept_batch();
+  });
+}
+
+// Out of descriptors or memory: the socket stays readable, so waiting for readiness again would
+// spin. The connections waiting in the backlog stay there until a descriptor is free.
+void listener::pause() {
+  if (!starved_) {
+    starved_ = true;
+    starved_retries_ = 0;
+    log_line("hive: accept: " + std::system_category().message(errno) +
+             "; pausing accepts until a connection closes (raise the open-files limit: ulimit -n)");
+  }
+  ++starved_retries_;
+  paused_ = true;
+  backoff_.expires_after(emfile_backoff);
+  backoff_.async_wait([this](const asio::error_code& ec) {
+    if (!ec && !stopped_ && paused_) accept_batch();
+  });
+}
+
+void listener::on_descriptor_freed() {
+  if (!paused_ || stopped_) return;
+  // Posted: the caller is a connection closing, deep in its own call stack. Clearing `paused_`
+  // now makes this the only resumption, whatever else closes or the timer does meanwhile.
+  paused_ = false;
+  backoff_.cancel();
   asio::post(srv_.io(), [this, alive = std::weak_ptr<int>(alive_)] {
     if (!alive.expired() && !stopped_) accept_batch();
   });

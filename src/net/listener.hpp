@@ -1,6 +1,7 @@
 // Accepts connections on one listening socket and hands each to the server. Accepts in batches
-// with accept4 (non-blocking, close-on-exec in the same call), and backs off briefly when the
-// process is out of descriptors instead of spinning on a socket that stays readable.
+// with accept4 (non-blocking, close-on-exec in the same call). Out of descriptors, it stops
+// instead of spinning on a socket that stays readable, and starts again as soon as one of its
+// connections closes (or after 100 ms, for descriptors freed elsewhere in the process).
 #pragma once
 
 #include <memory>
@@ -20,14 +21,20 @@ class listener {
   void start();
   void stop();  // stops accepting and closes this process's copy of the socket
   std::uint16_t port() const;
+  // A descriptor was freed: if accepts are paused for want of one, resume them now.
+  void on_descriptor_freed();
 
  private:
   void accept_batch();
+  void pause();
 
   server_core& srv_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;
   bool stopped_ = false;
+  bool paused_ = false;    // out of descriptors: the back-off timer, not readiness, is armed
+  bool starved_ = false;   // paused since the last successful accept (one log line per episode)
+  std::uint64_t starved_retries_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
 };
 

@@ -88,6 +88,7 @@ void server_core::remove(connection* c) {
   c->prev = c->next = nullptr;
   --count_;
   if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
+  if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.
   if (closed_.empty()) post_free();
