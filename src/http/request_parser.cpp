@@ -205,10 +205,7 @@ int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len
     if (s.in_value_ ? !s.value_at_end_ : s.folded(at)) return s.fail(error::bad_header);
     s.in_value_ = true;
     s.value_at_end_ = end == s.b_->in_len;
-    for (std::size_t i = 0; i < len; ++i) {
-      const auto u = static_cast<unsigned char>(at[i]);
-      if ((u < 0x20 && at[i] != '\t') || u == 0x7f) return s.fail(error::bad_header);
-    }
+    if (!field_bytes_ok(std::string_view(at, len))) return s.fail(error::bad_header);
     return s.count_chunk_meta(len);
   }
   s.in_value_ = true;
@@ -252,10 +249,7 @@ int request_parser::validate_head() {
     const auto value = trim_ows(text(h.value));
     // llhttp lets obs-fold through (the value then holds CRLF SP): RFC 9112 §5.2 allows a 400,
     // and a fold another parser reads differently is a smuggling vector.
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && c != '\t') || u == 0x7f) return fail(error::bad_header);
-    }
+    if (!field_bytes_ok(value)) return fail(error::bad_header);
     if (iequals(name, "host")) {
       ++hosts;
       host = value;
@@ -358,7 +352,8 @@ int request_parser::on_chunk_extension_value_complete(llhttp_t* p) {
 
 int request_parser::on_message_complete(llhttp_t* p) {
   auto& s = self(p);
-  s.keep_alive_ = s.keep_alive_ && llhttp_should_keep_alive(p) != 0;
+  // Only trailers, parsed since the head, could change the answer.
+  if (s.chunked_) s.keep_alive_ = s.keep_alive_ && llhttp_should_keep_alive(p) != 0;
   return HPE_PAUSED;
 }
 

@@ -13,29 +13,28 @@ int hex(char c) {
 
 bool valid_host(std::string_view host) {
   if (host.empty()) return true;
-  std::string_view name = host;
-  std::string_view port;
-  if (host.front() == '[') {  // IP-literal
+  if (host.front() == '[') {  // IP-literal [ ":" port ]
     const auto close = host.find(']');
     if (close == std::string_view::npos) return false;
     for (char c : host.substr(1, close - 1)) {
       if (!(is_digit(c) || is_alpha(c) || c == ':' || c == '.')) return false;
     }
-    name = {};
     const auto rest = host.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return false;
-      port = rest.substr(1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    for (char c : rest.substr(1)) {
+      if (!is_digit(c)) return false;
     }
-  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-    name = host.substr(0, colon);
-    port = host.substr(colon + 1);
+    return true;
   }
-  for (char c : name) {
-    if (!has_class(c, cc_reg_name)) return false;
-  }
-  for (char c : port) {
-    if (!is_digit(c)) return false;
+  // reg-name or IPv4address, then an optional ":" port: one pass, since a colon cannot be part of
+  // the name, the first one starts the port.
+  std::size_t i = 0;
+  while (i < host.size() && has_class(host[i], cc_reg_name)) ++i;
+  if (i == host.size()) return true;
+  if (host[i] != ':') return false;
+  for (++i; i < host.size(); ++i) {
+    if (!is_digit(host[i])) return false;
   }
   return true;
 }

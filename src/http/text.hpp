@@ -16,6 +16,7 @@ constexpr bool is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 enum char_class : unsigned char {
   cc_tchar = 1,        // token characters (RFC 9110 §5.6.2)
   cc_reg_name = 2,     // unreserved / sub-delims / "%" (RFC 3986 reg-name)
+  cc_field_byte = 4,   // what a field value may hold: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5)
 };
 
 inline constexpr auto char_classes = [] {
@@ -36,7 +37,9 @@ inline constexpr auto char_classes = [] {
       case '(': case ')': case '*': case '+': case ',': case ';': case '=': case '%': reg = true; break;
       default: break;
     }
-    t.v[c] = static_cast<unsigned char>((tchar ? cc_tchar : 0) | (reg ? cc_reg_name : 0));
+    const bool field = (c >= 0x20 && c != 0x7f) || ch == '\t';
+    t.v[c] = static_cast<unsigned char>((tchar ? cc_tchar : 0) | (reg ? cc_reg_name : 0) |
+                                        (field ? cc_field_byte : 0));
   }
   return t;
 }();
@@ -57,10 +60,20 @@ constexpr bool is_token(std::string_view s) {
 
 constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
 
-constexpr bool iequals(std::string_view a, std::string_view b) {
+// Inline: the parser compares every header name with a few literals, and a call costs more than
+// the usual size mismatch.
+[[gnu::always_inline]] constexpr bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// True when every byte may appear in a field value: no CR, LF, NUL or other control character.
+constexpr bool field_bytes_ok(std::string_view s) {
+  for (char c : s) {
+    if (!has_class(c, cc_field_byte)) return false;
   }
   return true;
 }
