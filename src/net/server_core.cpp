@@ -27,9 +27,10 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   cfg_.limits.max_body_bytes = opts.max_body_bytes;
   cfg_.date = &date_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
-  // and at least once a second for the Date header.
+  // and at least once a second for the Date header. A cluster worker's heartbeat rides the tick,
+  // so a short --heartbeat-timeout shortens it too.
   const auto shortest = std::min({opts.header_timeout, opts.body_timeout, opts.idle_timeout,
-                                  opts.write_timeout});
+                                  opts.write_timeout, opts.heartbeat_timeout});
   tick_ms_ = std::clamp<std::int64_t>(shortest.count() / 4, 10, 1000);
   now_ms_ = steady_ms();
 }

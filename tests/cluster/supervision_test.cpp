@@ -135,3 +135,16 @@ TEST_CASE("a worker stuck in a busy loop is killed by the heartbeat and replaced
   REQUIRE(after.size() == 2);
   CHECK(after.at(1) != stuck);
 }
+
+TEST_CASE("a short heartbeat timeout does not kill idle, healthy workers") {
+  // The heartbeat rides each worker's coarse timer, which otherwise ticks once a second with the
+  // default request timeouts: it must tick faster than the heartbeat timeout.
+  cluster_process c(fixture_args({"--heartbeat-timeout", "400ms"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto before = pids_by_slot(port);
+  REQUIRE(before.size() == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // idle: only the tick stamps
+  CHECK_FALSE(c.wait_for("has not stamped its heartbeat", std::chrono::milliseconds(10)));
+  CHECK(pids_by_slot(port) == before);
+}
