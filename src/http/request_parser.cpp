@@ -244,6 +244,7 @@ int request_parser::validate_head() {
   std::string_view host, expect;
   bool has_te = false, te_chunked_last = false, te_other = false;
   int te_chunked = 0;
+  bool conn_close = false, conn_keep_alive = false;
   for (const auto& h : b_->raw_headers) {
     const auto name = text(h.name);
     const auto value = trim_ows(text(h.value));
@@ -263,6 +264,14 @@ int request_parser::validate_head() {
       });
     } else if (iequals(name, "expect")) {
       expect = value;
+    } else if (iequals(name, "connection")) {
+      // Read here, not only by llhttp: llhttp misses `close` followed by a tab, which is optional
+      // whitespace (RFC 9110 §5.5) after which a server that went on would answer requests the
+      // client meant to end with this one (RFC 9112 §9.6).
+      for_each_list_item(value, [&](std::string_view option) {
+        conn_close |= iequals(option, "close");
+        conn_keep_alive |= iequals(option, "keep-alive");
+      });
     }
   }
   // An empty Host names no authority, and an http URI with an empty host is invalid (RFC 9110
@@ -287,7 +296,9 @@ int request_parser::validate_head() {
     // A 1.0 client does not understand 100 (RFC 9110 §10.1.1): just read its body.
     expect_continue_ = http11 && has_body_;
   }
-  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+  // Persistence (RFC 9112 §9.3): 1.1 unless `close`, 1.0 only with `keep-alive`. llhttp's own
+  // view is kept as well: either side saying close closes.
+  keep_alive_ = !conn_close && (http11 || conn_keep_alive) && llhttp_should_keep_alive(&parser_) != 0;
   return 0;
 }
 

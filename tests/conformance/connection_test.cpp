@@ -102,6 +102,16 @@ TEST_CASE_FIXTURE(fixture, "RFC 9112 §9.3: close is a connection option among o
   CHECK(o.responses[0].header("Connection") == "close");
 }
 
+TEST_CASE_FIXTURE(fixture, "RFC 9110 §5.5: close with whitespace around it, tabs included, still closes") {
+  for (const char* value : {"close\t", "\tclose\t", "close \t", "foo,\tclose\t,bar"}) {
+    CAPTURE(value);
+    const auto o = probe(get("/1", std::string("Connection: ") + value + "\r\n") + get("/2"));
+    REQUIRE(o.responses.size() == 1);
+    CHECK(o.responses[0].header("Connection") == "close");
+    CHECK(o.closed);
+  }
+}
+
 TEST_CASE_FIXTURE(fixture, "RFC 9112 §9.3: HTTP/1.0 closes unless it asks to keep alive") {
   auto o = probe("GET / HTTP/1.0\r\n\r\n" + get("/2"));
   REQUIRE(o.responses.size() == 1);
