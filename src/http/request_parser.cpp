@@ -37,9 +37,6 @@ const llhttp_settings_t request_parser::settings_ = [] {
 request_parser::request_parser(const parser_limits& limits) : limits_(limits) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
   parser_.data = this;
-  // Any HTTP/DIGIT.DIGIT passes llhttp; validate_head answers 505 to a major version other than 1
-  // and takes HTTP/1.2 and later minors as 1.1 (RFC 9110 §2.5). The grammar stays strict.
-  parser_.lenient_flags |= LENIENT_VERSION;
 }
 
 request_parser::result request_parser::execute(conn_buffers& b, std::size_t from) {
@@ -47,8 +44,16 @@ request_parser::result request_parser::execute(conn_buffers& b, std::size_t from
   exec_from_ = from;
   if (state_ == state::idle) msg_start_ = from;
   head_event_ = false;
-  const char* base = b.in.get();
-  const llhttp_errno_t err = llhttp_execute(&parser_, base + from, b.in_len - from);
+  char* base = b.in.get();
+  llhttp_errno_t err = llhttp_execute(&parser_, base + from, b.in_len - from);
+  if (err == HPE_INVALID_VERSION && !failed_ && take_later_minor_as_11()) {
+    // The message starts again with the version rewritten: llhttp has no way to resume after an
+    // error, and its strict mode stays on. The same message, so no new header deadline.
+    llhttp_reset(&parser_);
+    --messages_begun_;
+    exec_from_ = msg_start_;
+    err = llhttp_execute(&parser_, base + msg_start_, b.in_len - msg_start_);
+  }
   switch (err) {
     case HPE_OK:
       parsed_ = b.in_len;
@@ -413,6 +418,19 @@ bool request_parser::chunked_body_ends_in_crlf(std::size_t from) const {
   if (parsed_ <= from || base[parsed_ - 1] != '\n') return true;  // ended by a callback, not a LF
   const char before = parsed_ - 1 > from ? base[parsed_ - 2] : last_byte_;
   return before == '\r';
+}
+
+// llhttp's strict mode knows the versions 0.9, 1.0, 1.1 and 2.0 and refuses the rest. HTTP/1.2
+// and later minors are to be read as the highest 1.x this server knows (RFC 9110 §2.5): when
+// that is why llhttp stopped, rewrite the minor digit to 1 in the buffer and return true.
+bool request_parser::take_later_minor_as_11() {
+  if (parser_.http_major != 1 || parser_.http_minor < 2 || url_.len == 0) return false;
+  const std::size_t v = url_.end() + 1;  // "HTTP/1.N"
+  if (v + 8 > b_->in_len) return false;
+  char* at = b_->in.get() + v;
+  if (std::string_view(at, 7) != "HTTP/1." || !is_digit(at[7]) || at[7] < '2') return false;
+  at[7] = '1';
+  return true;
 }
 
 error request_parser::error_from_llhttp(llhttp_errno_t e) const {

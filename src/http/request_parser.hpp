@@ -91,6 +91,7 @@ class request_parser {
   bool folded(const char* value) const;
   int count_chunk_meta(std::size_t len);
   bool chunked_body_ends_in_crlf(std::size_t from) const;
+  bool take_later_minor_as_11();
   error error_from_llhttp(llhttp_errno_t e) const;
   void append(span& s, const char* at, std::size_t len);
 

@@ -147,6 +147,16 @@ TEST_CASE("session: every split point gives the same answers") {
   SUBCASE("rejection after good requests") {
     check_every_split("GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
   }
+  SUBCASE("later 1.x minors read as 1.1, other versions refused") {
+    // HTTP/1.2 is rewritten and parsed again from the message start, wherever the read ends.
+    check_every_split("GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.2\r\nHost: a\r\n\r\n"
+                      "POST /echo HTTP/1.9\r\nHost: a\r\nContent-Length: 2\r\n\r\nokGET /hello HTTP/1.20\r\n\r\n");
+    check_every_split("GET /hello HTTP/1.3\r\nHost: a\r\n\r\nGET /hello HTTP/3.0\r\nHost: a\r\n\r\n");
+    const std::string out = run_whole("GET /hello HTTP/1.2\r\nHost: a\r\n\r\nGET /hello HTTP/1.20\r\n\r\n");
+    CHECK(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(out.find("HTTP/1.1 400 Bad Request\r\n") != std::string::npos);
+    CHECK(run_whole("GET /hello HTTP/3.0\r\nHost: a\r\n\r\n").rfind("HTTP/1.1 505 ", 0) == 0);
+  }
   SUBCASE("body over the limit, chunked") {
     check_every_split("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "FFFFFFF\r\nabc");
