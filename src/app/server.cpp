@@ -41,12 +41,19 @@ int serve(const app& a, const options& opts) {
   const std::string pid = std::to_string(::getpid());
   detail::log_line("hive " + pid + " listening on " + opts.host + ":" + std::to_string(srv.port()));
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  // SIGHUP too: its default action would end the process at once, and a reload command written
+  // for a cluster (`kill -HUP`) must not take a single-process server down.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer deadline(io);
   bool stopping = false;
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
+        if (sig == SIGHUP) {
+          detail::log_line("hive " + pid + " SIGHUP ignored: one process (--workers 0) has no workers to reload");
+          signals.async_wait(on_signal);
+          return;
+        }
         if (stopping) {  // a second signal: stop now
           detail::log_line("hive " + pid + " stopping now");
           srv.close();

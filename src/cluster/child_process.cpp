@@ -1,9 +1,12 @@
 #include "cluster/child_process.hpp"
 
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 namespace hive::detail {
@@ -37,12 +40,43 @@ void close_fds_except(std::initializer_list<int> keep_list) {
   std::sort(keep.begin(), keep.end());
   // Close the gaps between the kept descriptors; close_range makes it one call per gap.
   unsigned lo = 3;
+  bool ok = true;
   for (int k : keep) {
     if (k < 0 || static_cast<unsigned>(k) < lo) continue;
-    if (static_cast<unsigned>(k) > lo) ::close_range(lo, static_cast<unsigned>(k) - 1, 0);
+    if (static_cast<unsigned>(k) > lo) ok = ::close_range(lo, static_cast<unsigned>(k) - 1, 0) == 0 && ok;
     lo = static_cast<unsigned>(k) + 1;
   }
-  ::close_range(lo, ~0u, 0);
+  ok = ::close_range(lo, ~0u, 0) == 0 && ok;
+  if (ok) return;
+  // No close_range (kernels before 5.9, some seccomp profiles): close what /proc lists.
+  std::vector<int> open;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(d);
+    while (const dirent* e = ::readdir(d)) {
+      const int fd = std::atoi(e->d_name);
+      if (fd > 2 && fd != own && !std::binary_search(keep.begin(), keep.end(), fd)) open.push_back(fd);
+    }
+    ::closedir(d);
+  }
+  for (int fd : open) ::close(fd);
+}
+
+namespace {
+volatile sig_atomic_t grace_s = 1;
+void on_primary_gone(int) { ::alarm(static_cast<unsigned>(grace_s)); }
+}  // namespace
+
+void die_with_primary(pid_t primary, unsigned grace_seconds) {
+  // A worker whose primary is gone drains on its own when the channel reaches EOF; one stuck in a
+  // busy loop never reads it. The kernel signals the orphan instead, and SIGALRM, left at its
+  // default action, ends it after the grace whatever its loop is doing.
+  grace_s = static_cast<sig_atomic_t>(std::max(1u, grace_seconds));
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = &on_primary_gone;
+  ::sigaction(SIGUSR2, &sa, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGUSR2);
+  if (::getppid() != primary) on_primary_gone(SIGUSR2);  // it died before prctl
 }
 
 }  // namespace hive::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include <initializer_list>
 
@@ -20,5 +21,9 @@ int reset_child_signals();
 // In the child: closes every descriptor but stdin, stdout, stderr and `keep` — the other slots'
 // listeners, the other workers' channels, the primary's event loop.
 void close_fds_except(std::initializer_list<int> keep);
+
+// In the child, after reset_child_signals: if `primary` dies, this process ends `grace_seconds`
+// later even if its event loop is stuck (PR_SET_PDEATHSIG with SIGUSR2, then SIGALRM).
+void die_with_primary(pid_t primary, unsigned grace_seconds);
 
 }  // namespace hive::detail

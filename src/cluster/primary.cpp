@@ -85,7 +85,7 @@ int primary::run() {
   log_line("hive " + pid_ + " primary running " + std::to_string(n) + " workers for " + opts_.host +
            ":" + std::to_string(port_));
   running_ = true;
-  for (int k = 0; k < n; ++k) spawn(k, role::serving);
+  for (int k = 0; k < n; ++k) start_serving(k);
   check_heartbeats();
   io_.run();
   return exit_status_;
@@ -109,7 +109,7 @@ void primary::on_signal(int sig) {
   }
 }
 
-void primary::spawn(int k, role r) {
+bool primary::spawn(int k, role r) {
   slot& s = slots_[static_cast<std::size_t>(k)];
   stats_slot& ss = stats_->slot(k);
   const int cell = ss.free_cell();
@@ -119,7 +119,7 @@ void primary::spawn(int k, role r) {
     make_channel_pair(fds);
   } catch (const std::exception& e) {
     log_line("hive " + pid_ + ": cannot start a worker for slot " + std::to_string(k) + ": " + e.what());
-    return;
+    return false;
   }
   stats_cell& c = ss.cells[cell];
   c.heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed);
@@ -133,6 +133,7 @@ void primary::spawn(int k, role r) {
   l.cell = cell;
   l.listen_fd = s.listen_fd;
   l.channel_fd = fds[1];
+  l.primary_pid = ::getpid();
   l.stats = stats_.get();
   l.start_hooks = &hooks_.worker_start;
 
@@ -148,7 +149,7 @@ void primary::spawn(int k, role r) {
     c.pid.store(0, std::memory_order_relaxed);
     log_line("hive " + pid_ + ": cannot fork a worker for slot " + std::to_string(k) + ": " +
              std::strerror(fork_errno));
-    return;
+    return false;
   }
   c.pid.store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
 
@@ -174,6 +175,21 @@ void primary::spawn(int k, role r) {
   log_line("hive " + pid_ + " started " + who(ref) +
            (r == role::replacement ? " to replace worker " + std::to_string(s.current->handle->pid()) : ""));
   emit(hooks_.fork, *ref.handle);
+  return true;
+}
+
+// A slot's worker, now or, if the system refuses (no memory, no processes, no descriptors), a
+// second later and again until it works: a slot left without a worker would keep its hash share
+// of new connections with nobody to accept them.
+void primary::start_serving(int k) {
+  if (stopping_ || spawn(k, role::serving)) return;
+  slot& s = slots_[static_cast<std::size_t>(k)];
+  s.status = slot_status::restarting;
+  log_line("hive " + pid_ + " slot " + std::to_string(k) + ": trying again in 1 s");
+  s.restart_timer->expires_after(milliseconds(1000));
+  s.restart_timer->async_wait([this, k](const asio::error_code& ec) {
+    if (!ec) start_serving(k);
+  });
 }
 
 void primary::reap() {
@@ -250,14 +266,13 @@ void primary::after_crash(int k, proc& p, std::int64_t uptime_ms, const std::str
   s.status = slot_status::restarting;
   if (d.delay.count() == 0) {
     log_line(line + "; restarting it now");
-    spawn(k, role::serving);
+    start_serving(k);
     return;
   }
   log_line(line + "; restarting it in " + std::to_string(d.delay.count()) + " ms");
   s.restart_timer->expires_after(d.delay);
   s.restart_timer->async_wait([this, k](const asio::error_code& ec) {
-    if (ec || stopping_) return;
-    spawn(k, role::serving);
+    if (!ec) start_serving(k);
   });
 }
 
@@ -287,8 +302,23 @@ void primary::check_heartbeats() {
   const auto interval = std::clamp<milliseconds>(opts_.heartbeat_timeout / 4, milliseconds(50),
                                                  milliseconds(1000));
   const std::int64_t now = monotonic_ms();
+  // Checked far later than planned, the primary itself was not running: the whole process group
+  // stopped (Ctrl-Z, SIGSTOP, a frozen container). The workers were stopped as well, and on
+  // resuming the primary may look before they stamp: give them a round before judging.
+  const bool resumed = last_heartbeat_check_ms_ != 0 &&
+                       now - last_heartbeat_check_ms_ > interval.count() + opts_.heartbeat_timeout.count() / 2;
+  last_heartbeat_check_ms_ = now;
   for (auto& [pid, p] : procs_) {
-    if (p->killed) continue;
+    if (p->killed || resumed) continue;
+    if (!p->handle->listening()) {
+      // Start hooks may take a while before the loop runs (and stamps): starting is bounded by
+      // --listen-timeout instead, or the heartbeat timeout if that is longer.
+      const std::int64_t bound = std::max(opts_.listen_timeout.count(), opts_.heartbeat_timeout.count());
+      if (now - p->started_ms > bound) {
+        kill_worker(*p, "has not started listening after " + seconds(now - p->started_ms));
+      }
+      continue;
+    }
     const auto stamp =
         stats_->slot(p->handle->slot()).cells[p->cell].heartbeat_ms.load(std::memory_order_relaxed);
     if (now - stamp > opts_.heartbeat_timeout.count()) {

@@ -84,7 +84,8 @@ class primary {
   };
 
   // primary.cpp: processes and supervision
-  void spawn(int k, role r);
+  bool spawn(int k, role r);  // false, logged, when the system refused
+  void start_serving(int k);
   void wait_signal();
   void maybe_announce();
   void on_signal(int sig);
@@ -129,6 +130,7 @@ class primary {
   asio::io_context io_{1};
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::steady_timer> heartbeat_timer_;
+  std::int64_t last_heartbeat_check_ms_ = 0;
   std::unique_ptr<asio::steady_timer> stop_timer_;
   std::unique_ptr<shared_stats> stats_;
   std::vector<slot> slots_;

@@ -95,7 +95,7 @@ void primary::abort_reload(const std::string& reason) {
       kept = "; slot " + std::to_string(k) + " keeps worker " + std::to_string(s.current->handle->pid());
     } else if (s.status != slot_status::given_up && !stopping_) {
       kept = "; slot " + std::to_string(k) + " lost its old worker meanwhile: starting one";
-      spawn(k, role::serving);
+      start_serving(k);
     }
   }
   const int left = static_cast<int>(slots_.size()) - k - 1;

@@ -72,7 +72,8 @@ class worker_runtime {
     log_line(who + " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     io_.run();
-    cell_.pid.store(0, std::memory_order_relaxed);
+    // The cell stays this worker's until the primary has reaped it: freeing it here would let a
+    // new worker for the slot take it while the primary still counts it as this one's.
     return 0;
   }
 
@@ -186,6 +187,8 @@ class worker_runtime {
 void worker_main(const worker_launch& parent_launch) {
   worker_launch launch = parent_launch;
   launch.signal_fd = reset_child_signals();
+  die_with_primary(launch.primary_pid,
+                   static_cast<unsigned>(launch.opts->shutdown_timeout.count() / 1000 + 1));
   close_fds_except({launch.listen_fd, launch.channel_fd, launch.signal_fd});
   prepare_process();
   int status = 1;

@@ -3,6 +3,8 @@
 // heartbeat on every tick, answer the primary's messages, drain when told to stop.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <vector>
 
@@ -22,6 +24,7 @@ struct worker_launch {
   int listen_fd = -1;  // the slot's listener, inherited
   int channel_fd = -1; // our end of the channel to the primary
   int signal_fd = -1;  // SIGTERM and SIGINT (set in the child)
+  pid_t primary_pid = 0;
   shared_stats* stats = nullptr;
   const std::vector<std::function<void()>>* start_hooks = nullptr;
 };

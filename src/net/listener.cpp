@@ -1,5 +1,6 @@
 #include "net/listener.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -140,6 +141,8 @@ asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& h
   asio::ip::tcp::acceptor acc(io);
   acc.open(ep.protocol(), ec);
   if (ec) throw std::system_error(ec, "hive: cannot open a socket for " + where);
+  // Asio opens without SOCK_CLOEXEC: a program a handler runs must not inherit the port.
+  ::fcntl(acc.native_handle(), F_SETFD, FD_CLOEXEC);
   acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (reuse_port) {
     int one = 1;

@@ -4,6 +4,7 @@
 //   FIXTURE_FAIL_FILE=path      a worker fails at start while `path` exists (a bad deploy)
 //   FIXTURE_HANG_FILE=path      a worker sleeps 30 s at start while `path` exists
 //   FIXTURE_RESTART_DELAY_MS=n  a restarted worker takes n ms to start (connections queue)
+//   FIXTURE_START_DELAY_MS=n    every worker takes n ms to start (a slow start hook)
 // Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /greeting, /inbox, POST /send,
 // POST /relay?to=k. The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
 // {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
@@ -43,6 +44,9 @@ void start_worker() {
   }
   if (file_exists("FIXTURE_FAIL_FILE")) throw std::runtime_error("fixture: bad deploy");
   if (file_exists("FIXTURE_HANG_FILE")) std::this_thread::sleep_for(std::chrono::seconds(30));
+  if (const char* d = std::getenv("FIXTURE_START_DELAY_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
+  }
   if (const char* d = std::getenv("FIXTURE_RESTART_DELAY_MS"); d && hive::worker::restarts() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
   }

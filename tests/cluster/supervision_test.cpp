@@ -2,6 +2,8 @@
 // crash loops, a second instance, a hung worker.
 #include <signal.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 #include <vector>
@@ -147,4 +149,100 @@ TEST_CASE("a short heartbeat timeout does not kill idle, healthy workers") {
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // idle: only the tick stamps
   CHECK_FALSE(c.wait_for("has not stamped its heartbeat", std::chrono::milliseconds(10)));
   CHECK(pids_by_slot(port) == before);
+}
+
+namespace {
+bool process_gone(pid_t pid) {
+  // An orphan is reaped by init: gone, or a zombie for the moment in between.
+  if (::kill(pid, 0) != 0) return true;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  return close == std::string::npos || all.substr(close + 2, 1) == "Z";
+}
+}  // namespace
+
+TEST_CASE("a slow start hook is bounded by the listen timeout, not the heartbeat") {
+  cluster_process c(fixture_args({"--heartbeat-timeout", "1s", "--listen-timeout", "6s"}),
+                    {"FIXTURE_START_DELAY_MS=2500"});
+  const auto port = c.wait_listening(std::chrono::seconds(10));
+  REQUIRE(port != 0);
+  CHECK(c.count("has not stamped its heartbeat") == 0);
+  CHECK(c.count("killing it") == 0);
+  CHECK(pids_by_slot(port).size() == 2);
+}
+
+TEST_CASE("a stopped and resumed cluster (Ctrl-Z, a frozen container) kills no worker") {
+  cluster_process c(fixture_args({"--heartbeat-timeout", "1s"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto before = pids_by_slot(port);
+  REQUIRE(before.size() == 2);
+  // What SIGSTOP to the process group does, one process at a time; the primary resumes first,
+  // the order in which it would most likely look before the workers stamp.
+  std::vector<pid_t> all{c.pid()};
+  for (const auto& [slot, pid] : before) all.push_back(pid);
+  for (pid_t p : all) REQUIRE(::kill(p, SIGSTOP) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  for (pid_t p : all) REQUIRE(::kill(p, SIGCONT) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(c.count("has not stamped its heartbeat") == 0);
+  CHECK(pids_by_slot(port) == before);
+}
+
+TEST_CASE("workers do not outlive a primary killed with SIGKILL, even a stuck one") {
+  cluster_process c(fixture_args({"--shutdown-timeout", "1s"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto workers = pids_by_slot(port);
+  REQUIRE(workers.size() == 2);
+  int stuck = 0;
+  auto conn = connect_to_slot(port, 1, &stuck);
+  REQUIRE(conn);
+  REQUIRE(conn->send("GET /spin HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(::kill(c.pid(), SIGKILL) == 0);
+  // The healthy worker drains on the channel's EOF; the stuck one is ended by the kernel's
+  // parent-death signal and an alarm after --shutdown-timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  bool gone = false;
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
+    gone = process_gone(workers.at(0)) && process_gone(stuck);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(process_gone(workers.at(0)));
+  CHECK(process_gone(stuck));
+  if (!process_gone(stuck)) ::kill(stuck, SIGKILL);
+}
+
+TEST_CASE("no descriptor of the primary or a worker leaks into a program it runs (close-on-exec)") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto workers = pids_by_slot(port);
+  REQUIRE(workers.size() == 2);
+  std::vector<pid_t> all{c.pid()};
+  for (const auto& [slot, pid] : workers) all.push_back(pid);
+  for (pid_t pid : all) {
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo/";
+    int checked = 0;
+    for (int fd = 3; fd < 256; ++fd) {
+      std::ifstream f(dir + std::to_string(fd));
+      if (!f) continue;
+      std::string key;
+      std::string flags;
+      while (f >> key) {
+        if (key == "flags:") {
+          f >> flags;
+          break;
+        }
+      }
+      CAPTURE(pid);
+      CAPTURE(fd);
+      const unsigned long bits = std::stoul(flags, nullptr, 8);
+      CHECK((bits & 02000000UL) != 0);  // O_CLOEXEC
+      ++checked;
+    }
+    CHECK(checked > 0);
+  }
 }

@@ -24,7 +24,7 @@ hive::test::parsed_response ask(unsigned short port, const std::string& raw) {
 
 }  // namespace
 
-TEST_CASE("examples/hello in one process: hello on any path, /echo, clean stop on SIGTERM") {
+TEST_CASE("examples/hello in one process: hello on any path, /echo, SIGHUP ignored, clean stop on SIGTERM") {
   process p({hive::test::example_path("hello"), "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
   const auto line = p.wait_for_line("listening on", 5s);
   REQUIRE(!line.empty());
@@ -38,6 +38,10 @@ TEST_CASE("examples/hello in one process: hello on any path, /echo, clean stop o
   r = ask(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/x-echo\r\nContent-Length: 4\r\n\r\nabcd");
   CHECK(r.body == "abcd");
   CHECK(r.header("Content-Type") == "text/x-echo");
+  // A reload signal meant for a cluster neither kills nor stops a single process.
+  REQUIRE(::kill(p.pid(), SIGHUP) == 0);
+  CHECK(!p.wait_for_line("SIGHUP ignored", 5s).empty());
+  CHECK(ask(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
   const int status = p.stop(SIGTERM, 5s);
   REQUIRE(status != -1);
   CHECK(WIFEXITED(status));
