@@ -107,13 +107,13 @@ void ipc_channel::closed_by_peer() {
   }
 }
 
-bool ipc_channel::send(const nlohmann::json& msg) {
+bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom) {
   if (!sd_.is_open()) return false;
   std::string bytes = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (bytes.size() > worker::max_message_bytes) {
+  if (bytes.size() + headroom > worker::max_message_bytes) {
     log_line("hive " + std::to_string(::getpid()) + ": refused to send a " +
              std::to_string(bytes.size()) + "-byte message to " + peer_ + " (the limit is " +
-             std::to_string(worker::max_message_bytes) + " bytes)");
+             std::to_string(worker::max_message_bytes - headroom) + " bytes)");
     return false;
   }
   if (queued_bytes_ + bytes.size() > max_queued_bytes) {

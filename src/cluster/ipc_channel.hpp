@@ -31,7 +31,9 @@ class ipc_channel {
   // Starts reading. Either callback may destroy the channel.
   void start(message_fn on_message, close_fn on_close);
   // Queues when the peer is slow to read. False if closed, too large, or the queue is full.
-  bool send(const nlohmann::json& msg);
+  // `headroom`: bytes the message must leave under the limit (a relay, forwarded in a slightly
+  // larger envelope, must still fit).
+  bool send(const nlohmann::json& msg, std::size_t headroom = 0);
   void close();
   bool is_open() const { return sd_.is_open(); }
 

@@ -8,6 +8,8 @@
 #include <csignal>
 #include <cstring>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "cluster/child_process.hpp"
 #include "cluster/cpu_count.hpp"
@@ -193,12 +195,14 @@ void primary::start_serving(int k) {
 }
 
 void primary::reap() {
-  for (;;) {
+  // Only our workers: waitpid(-1) would also take the exit status of a child that user code in
+  // the primary started and waits for itself.
+  std::vector<std::pair<pid_t, int>> exited;  // on_exit changes procs_: collect first
+  for (const auto& [pid, p] : procs_) {
     int st = 0;
-    const pid_t pid = ::waitpid(-1, &st, WNOHANG);
-    if (pid <= 0) return;
-    on_exit(pid, st);
+    if (::waitpid(pid, &st, WNOHANG) == pid) exited.emplace_back(pid, st);
   }
+  for (const auto& [pid, st] : exited) on_exit(pid, st);
 }
 
 void primary::on_exit(pid_t pid, int wait_status) {
@@ -291,7 +295,10 @@ void primary::give_up(int k, int crashes) {
                                [](const slot& x) { return x.status == slot_status::given_up; });
   if (all) {
     log_line("hive " + pid_ + " every slot was given up; exiting with status 1");
-    for (auto& [pid, q] : procs_) ::kill(pid, SIGKILL);
+    for (auto& [pid, q] : procs_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);  // no zombies left to a program that goes on after run()
+    }
     finish(1);
     return;
   }

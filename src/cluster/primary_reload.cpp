@@ -48,7 +48,12 @@ void primary::reload_next() {
     const pid_t pid = s.replacement->handle->pid();
     reload_.timer->expires_after(opts_.listen_timeout);
     reload_.timer->async_wait([this, k, pid](const asio::error_code& ec) {
-      if (ec || !reload_.active || reload_.slot != k) return;
+      // The pid too: with one slot, a handler queued by the previous round would match `k`.
+      const slot& now = slots_[static_cast<std::size_t>(k)];
+      if (ec || !reload_.active || reload_.slot != k || now.replacement == nullptr ||
+          now.replacement->handle->pid() != pid) {
+        return;
+      }
       abort_reload("new worker " + std::to_string(pid) + " for slot " + std::to_string(k) +
                    " did not report listening within " + seconds(opts_.listen_timeout) +
                    " (--listen-timeout)");

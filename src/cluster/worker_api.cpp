@@ -37,7 +37,10 @@ bool send(const nlohmann::json& msg) {
 bool send_to(int to, const nlohmann::json& msg) {
   auto* w = current_worker();
   if (w == nullptr || to < 0 || to >= w->count) return false;
-  return w->channel->send({{"t", "relay"}, {"to", to}, {"data", msg}});
+  // The primary forwards it as {"t":"message","from":k,"data":…}: a few bytes more than this
+  // envelope, so refuse here what it would have to drop there.
+  constexpr std::size_t forward_growth = 16;
+  return w->channel->send({{"t", "relay"}, {"to", to}, {"data", msg}}, forward_growth);
 }
 
 void on_message(std::function<void(const nlohmann::json&, int)> handler) {

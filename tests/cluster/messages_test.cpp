@@ -49,6 +49,15 @@ TEST_CASE("messages: worker to primary and back, broadcast to all, relay between
   CHECK(request_on(*w1, "POST", "/relay?to=0", R"({"note":"from one"})").res.body == "sent");
   CHECK(eventually(*w0, "/inbox", R"({"data":{"note":"from one"},"from":1})"));
   CHECK(request_on(*w1, "POST", "/relay?to=7", R"({"x":1})").res.body == "refused");
+  // A relay just under the limit in its own envelope, but over it in the one the primary forwards
+  // it in ({"data":…,"from":1,"t":"message"}, 4 bytes longer): refused at the sender, not
+  // accepted and then silently dropped.
+  const auto blob = [](std::size_t n) { return R"({"blob":")" + std::string(n, 'x') + R"("})"; };
+  const std::size_t envelope = 39;  // {"data":{"blob":"…"},"t":"relay","to":0} around the x's
+  CHECK(request_on(*w1, "POST", "/relay?to=0", blob(hive::worker::max_message_bytes - envelope - 2)).res.body ==
+        "refused");
+  CHECK(request_on(*w1, "POST", "/relay?to=0", blob(60000)).res.body == "sent");
+  CHECK(eventually(*w0, "/inbox", std::string(60000, 'x')));
 
   // Oversized: refused at the sender, logged; the worker keeps serving.
   const std::string big = R"({"blob":")" + std::string(70 * 1024, 'x') + R"("})";
