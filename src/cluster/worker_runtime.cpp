@@ -69,6 +69,7 @@ class worker_runtime {
       log_line(who + " failed to start: " + e.what());
       return 1;
     }
+    stamp();  // the start hooks may have taken longer than the heartbeat timeout
     log_line(who + " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     io_.run();

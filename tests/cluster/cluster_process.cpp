@@ -42,6 +42,9 @@ cluster_process::cluster_process(std::vector<std::string> args, std::vector<std:
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  // Nothing else from the test's environment: the primary starts as a service manager starts it,
+  // and the close-on-exec test sees only what hive opened.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setpgroup(&attr, 0);  // its own group: the destructor can kill every worker

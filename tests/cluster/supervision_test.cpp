@@ -1,6 +1,7 @@
 // The primary's supervision, with real processes and signals: serving, crash and restart,
 // crash loops, a second instance, a hung worker.
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -165,7 +166,8 @@ bool process_gone(pid_t pid) {
 TEST_CASE("a slow start hook is bounded by the listen timeout, not the heartbeat") {
   cluster_process c(fixture_args({"--heartbeat-timeout", "1s", "--listen-timeout", "6s"}),
                     {"FIXTURE_START_DELAY_MS=2500"});
-  const auto port = c.wait_listening(std::chrono::seconds(10));
+  const auto port = c.wait_listening(std::chrono::seconds(15));
+  if (port == 0) MESSAGE("the cluster printed:\n" << c.log());
   REQUIRE(port != 0);
   CHECK(c.count("has not stamped its heartbeat") == 0);
   CHECK(c.count("killing it") == 0);
@@ -237,8 +239,12 @@ TEST_CASE("no descriptor of the primary or a worker leaks into a program it runs
           break;
         }
       }
+      char target[256] = {};
+      (void)!::readlink(("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd)).c_str(), target,
+                        sizeof target - 1);
       CAPTURE(pid);
       CAPTURE(fd);
+      CAPTURE(target);
       const unsigned long bits = std::stoul(flags, nullptr, 8);
       CHECK((bits & 02000000UL) != 0);  // O_CLOEXEC
       ++checked;
