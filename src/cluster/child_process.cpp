@@ -63,7 +63,12 @@ void close_fds_except(std::initializer_list<int> keep_list) {
 
 namespace {
 volatile sig_atomic_t grace_s = 1;
-void on_primary_gone(int) { ::alarm(static_cast<unsigned>(grace_s)); }
+volatile sig_atomic_t primary_pid = 0;
+// Only the kernel's parent-death signal counts: a SIGUSR2 an operator sends while the primary
+// lives changes nothing (getppid and alarm are async-signal-safe).
+void on_primary_gone(int) {
+  if (::getppid() != static_cast<pid_t>(primary_pid)) ::alarm(static_cast<unsigned>(grace_s));
+}
 }  // namespace
 
 void die_with_primary(pid_t primary, unsigned grace_seconds) {
@@ -71,12 +76,21 @@ void die_with_primary(pid_t primary, unsigned grace_seconds) {
   // busy loop never reads it. The kernel signals the orphan instead, and SIGALRM, left at its
   // default action, ends it after the grace whatever its loop is doing.
   grace_s = static_cast<sig_atomic_t>(std::max(1u, grace_seconds));
+  primary_pid = static_cast<sig_atomic_t>(primary);
   struct sigaction sa {};
   sigemptyset(&sa.sa_mask);
+  // SIGALRM must end the process: whatever the primary's launcher or libraries did with it.
+  sa.sa_handler = SIG_DFL;
+  ::sigaction(SIGALRM, &sa, nullptr);
+  sigset_t alrm;
+  sigemptyset(&alrm);
+  sigaddset(&alrm, SIGALRM);
+  sigaddset(&alrm, SIGUSR2);
+  ::pthread_sigmask(SIG_UNBLOCK, &alrm, nullptr);
   sa.sa_handler = &on_primary_gone;
   ::sigaction(SIGUSR2, &sa, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGUSR2);
-  if (::getppid() != primary) on_primary_gone(SIGUSR2);  // it died before prctl
+  on_primary_gone(SIGUSR2);  // the primary may have died before prctl
 }
 
 }  // namespace hive::detail

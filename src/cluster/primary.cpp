@@ -200,7 +200,10 @@ void primary::reap() {
   std::vector<std::pair<pid_t, int>> exited;  // on_exit changes procs_: collect first
   for (const auto& [pid, p] : procs_) {
     int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == pid) exited.emplace_back(pid, st);
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      exited.emplace_back(pid, st);
+      p->reaped = true;  // its pid may be reused from now on: never signal it
+    }
   }
   for (const auto& [pid, st] : exited) on_exit(pid, st);
 }
@@ -296,8 +299,11 @@ void primary::give_up(int k, int crashes) {
   if (all) {
     log_line("hive " + pid_ + " every slot was given up; exiting with status 1");
     for (auto& [pid, q] : procs_) {
+      if (q->reaped) continue;
       ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);  // no zombies left to a program that goes on after run()
+      // No zombies left to a program that goes on after run(); bounded, as a process stuck in
+      // the kernel may take a while to die.
+      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) ::usleep(10000);
     }
     finish(1);
     return;
@@ -341,7 +347,7 @@ void primary::check_heartbeats() {
 }
 
 void primary::kill_worker(proc& p, const std::string& why) {
-  if (p.killed) return;
+  if (p.killed || p.reaped) return;
   p.killed = true;
   log_line("hive " + pid_ + " " + who(p) + " " + why + "; killing it (SIGKILL)");
   ::kill(p.handle->pid(), SIGKILL);

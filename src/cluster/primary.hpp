@@ -65,6 +65,7 @@ class primary {
     std::int64_t started_ms = 0;
     bool killed = false;  // we sent SIGKILL
     bool disconnected = false;
+    bool reaped = false;  // waited for; on_exit still to run
     std::unique_ptr<asio::steady_timer> kill_timer;
   };
   enum class slot_status { running, restarting, given_up };

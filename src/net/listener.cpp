@@ -36,8 +36,9 @@ std::uint16_t listener::port() const {
 void listener::start() {
   if (stopped_) return;
   // `ec` first: a wait cancelled by the listener's destruction must not touch it.
-  acceptor_.async_wait(asio::socket_base::wait_read, [this](const asio::error_code& ec) {
-    if (ec || stopped_) return;
+  acceptor_.async_wait(asio::socket_base::wait_read, [this, alive = std::weak_ptr<int>(alive_)](
+                                                         const asio::error_code& ec) {
+    if (ec || alive.expired() || stopped_) return;
     accept_batch();
   });
 }
@@ -96,8 +97,9 @@ void listener::pause() {
   ++starved_retries_;
   paused_ = true;
   backoff_.expires_after(emfile_backoff);
-  backoff_.async_wait([this](const asio::error_code& ec) {
-    if (!ec && !stopped_ && paused_) accept_batch();
+  // The token, not `ec`: a completion already queued when the server is destroyed still runs.
+  backoff_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+    if (!ec && !alive.expired() && !stopped_ && paused_) accept_batch();
   });
 }
 

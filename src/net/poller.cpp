@@ -39,8 +39,9 @@ bool poller::add(int fd, poll_target* target) {
 
 void poller::arm() {
   if (stopped_) return;
-  epoll_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& ec) {
-    if (ec || stopped_) return;
+  epoll_.async_wait(asio::posix::stream_descriptor::wait_read,
+                    [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+    if (ec || alive.expired() || stopped_) return;
     dispatch();
   });
 }

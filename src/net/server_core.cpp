@@ -122,8 +122,9 @@ void server_core::free_closed() {
 
 void server_core::start_timer() {
   timer_.expires_after(std::chrono::milliseconds(tick_ms_));
-  timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec || stopped_) return;
+  // The token, not `ec`: a completion already queued when the server is destroyed still runs.
+  timer_.async_wait([this, alive = alive()](const asio::error_code& ec) {
+    if (ec || alive.expired() || stopped_) return;
     tick();
     start_timer();
   });

@@ -193,7 +193,12 @@ TEST_CASE("a stopped and resumed cluster (Ctrl-Z, a frozen container) kills no w
 }
 
 TEST_CASE("workers do not outlive a primary killed with SIGKILL, even a stuck one") {
+  // Started with SIGALRM ignored, as a launcher may leave it: the worker must not rely on that.
+  struct sigaction ign {}, old {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGALRM, &ign, &old);
   cluster_process c(fixture_args({"--shutdown-timeout", "1s"}));
+  ::sigaction(SIGALRM, &old, nullptr);
   const auto port = c.wait_listening();
   REQUIRE(port != 0);
   const auto workers = pids_by_slot(port);
@@ -251,4 +256,17 @@ TEST_CASE("no descriptor of the primary or a worker leaks into a program it runs
     }
     CHECK(checked > 0);
   }
+}
+
+TEST_CASE("SIGUSR2 sent to a worker while its primary lives changes nothing") {
+  // Workers keep SIGUSR2 for the primary's death signal; one from an operator must not arm it.
+  cluster_process c(fixture_args({"--shutdown-timeout", "1s"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto before = pids_by_slot(port);
+  REQUIRE(before.size() == 2);
+  REQUIRE(::kill(before.at(0), SIGUSR2) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2600));  // past the 2 s grace
+  CHECK(c.count("killed by") == 0);
+  CHECK(pids_by_slot(port) == before);
 }
