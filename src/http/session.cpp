@@ -73,10 +73,9 @@ session::session(const router& r, const session_config& cfg, buffer_pool& pool)
     : router_(r), cfg_(cfg), pool_(pool), parser_(cfg.limits) {}
 
 session::~session() {
-  if (b_) {
-    if (auto s = b_->deferred.lock()) s->owner = nullptr;
-  }
-  if (b_) pool_.give(std::move(b_));
+  if (!b_) return;
+  if (auto s = b_->deferred.lock()) s->owner = nullptr;
+  pool_.give(std::move(b_));
 }
 
 std::span<char> session::prepare() {

@@ -35,7 +35,7 @@ std::uint16_t listener::port() const {
 
 void listener::start() {
   if (stopped_) return;
-  // `ec` first: a wait cancelled by the listener's destruction must not touch it.
+  // The token, not only `ec`: a completion already queued when the server is destroyed still runs.
   acceptor_.async_wait(asio::socket_base::wait_read, [this, alive = std::weak_ptr<int>(alive_)](
                                                          const asio::error_code& ec) {
     if (ec || alive.expired() || stopped_) return;
@@ -91,13 +91,16 @@ void listener::pause() {
   if (!starved_) {
     starved_ = true;
     starved_retries_ = 0;
+    const bool fds = errno == EMFILE || errno == ENFILE;
     log_line("hive: accept: " + std::system_category().message(errno) +
-             "; pausing accepts until a connection closes (raise the open-files limit: ulimit -n)");
+             "; pausing accepts until a connection closes" +
+             (fds ? " (raise the open-files limit: ulimit -n, LimitNOFILE= under systemd)"
+                  : " (the machine is short of memory)"));
   }
   ++starved_retries_;
   paused_ = true;
   backoff_.expires_after(emfile_backoff);
-  // The token, not `ec`: a completion already queued when the server is destroyed still runs.
+  // The token, not only `ec`: a completion already queued when the server is destroyed still runs.
   backoff_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
     if (!ec && !alive.expired() && !stopped_ && paused_) accept_batch();
   });

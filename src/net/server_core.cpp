@@ -108,21 +108,22 @@ void server_core::post_free() {
 }
 
 void server_core::free_closed() {
-  std::vector<connection*> keep;
+  // Compacted in place: the list keeps its capacity, so churn does not allocate it again.
+  std::size_t kept = 0;
   for (connection* c : closed_) {
     if (c->wake_posted()) {
-      keep.push_back(c);  // its posted wake runs first; freed on the next pass
+      closed_[kept++] = c;  // its posted wake runs first; freed on the next pass
     } else {
       delete c;
     }
   }
-  closed_ = std::move(keep);
+  closed_.resize(kept);
   if (!closed_.empty()) post_free();
 }
 
 void server_core::start_timer() {
   timer_.expires_after(std::chrono::milliseconds(tick_ms_));
-  // The token, not `ec`: a completion already queued when the server is destroyed still runs.
+  // The token, not only `ec`: a completion already queued when the server is destroyed still runs.
   timer_.async_wait([this, alive = alive()](const asio::error_code& ec) {
     if (ec || alive.expired() || stopped_) return;
     tick();
