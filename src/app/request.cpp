@@ -1,6 +1,6 @@
 #include "hive/request.hpp"
 
-#include "http/text.hpp"
+#include "util/text.hpp"
 
 namespace hive {
 

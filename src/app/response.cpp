@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/session.hpp"
-#include "http/text.hpp"
+#include "util/text.hpp"
 
 namespace hive {
 

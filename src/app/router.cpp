@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "http/text.hpp"
+#include "util/text.hpp"
 
 namespace hive {
 

@@ -9,7 +9,8 @@
 #include <cstdint>
 
 #include "hive/stats.hpp"
-#include "net/counters.hpp"
+#include "util/clock.hpp"
+#include "util/counters.hpp"
 
 namespace hive::detail {
 
@@ -47,8 +48,5 @@ class shared_stats {
   std::size_t bytes_ = 0;
   int slots_ = 0;
 };
-
-// Milliseconds on CLOCK_MONOTONIC: the same clock in every process of the machine.
-std::int64_t monotonic_ms();
 
 }  // namespace hive::detail

@@ -1,7 +1,8 @@
 // Per-request working memory, borrowed from the worker's pool while a connection has a request in
 // progress or output to send, and given back when it goes idle. An idle keep-alive connection
-// therefore holds no buffer at all, and a busy worker allocates nothing per request: the pool
-// hands back buffers whose capacity the last requests already grew.
+// therefore holds none of it, and a busy worker allocates nothing per request: the pool hands
+// back buffers whose capacity the last requests already grew. (The bytes read are in the
+// connection's input_buffer, pooled by the net layer.)
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "hive/request.hpp"
 #include "hive/response.hpp"
 #include "hive/router.hpp"
+#include "net/output_queue.hpp"
 
 namespace hive::detail {
 
@@ -33,12 +35,7 @@ struct deferred_state;
 // Everything a request in progress needs lives here, not in the connection: an idle connection
 // holds none of it.
 struct conn_buffers {
-  // Received bytes: [0, in_len) valid. Not a std::string: growing one zero-fills it.
-  std::unique_ptr<char[]> in;
-  std::size_t in_cap = 0;
-  std::size_t in_len = 0;
-
-  std::string out;  // serialized responses waiting to be written, in order
+  output_queue out;  // responses waiting to be written, in order
 
   // The request being parsed.
   std::vector<raw_header> raw_headers;
@@ -67,16 +64,16 @@ struct conn_buffers {
 
 class buffer_pool {
  public:
-  // `input_bytes`: initial input capacity; `keep`: how many idle buffers to hold at most.
-  explicit buffer_pool(std::size_t input_bytes = 16 * 1024, std::size_t keep = 64)
-      : input_bytes_(input_bytes), keep_(keep) {}
+  // `keep`: how many idle buffers to hold at most.
+  explicit buffer_pool(std::size_t keep = 64) : keep_(keep) {}
 
   std::unique_ptr<conn_buffers> take();
   void give(std::unique_ptr<conn_buffers> b);
   std::size_t idle() const { return free_.size(); }
+  // Frees every idle buffer (the load is gone: return the memory to the system).
+  void trim() { free_.clear(); }
 
  private:
-  std::size_t input_bytes_;
   std::size_t keep_;
   std::vector<std::unique_ptr<conn_buffers>> free_;
 };

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "http/text.hpp"
+#include "util/text.hpp"
 
 namespace hive::detail {
 
@@ -39,24 +39,25 @@ request_parser::request_parser(const parser_limits& limits) : limits_(limits) {
   parser_.data = this;
 }
 
-request_parser::result request_parser::execute(conn_buffers& b, std::size_t from) {
+request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b, std::size_t from) {
+  in_ = &in;
   b_ = &b;
   exec_from_ = from;
   if (state_ == state::idle) msg_start_ = from;
   head_event_ = false;
-  char* base = b.in.get();
-  llhttp_errno_t err = llhttp_execute(&parser_, base + from, b.in_len - from);
+  char* base = in.data.get();
+  llhttp_errno_t err = llhttp_execute(&parser_, base + from, in.len - from);
   if (err == HPE_INVALID_VERSION && !failed_ && take_later_minor_as_11()) {
     // The message starts again with the version rewritten: llhttp has no way to resume after an
     // error, and its strict mode stays on. The same message, so no new header deadline.
     llhttp_reset(&parser_);
     --messages_begun_;
     exec_from_ = msg_start_;
-    err = llhttp_execute(&parser_, base + msg_start_, b.in_len - msg_start_);
+    err = llhttp_execute(&parser_, base + msg_start_, in.len - msg_start_);
   }
   switch (err) {
     case HPE_OK:
-      parsed_ = b.in_len;
+      parsed_ = in.len;
       if (parsed_ > from) last_byte_ = base[parsed_ - 1];
       // A head that trickles in without ever reaching a callback boundary still has a limit.
       if (state_ == state::head) {
@@ -118,7 +119,7 @@ int request_parser::fail(error e) {
 }
 
 void request_parser::append(span& s, const char* at, std::size_t len) {
-  const auto off = static_cast<std::uint32_t>(at - b_->in.get());
+  const auto off = static_cast<std::uint32_t>(at - in_->data.get());
   if (s.len == 0) s.off = off;
   s.len = off + static_cast<std::uint32_t>(len) - s.off;
   head_end_ = std::max<std::size_t>(head_end_, s.end());
@@ -156,7 +157,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
 // RFC 9112 §3: exactly one SP between the parts of the request line. llhttp skips extra spaces;
 // a strict server must not, since another parser in the chain may split the line differently.
 bool request_parser::single_space_before(const char* at) const {
-  const std::size_t off = static_cast<std::size_t>(at - b_->in.get());
+  const std::size_t off = static_cast<std::size_t>(at - in_->data.get());
   return off >= msg_start_ + 2 && at[-1] == ' ' && at[-2] != ' ';
 }
 
@@ -179,7 +180,7 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len
   auto& s = self(p);
   s.url_done_ = true;
   s.field_bytes_ += len;
-  const std::size_t end = static_cast<std::size_t>(at - s.b_->in.get()) + len;
+  const std::size_t end = static_cast<std::size_t>(at - s.in_->data.get()) + len;
   if (s.state_ == state::body) return s.count_chunk_meta(len);  // trailer: checked, not kept
   auto& hs = s.b_->raw_headers;
   if (!s.field_open_) {
@@ -202,14 +203,14 @@ int request_parser::on_header_field_complete(llhttp_t* p) {
 
 int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
-  const std::size_t end = static_cast<std::size_t>(at - s.b_->in.get()) + len;
+  const std::size_t end = static_cast<std::size_t>(at - s.in_->data.get()) + len;
   if (s.state_ == state::body) {
     // Trailer values get the same byte rules as header values (validate_head): no control
     // characters, and no obs-fold, which llhttp reports as a second piece of the same value
     // (a piece that ended at the end of the buffer legitimately continues in the next read).
     if (s.in_value_ ? !s.value_at_end_ : s.folded(at)) return s.fail(error::bad_header);
     s.in_value_ = true;
-    s.value_at_end_ = end == s.b_->in_len;
+    s.value_at_end_ = end == s.in_->len;
     if (!field_bytes_ok(std::string_view(at, len))) return s.fail(error::bad_header);
     return s.count_chunk_meta(len);
   }
@@ -240,7 +241,7 @@ int request_parser::on_headers_complete(llhttp_t* p) {
 int request_parser::validate_head() {
   if (parser_.http_major != 1) return fail(error::bad_version);
   const bool http11 = parser_.http_minor >= 1;
-  const char* base = b_->in.get();
+  const char* base = in_->data.get();
   auto text = [base](span sp) { return std::string_view(base + sp.off, sp.len); };
 
   if (!target_ok(text(url_))) return fail(error::bad_request_line);
@@ -344,7 +345,7 @@ int request_parser::count_chunk_meta(std::size_t len) {
 // (possibly with an empty first line, which llhttp reports as one piece). Looks back through this
 // read, then at the last byte of the one before.
 bool request_parser::folded(const char* value) const {
-  const char* base = b_->in.get();
+  const char* base = in_->data.get();
   std::size_t i = static_cast<std::size_t>(value - base);
   while (i > exec_from_ && (base[i - 1] == ' ' || base[i - 1] == '\t')) --i;
   const char before = i > exec_from_ ? base[i - 1] : last_byte_;
@@ -397,16 +398,16 @@ bool request_parser::target_ok(std::string_view target) const {
 // RFC 9112 §5.2) wherever it is, including after an empty value, where llhttp hides it.
 // Scans from the message start to the empty line.
 bool request_parser::head_lines_ok() const {
-  const char* base = b_->in.get();
+  const char* base = in_->data.get();
   std::size_t i = msg_start_;
-  while (i < b_->in_len) {
-    const void* lf = std::memchr(base + i, '\n', b_->in_len - i);
+  while (i < in_->len) {
+    const void* lf = std::memchr(base + i, '\n', in_->len - i);
     if (lf == nullptr) return true;
     i = static_cast<std::size_t>(static_cast<const char*>(lf) - base);
     if (i == msg_start_ || base[i - 1] != '\r') return false;
     if (i > head_end_ && i >= msg_start_ + 3 && base[i - 2] == '\n') return true;  // the empty line
     ++i;
-    if (i < b_->in_len && (base[i] == ' ' || base[i] == '\t')) return false;
+    if (i < in_->len && (base[i] == ' ' || base[i] == '\t')) return false;
   }
   return true;
 }
@@ -414,7 +415,7 @@ bool request_parser::head_lines_ok() const {
 // The same for the end of a chunked body (last-chunk, trailers, the empty line), which llhttp
 // also takes with a bare LF. `from` is where this execute() began: the CR may have come earlier.
 bool request_parser::chunked_body_ends_in_crlf(std::size_t from) const {
-  const char* base = b_->in.get();
+  const char* base = in_->data.get();
   if (parsed_ <= from || base[parsed_ - 1] != '\n') return true;  // ended by a callback, not a LF
   const char before = parsed_ - 1 > from ? base[parsed_ - 2] : last_byte_;
   return before == '\r';
@@ -426,28 +427,28 @@ bool request_parser::chunked_body_ends_in_crlf(std::size_t from) const {
 bool request_parser::take_later_minor_as_11() {
   if (parser_.http_major != 1 || parser_.http_minor < 2 || url_.len == 0) return false;
   const std::size_t v = url_.end() + 1;  // "HTTP/1.N"
-  if (v + 8 > b_->in_len) return false;
-  char* at = b_->in.get() + v;
+  if (v + 8 > in_->len) return false;
+  char* at = in_->data.get() + v;
   if (std::string_view(at, 7) != "HTTP/1." || !is_digit(at[7]) || at[7] < '2') return false;
   at[7] = '1';
   return true;
 }
 
 error request_parser::error_from_llhttp(llhttp_errno_t e) const {
-  const char* base = b_->in.get();
+  const char* base = in_->data.get();
   switch (e) {
     case HPE_INVALID_METHOD: {
       // A method that is a valid token but not one llhttp knows: 501, not 400 (RFC 9110 §9.1).
       std::size_t i = msg_start_;
-      while (i < b_->in_len && (base[i] == '\r' || base[i] == '\n')) ++i;
+      while (i < in_->len && (base[i] == '\r' || base[i] == '\n')) ++i;
       const std::size_t first = i;
-      while (i < b_->in_len && is_tchar(base[i])) ++i;
-      if (i > first && (i == b_->in_len || base[i] == ' ')) return error::unknown_method;
+      while (i < in_->len && is_tchar(base[i])) ++i;
+      if (i > first && (i == in_->len || base[i] == ' ')) return error::unknown_method;
       return error::bad_request_line;
     }
     case HPE_INVALID_VERSION: {
       std::size_t i = url_.end() + 1;
-      std::string_view rest(base + std::min(i, b_->in_len), b_->in_len - std::min(i, b_->in_len));
+      std::string_view rest(base + std::min(i, in_->len), in_->len - std::min(i, in_->len));
       // Only a version in the grammar (HTTP/DIGIT.DIGIT, then CRLF) earns a 505; "HTTP/1.10",
       // "HTTP/1.1 " or a bare CR after it is a malformed request line.
       if (rest.size() >= 8 && rest.starts_with("HTTP/") && is_digit(rest[5]) && rest[6] == '.' &&

@@ -11,6 +11,7 @@
 #include <llhttp.h>
 
 #include "http/buffers.hpp"
+#include "net/input_buffer.hpp"
 #include "http/error.hpp"
 
 namespace hive::detail {
@@ -36,8 +37,9 @@ class request_parser {
   request_parser(const request_parser&) = delete;
   request_parser& operator=(const request_parser&) = delete;
 
-  // Parses b.in[from, b.in_len) and stops at the first event. Spans refer to b.in.
-  result execute(conn_buffers& b, std::size_t from);
+  // Parses in[from, in.len) and stops at the first event. Spans refer to `in`; header fields
+  // and body bytes are collected in `b`.
+  result execute(input_buffer& in, conn_buffers& b, std::size_t from);
   // Where the parser stopped: resume `execute` from here.
   std::size_t parsed() const { return parsed_; }
 
@@ -97,6 +99,7 @@ class request_parser {
 
   llhttp_t parser_{};
   const parser_limits& limits_;
+  input_buffer* in_ = nullptr;
   conn_buffers* b_ = nullptr;
   state state_ = state::idle;
   error error_ = error::bad_request_line;

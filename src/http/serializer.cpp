@@ -15,7 +15,7 @@ char* put(char* p, std::string_view s) {
 }
 }  // namespace
 
-void serialize(std::string& out, const response_head& h, std::string_view body) {
+void serialize(output_queue& out, const response_head& h, std::string_view body) {
   const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304;
   const bool send_body = !bodiless && !h.head_request;
   char length[24];
@@ -32,9 +32,7 @@ void serialize(std::string& out, const response_head& h, std::string_view body) 
                            (h.content_type.empty() ? 0 : type_name.size() + h.content_type.size() + 2) +
                            h.fields.size() + (bodiless ? 0 : length_name.size() + length_size + 2) +
                            connection.size() + 2 + (send_body ? body.size() : 0);
-  const std::size_t at = out.size();
-  out.resize(at + size);
-  char* p = out.data() + at;
+  char* p = out.append_space(size);
   p = put(p, status);
   p = put(p, h.common);
   if (!h.content_type.empty()) {
@@ -53,6 +51,6 @@ void serialize(std::string& out, const response_head& h, std::string_view body) 
   if (send_body) put(p, body);
 }
 
-void serialize_continue(std::string& out) { out.append("HTTP/1.1 100 Continue\r\n\r\n"); }
+void serialize_continue(output_queue& out) { out.append("HTTP/1.1 100 Continue\r\n\r\n"); }
 
 }  // namespace hive::detail

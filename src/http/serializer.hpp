@@ -1,10 +1,11 @@
 // Writes a response's status line, hive's own fields and the handler's into the connection's
-// output buffer, then the body: one contiguous buffer per batch, so a pipelined batch leaves in
-// one write.
+// output queue, then the body: bytes serialized back to back share one segment, so a pipelined
+// batch leaves in one write.
 #pragma once
 
-#include <string>
 #include <string_view>
+
+#include "net/output_queue.hpp"
 
 namespace hive::detail {
 
@@ -19,9 +20,9 @@ struct response_head {
 };
 
 // Appends the whole response to `out`. 1xx, 204 and 304 carry neither body nor Content-Length.
-void serialize(std::string& out, const response_head& head, std::string_view body);
+void serialize(output_queue& out, const response_head& head, std::string_view body);
 
 // Appends `HTTP/1.1 100 Continue\r\n\r\n`.
-void serialize_continue(std::string& out);
+void serialize_continue(output_queue& out);
 
 }  // namespace hive::detail

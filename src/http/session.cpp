@@ -10,8 +10,8 @@
 #include "http/date_cache.hpp"
 #include "http/serializer.hpp"
 #include "http/status.hpp"
-#include "http/text.hpp"
-#include "net/counters.hpp"
+#include "util/text.hpp"
+#include "util/counters.hpp"
 #include "util/log.hpp"
 
 namespace hive::detail {
@@ -26,9 +26,9 @@ constexpr std::size_t max_queued_output = 1024 * 1024;
 
 // Fills hive::request from the parser's spans; the one place that knows request's layout.
 struct request_builder {
-  static void build(request& r, const request_parser& p, conn_buffers& b, std::string_view path,
-                    std::string_view query) {
-    const char* base = b.in.get();
+  static void build(request& r, const request_parser& p, const input_buffer& in, conn_buffers& b,
+                    std::string_view path, std::string_view query) {
+    const char* base = in.data.get();
     r.method_ = p.method();
     r.target_ = {base + p.target().off, p.target().len};
     r.path_ = path;
@@ -69,35 +69,45 @@ deferred_state::~deferred_state() {
   if (!done && owner != nullptr) owner->complete_deferred(true);
 }
 
-session::session(const router& r, const session_config& cfg, buffer_pool& pool)
-    : router_(r), cfg_(cfg), pool_(pool), parser_(cfg.limits) {}
+session::session(const router& r, const session_config& cfg, buffer_pool& pool, input_pool& inputs)
+    : router_(r), cfg_(cfg), pool_(pool), inputs_(inputs), parser_(cfg.limits) {}
 
-session::~session() {
+session::~session() { release_all(); }
+
+void session::release_all() {
+  if (in_) inputs_.give(std::move(in_));
+  in_ = {};
+  parsed_ = 0;
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->owner = nullptr;
   pool_.give(std::move(b_));
 }
 
-std::span<char> session::prepare() {
+conn_buffers& session::buffers() {
   if (!b_) b_ = pool_.take();
-  auto& b = *b_;
-  if (b.in_cap - b.in_len < min_read_bytes) compact();
-  if (b.in_cap - b.in_len < min_read_bytes) {
-    // Only a head near its limits or a paused pipeline gets here; the limits bound the growth.
-    const std::size_t cap = std::max(b.in_cap * 2, b.in_len + min_read_bytes);
-    std::unique_ptr<char[]> bigger(new char[cap]);
-    std::memcpy(bigger.get(), b.in.get(), b.in_len);
-    b.in = std::move(bigger);
-    b.in_cap = cap;
-  }
-  return {b.in.get() + b.in_len, b.in_cap - b.in_len};
+  return *b_;
+}
+
+std::span<char> session::prepare() {
+  if (!in_) in_ = inputs_.take();
+  if (in_.cap - in_.len < min_read_bytes) compact();
+  // Only a head near its limits or a paused pipeline gets here; the limits bound the growth.
+  in_.reserve_free(min_read_bytes);
+  return in_.free_space();
 }
 
 void session::commit(std::size_t n) {
-  if (n == 0 || !b_) return;
-  b_->in_len += n;
+  if (n == 0 || !in_) return;
+  in_.len += n;
   if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_in, n);
   process();
+}
+
+void session::adopt(input_buffer b, std::size_t n) {
+  if (in_) inputs_.give(std::move(in_));
+  in_ = std::move(b);
+  in_.len = 0;
+  commit(n);
 }
 
 void session::feed(std::string_view bytes) {
@@ -116,18 +126,11 @@ void session::on_eof() {
   if (!deferred_pending_) closing_ = true;
 }
 
-std::string_view session::output() const {
-  if (!b_) return {};
-  return std::string_view(b_->out).substr(out_sent_);
-}
-
 void session::consume(std::size_t n) {
   if (!b_) return;
-  out_sent_ += n;
+  b_->out.consume(n);
   if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_out, n);
-  if (out_sent_ < b_->out.size()) return;
-  b_->out.clear();
-  out_sent_ = 0;
+  if (!b_->out.empty()) return;
   process();  // requests held back by the output cap, if any
 }
 
@@ -143,11 +146,13 @@ session::phase session::current_phase() const {
 }
 
 void session::process() {
-  if (!b_) return;
-  auto& b = *b_;
-  while (!closing_ && !deferred_pending_ && parsed_ < b.in_len &&
-         b.out.size() - out_sent_ < max_queued_output) {
-    const auto r = parser_.execute(b, parsed_);
+  if (!in_) {
+    release_if_idle();
+    return;
+  }
+  while (!closing_ && !deferred_pending_ && parsed_ < in_.len &&
+         (!b_ || b_->out.bytes() < max_queued_output)) {
+    const auto r = parser_.execute(in_, buffers(), parsed_);
     parsed_ = parser_.parsed();
     if (r == request_parser::result::need_more) break;
     if (r == request_parser::result::head_done) {
@@ -158,8 +163,8 @@ void session::process() {
       reject(parser_.failure());
     }
   }
-  if (parsed_ == b.in_len && parser_.phase() == request_parser::state::idle) {
-    b.in_len = 0;
+  if (parsed_ == in_.len && parser_.phase() == request_parser::state::idle) {
+    in_.len = 0;
     parsed_ = 0;
   }
   release_if_idle();
@@ -168,7 +173,7 @@ void session::process() {
 void session::start_response() {
   routed_ = true;
   auto& b = *b_;
-  const std::string_view target(b.in.get() + parser_.target().off, parser_.target().len);
+  const std::string_view target(in_.data.get() + parser_.target().off, parser_.target().len);
   const auto [path, query] = split_target(target);
   b.params.clear();
   if (target == "*") {
@@ -204,9 +209,9 @@ void session::handle_message() {
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
   auto& b = *b_;
-  const std::string_view target(b.in.get() + parser_.target().off, parser_.target().len);
+  const std::string_view target(in_.data.get() + parser_.target().off, parser_.target().len);
   const auto [path, query] = split_target(target);
-  request_builder::build(b_->req, parser_, b, path, query);
+  request_builder::build(b_->req, parser_, in_, b, path, query);
   dispatch();
 }
 
@@ -308,8 +313,7 @@ void session::finish_response() {
 void session::reject(error e) {
   const int status = status_of(e);
   std::string_view phrase = reason_phrase(status);
-  if (!b_) b_ = pool_.take();
-  auto& b = *b_;
+  auto& b = buffers();
   b.res_body.assign(phrase);
   b.res_body.push_back('\n');
   response_head h;
@@ -324,20 +328,19 @@ void session::reject(error e) {
 }
 
 void session::compact() {
-  auto& b = *b_;
-  char* base = b.in.get();
+  char* base = in_.data.get();
   switch (parser_.phase()) {
     case request_parser::state::idle: {
-      const std::size_t rest = b.in_len - parsed_;
+      const std::size_t rest = in_.len - parsed_;
       std::memmove(base, base + parsed_, rest);
-      b.in_len = rest;
+      in_.len = rest;
       parsed_ = 0;
       break;
     }
     case request_parser::state::head: {
       const std::size_t start = parser_.message_start();
-      std::memmove(base, base + start, b.in_len - start);
-      b.in_len -= start;
+      std::memmove(base, base + start, in_.len - start);
+      in_.len -= start;
       parsed_ -= start;
       parser_.rebase(start, parsed_);
       break;
@@ -348,9 +351,9 @@ void session::compact() {
       const std::size_t start = parser_.message_start();
       const std::size_t head = parser_.head_end() - start;
       std::memmove(base, base + start, head);
-      const std::size_t rest = b.in_len - parsed_;
+      const std::size_t rest = in_.len - parsed_;
       std::memmove(base + head, base + parsed_, rest);
-      b.in_len = head + rest;
+      in_.len = head + rest;
       parsed_ = head;
       parser_.rebase(start, parsed_);
       break;
@@ -359,10 +362,27 @@ void session::compact() {
 }
 
 void session::release_if_idle() {
-  if (b_ && b_->in_len == 0 && b_->out.empty() && !deferred_pending_ && !in_dispatch_ &&
-      parser_.phase() == request_parser::state::idle) {
-    pool_.give(std::move(b_));
-  }
+  if (deferred_pending_ || in_dispatch_ || parser_.phase() != request_parser::state::idle) return;
+  if (in_ && in_.len == 0) inputs_.give(std::move(in_));
+  if (b_ && b_->out.empty() && !in_) pool_.give(std::move(b_));
+}
+
+bool session::accepts_input() const {
+  if (wants_read()) return true;
+  // A deferred response holds the pipeline: keep reading, so that the client's going away is
+  // seen, but buffer no more than one header section's worth of what it pipelines meanwhile.
+  return deferred_pending_ && !eof_ && !closing_ &&
+         (!in_ || in_.len - parsed_ < cfg_.limits.max_header_bytes);
+}
+
+void session::peer_gone() {
+  eof_ = true;
+  closing_ = true;
+  if (!b_) return;
+  if (auto s = b_->deferred.lock()) s->owner = nullptr;  // pending() is false from now on
+  b_->deferred.reset();
+  deferred_pending_ = false;
+  b_->out.clear();
 }
 
 void session::timeout() {
@@ -375,7 +395,7 @@ void session::timeout() {
 
 void session::drain() { draining_ = true; }
 
-bool session::unread_input() const { return b_ && parsed_ < b_->in_len; }
+bool session::unread_input() const { return in_ && parsed_ < in_.len; }
 
 response* session::deferred_target() { return b_ ? &b_->res : nullptr; }
 

@@ -4,7 +4,7 @@
 // tested without a socket.
 //
 //   auto in = s.prepare();  n = read(fd, in.data(), in.size());  s.commit(n);
-//   write(fd, s.output());  s.consume(written);
+//   writev(fd, s.output() …);  s.consume(written);
 //   if (s.done()) close;
 #pragma once
 
@@ -17,6 +17,8 @@
 #include "hive/router.hpp"
 #include "http/buffers.hpp"
 #include "http/request_parser.hpp"
+#include "net/input_buffer.hpp"
+#include "net/output_queue.hpp"
 
 namespace hive::detail {
 
@@ -40,28 +42,42 @@ class session {
     closing,   // the last response is queued; close once it is written
   };
 
-  session(const router& r, const session_config& cfg, buffer_pool& pool);
+  session(const router& r, const session_config& cfg, buffer_pool& pool, input_pool& inputs);
   ~session();
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
-  // Where to read into (borrows buffers from the pool; never empty unless closing).
+  // Where to read into (borrows a buffer from the pool; never empty).
   std::span<char> prepare();
   // `n` bytes were read into the span prepare() returned: handle every complete request.
   void commit(std::size_t n);
+  // Holds an input buffer (idle sessions give theirs back).
+  bool has_input() const { return static_cast<bool>(in_); }
+  // Takes `b` as the input buffer, with `n` bytes just read at its start (the worker's landing
+  // buffer, read into while this session held none), and handles them as commit() does.
+  void adopt(input_buffer b, std::size_t n);
   // Convenience for tests: prepare + copy + commit, as often as needed.
   void feed(std::string_view bytes);
   // The client closed its sending side: answer what is complete, then close.
   void on_eof();
 
-  std::string_view output() const;
+  // What to send (null: nothing).
+  output_queue* output() { return b_ && !b_->out.empty() ? &b_->out : nullptr; }
+  bool has_output() const { return b_ && !b_->out.empty(); }
+  // `n` bytes of output were written.
   void consume(std::size_t n);
 
   phase current_phase() const;
   // False while a deferred response holds the pipeline, or once closing.
   bool wants_read() const { return !closing_ && !deferred_pending_ && !eof_; }
+  // Input to read while a deferred response holds the pipeline: only so much is buffered (the
+  // rest waits in the socket), but a read that finds the client gone must be possible.
+  bool accepts_input() const;
   // Closing and everything written: the connection should close now.
-  bool done() const { return (closing_ || (eof_ && !deferred_pending_)) && output().empty(); }
+  bool done() const { return (closing_ || (eof_ && !deferred_pending_)) && !has_output(); }
+  // The client went away (its side closed with nothing unread, or a reset) while a deferred
+  // response was pending: nobody will read the answer, so the handle stops being pending.
+  void peer_gone();
   // The close follows a rejection: bytes the client already sent may still arrive, so the
   // connection should half-close and drain rather than reset (RFC 9112 §9.6).
   bool linger() const { return linger_; }
@@ -73,6 +89,8 @@ class session {
   std::uint64_t messages_begun() const { return parser_.messages_begun(); }
   // Gives the buffers back to the pool if nothing is in progress (after a read found nothing).
   void release_if_idle();
+  // Gives them back whatever is in progress (the connection is closed).
+  void release_all();
 
   // The current phase's deadline passed.
   void timeout();
@@ -100,6 +118,7 @@ class session {
   void finish_response();
   void reject(error e);
   void compact();
+  conn_buffers& buffers();
   void start_response();
   void reset_response();
   void route_error();
@@ -109,10 +128,11 @@ class session {
   const router& router_;
   const session_config& cfg_;
   buffer_pool& pool_;
+  input_pool& inputs_;
+  input_buffer in_;
   std::unique_ptr<conn_buffers> b_;
   request_parser parser_;
   std::size_t parsed_ = 0;
-  std::size_t out_sent_ = 0;
   bool routed_ = false;
   bool closing_ = false;
   bool linger_ = false;

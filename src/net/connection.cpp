@@ -1,15 +1,12 @@
 #include "net/connection.hpp"
 
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <cstring>
 
 #include <asio/post.hpp>
 
 #include "net/server_core.hpp"
+#include "util/log.hpp"
 
 namespace hive::detail {
 
@@ -19,17 +16,19 @@ namespace {
 constexpr std::int64_t linger_ms = 2000;
 // How long an idle keep-alive connection may still bring a request once the worker drains.
 constexpr std::int64_t drain_grace_ms = 1000;
+// Memory segments per gather write.
+constexpr int max_iov = 64;
 }  // namespace
 
 connection::connection(server_core& srv, int fd)
-    : srv_(srv), fd_(fd), session_(srv.routes(), srv.config(), srv.pool()) {
+    : srv_(srv),
+      transport_(srv.io(), fd),
+      session_(srv.routes(), srv.config(), srv.pool(), srv.inputs()) {
   session_.set_wake(&connection::wake, this);
   if (srv.draining()) session_.drain();
 }
 
-connection::~connection() {
-  if (!closed_) ::close(fd_);
-}
+connection::~connection() = default;
 
 // A deferred response was finished (or abandoned) from user code: write it, and handle what is
 // pipelined behind it, from the loop rather than from inside the user's call.
@@ -44,14 +43,92 @@ void connection::wake(void* self) {
   });
 }
 
-void connection::on_events(std::uint32_t events) {
-  if (closed_) return;
-  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readable_ = true;
-  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writable_ = true;
-  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
-  // Both directions gone (reset, or closed after our FIN): nobody will read a deferred answer,
-  // so release the connection now rather than when the handler finishes.
-  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && session_.current_phase() == session::phase::handling) {
+// Asked by the transport at the moment it reads. An idle keep-alive connection holds no buffer:
+// when its next request arrives it is read into the worker's landing buffer, which the
+// connection adopts in on_read — Asio runs the completion of a read performed for an epoll event
+// right after the read, with nothing in between. A read that Asio tries at once while the
+// connection arms it completes later, though, so it goes into the connection's own stash.
+std::span<char> connection::input_window() {
+  std::span<char> w;
+  if (state_ == state::lingering) {
+    window_ = window::sink;
+    w = srv_.sink();
+  } else if (arming_) {
+    window_ = window::stash;
+    w = {stash_, sizeof stash_};
+  } else if (session_.has_input()) {
+    window_ = window::own;
+    w = session_.prepare();
+  } else {
+    window_ = window::landing;
+    w = srv_.lend_landing(this);
+  }
+  window_size_ = static_cast<std::uint32_t>(std::min<std::size_t>(w.size(), UINT32_MAX));
+  return w;
+}
+
+void connection::on_read(const asio::error_code& ec, std::size_t n) {
+  if (state_ == state::closed || ec == asio::error::operation_aborted) return;
+  if (ec == asio::error::eof) {
+    peer_closed();
+  } else if (ec) {
+    close_now();  // reset: the client is gone
+    return;
+  } else {
+    deliver(n);
+  }
+  run();
+}
+
+void connection::deliver(std::size_t n) {
+  // A read that filled its window may have left more in the socket.
+  try_read_ = maybe_unread_ = n == window_size_;
+  switch (window_) {
+    case window::own:
+      session_.commit(n);
+      break;
+    case window::stash: {
+      const auto in = session_.prepare();
+      std::memcpy(in.data(), stash_, n);
+      session_.commit(n);
+      break;
+    }
+    case window::landing: {
+      input_buffer b = srv_.reclaim_landing(this);
+      if (!b) {
+        // Another read took the landing buffer between this one and its completion: the bytes
+        // cannot be trusted to be this client's. Asio's epoll reactor never does that.
+        log_line("hive: a read completed out of order; closing the connection");
+        close_now();
+        return;
+      }
+      session_.adopt(std::move(b), n);
+      break;
+    }
+    case window::sink:
+      break;  // lingering: read only to be thrown away
+  }
+}
+
+// The client closed its sending side.
+void connection::peer_closed() {
+  try_read_ = maybe_unread_ = false;
+  if (state_ == state::lingering) {
+    close_now();  // it has everything it will read
+    return;
+  }
+  // Waiting for a deferred response with nothing more to answer: nobody will read it (RFC 9112
+  // §9.6 lets a server close). Complete requests still unread are answered first.
+  if (session_.current_phase() == session::phase::handling && !session_.unread_input()) {
+    session_.peer_gone();
+    return;
+  }
+  session_.on_eof();
+}
+
+void connection::on_writable(const asio::error_code& ec) {
+  if (state_ == state::closed || ec == asio::error::operation_aborted) return;
+  if (ec) {
     close_now();
     return;
   }
@@ -61,94 +138,101 @@ void connection::on_events(std::uint32_t events) {
 void connection::run() {
   if (in_run_) return;  // a deferred response finished from inside this run: the loop sees it
   in_run_ = true;
-  for (;;) {
-    if (closed_) break;
-    if (const auto out = session_.output(); !out.empty()) {
-      if (!writable_) {
-        wait_for(wait::write);
+  while (state_ != state::closed) {
+    if (session_.has_output()) {
+      const flushed f = flush();
+      if (f == flushed::all) continue;  // writing may have let held-back requests through
+      if (f == flushed::failed) {
+        close_now();  // EPIPE, ECONNRESET: the client is gone
         break;
       }
-      const ssize_t n = ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        if (static_cast<std::size_t>(n) < out.size()) writable_ = false;
-        if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
-        session_.consume(static_cast<std::size_t>(n));  // may handle held-back requests
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) {
-        writable_ = false;
-        continue;
-      }
-      close_now();  // EPIPE, ECONNRESET: the client is gone
+      wait_for(wait::write);
+      transport_.arm_write(*this);
       break;
     }
-    if (lingering_) {
-      linger_read();
+    if (state_ == state::lingering) {
+      wait_for(wait::linger);
+      arm_read();
       break;
     }
     if (session_.done()) {
       // Unread input (pipelined past a close, or not yet read) would turn close() into a reset
       // that can destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
-      if (session_.linger() || session_.unread_input() || readable_) {
-        ::shutdown(fd_, SHUT_WR);
-        lingering_ = true;
+      if (session_.linger() || session_.unread_input() || maybe_unread_) {
+        transport_.shutdown_write();
+        state_ = state::lingering;
         continue;
       }
       close_now();
       break;
     }
-    if (!session_.wants_read()) {
+    if (!session_.accepts_input()) {
       wait_for(wait::none);  // a deferred response holds the pipeline; wake() resumes
       break;
     }
-    if (!readable_) {
-      wait_for(wait::read);
-      break;
+    if (try_read_ && !transport_.read_armed()) {
+      if (!read_now()) break;
+      continue;
     }
-    if (!read_some()) break;
+    wait_for(session_.wants_read() ? wait::read : wait::none);
+    session_.release_if_idle();
+    arm_read();
+    break;
   }
   in_run_ = false;
 }
 
-bool connection::read_some() {
+connection::flushed connection::flush() {
+  while (output_queue* out = session_.output()) {
+    iovec iov[max_iov];
+    output_queue::file_range file;
+    const int n = out->next(iov, max_iov, file);
+    std::size_t want = 0;
+    io_result r;
+    if (n > 0) {
+      for (int i = 0; i < n; ++i) want += iov[i].iov_len;
+      r = transport_.write({iov, static_cast<std::size_t>(n)});
+    } else {
+      want = file.length;
+      r = transport_.send_file(file);
+    }
+    if (r.k == io_result::kind::would_block) return flushed::blocked;
+    if (r.k != io_result::kind::done) return flushed::failed;
+    if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
+    session_.consume(r.n);  // may handle held-back requests, which adds output
+    if (r.n < want) return flushed::blocked;  // the socket is full
+  }
+  return flushed::all;
+}
+
+bool connection::read_now() {
   const auto in = session_.prepare();
-  const ssize_t n = ::recv(fd_, in.data(), in.size(), 0);
-  if (n > 0) {
-    // A short read emptied the socket: the next edge says when there is more.
-    if (static_cast<std::size_t>(n) < in.size() && !hup_) readable_ = false;
-    session_.commit(static_cast<std::size_t>(n));
-    return true;
-  }
-  if (n == 0) {
-    readable_ = false;
-    session_.on_eof();
-    return true;
-  }
-  if (errno == EINTR) return true;
-  if (errno == EAGAIN) {
-    readable_ = false;
-    session_.release_if_idle();
-    return true;
+  const io_result r = transport_.read(in);
+  switch (r.k) {
+    case io_result::kind::done:
+      try_read_ = maybe_unread_ = r.n == in.size();
+      session_.commit(r.n);
+      return true;
+    case io_result::kind::eof:
+      peer_closed();
+      return true;
+    case io_result::kind::would_block:
+      try_read_ = maybe_unread_ = false;
+      session_.release_if_idle();
+      return true;
+    case io_result::kind::error:
+      break;
   }
   close_now();
   return false;
 }
 
-void connection::linger_read() {
-  char sink[4096];
-  while (readable_) {
-    const ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
-    if (n > 0) continue;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      readable_ = false;
-      break;
-    }
-    close_now();  // EOF or error: the client has everything it will read
-    return;
-  }
-  wait_for(wait::linger);
+void connection::arm_read() {
+  if (transport_.read_armed()) return;
+  arming_ = true;
+  transport_.arm_read(*this);
+  arming_ = false;
+  if (!transport_.read_armed()) close_now();  // the event loop refused the socket
 }
 
 void connection::wait_for(wait w) {
@@ -158,13 +242,6 @@ void connection::wait_for(wait w) {
     waiting_ = w;
     deadline_ms_ = 0;
     return;
-  }
-  if (!registered_) {
-    if (!srv_.poll().add(fd_, this)) {
-      close_now();
-      return;
-    }
-    registered_ = true;
   }
   const auto& o = srv_.opts();
   const std::int64_t now = srv_.now_ms() + srv_.tick_ms();  // never early: `now` lags a tick
@@ -192,7 +269,7 @@ void connection::wait_for(wait w) {
 }
 
 void connection::check_deadline(std::int64_t now_ms) {
-  if (closed_ || deadline_ms_ == 0 || now_ms < deadline_ms_) return;
+  if (state_ == state::closed || deadline_ms_ == 0 || now_ms < deadline_ms_) return;
   deadline_ms_ = 0;
   if (waiting_ != wait::read) {
     close_now();  // a client that does not read, or a lingering close that ran its course
@@ -215,9 +292,10 @@ void connection::drain() {
 }
 
 void connection::close_now() {
-  if (closed_) return;
-  closed_ = true;
-  ::close(fd_);  // also leaves the poller's set
+  if (state_ == state::closed) return;
+  state_ = state::closed;
+  session_.peer_gone();  // a deferred response still pending stops being pending
+  transport_.close();
   srv_.remove(this);
 }
 

@@ -6,21 +6,14 @@
 #include <asio/post.hpp>
 
 #include "net/connection.hpp"
-#include "net/counters.hpp"
+#include "util/clock.hpp"
+#include "util/counters.hpp"
 #include "net/listener.hpp"
 
 namespace hive::detail {
 
-namespace {
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
-    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io), poller_(io) {
+    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io) {
   cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
@@ -32,17 +25,57 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   const auto shortest = std::min({opts.header_timeout, opts.body_timeout, opts.idle_timeout,
                                   opts.write_timeout, opts.heartbeat_timeout});
   tick_ms_ = std::clamp<std::int64_t>(shortest.count() / 4, 10, 1000);
-  now_ms_ = steady_ms();
+  now_ms_ = monotonic_ms();
 }
+
+namespace {
+
+// Connections whose waits Asio still holds when their server is destroyed while the io_context
+// lives on (or is destroyed after it): the aborted waits' memory is inside the connection, so
+// it is freed once they have run — or, if the io_context goes first, after the io_context has
+// destroyed them (services are destroyed after every operation, newest service first).
+class orphanage final : public asio::execution_context::service {
+ public:
+  using key_type = orphanage;
+  static inline asio::execution_context::id id;
+  explicit orphanage(asio::execution_context& ctx) : service(ctx) {}
+  ~orphanage() override {
+    for (connection* c : orphans_) delete c;
+  }
+  void adopt(asio::io_context& io, connection* c) {
+    if (orphans_.empty()) sweep_later(io);
+    orphans_.push_back(c);
+  }
+
+ private:
+  void shutdown() override {}
+  void sweep_later(asio::io_context& io) {
+    asio::post(io, [this, &io] {
+      std::erase_if(orphans_, [](connection* c) {
+        if (!c->freeable()) return false;
+        delete c;
+        return true;
+      });
+      if (!orphans_.empty()) sweep_later(io);
+    });
+  }
+  std::vector<connection*> orphans_;
+};
+
+}  // namespace
 
 server_core::~server_core() {
   stopped_ = true;
-  while (head_ != nullptr) {
-    connection* c = head_;
-    head_ = c->next;
-    delete c;
+  drained_ = nullptr;
+  while (head_ != nullptr) head_->abort();  // each moves itself to closed_
+  for (connection* c : closed_) {
+    c->release_buffers();  // the pools die with this server
+    if (c->freeable()) {
+      delete c;
+    } else {
+      asio::use_service<orphanage>(io_).adopt(io_, c);
+    }
   }
-  for (connection* c : closed_) delete c;
 }
 
 void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
@@ -82,6 +115,20 @@ void server_core::adopt(int fd) {
   c->start();  // may close and remove it at once: do not touch `c` after this
 }
 
+std::span<char> server_core::lend_landing(const void* reader) {
+  if (!landing_) landing_ = inputs_.take();
+  landing_reader_ = reader;
+  return {landing_.data.get(), landing_.cap};
+}
+
+input_buffer server_core::reclaim_landing(const void* reader) {
+  if (landing_reader_ != reader || !landing_) return {};
+  landing_reader_ = nullptr;
+  input_buffer b = std::move(landing_);
+  landing_ = {};
+  return b;
+}
+
 void server_core::remove(connection* c) {
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
@@ -92,7 +139,7 @@ void server_core::remove(connection* c) {
   if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.
-  if (closed_.empty()) post_free();
+  if (closed_.empty() && !stopped_) post_free();
   closed_.push_back(c);
   if (draining_ && count_ == 0 && drained_) {
     // Run it from the loop, not from inside a connection's call stack.
@@ -111,10 +158,10 @@ void server_core::free_closed() {
   // Compacted in place: the list keeps its capacity, so churn does not allocate it again.
   std::size_t kept = 0;
   for (connection* c : closed_) {
-    if (c->wake_posted()) {
-      closed_[kept++] = c;  // its posted wake runs first; freed on the next pass
-    } else {
+    if (c->freeable()) {
       delete c;
+    } else {
+      closed_[kept++] = c;  // a posted wake or an aborted wait runs first; freed on the next pass
     }
   }
   closed_.resize(kept);
@@ -132,7 +179,7 @@ void server_core::start_timer() {
 }
 
 void server_core::tick() {
-  now_ms_ = steady_ms();
+  now_ms_ = monotonic_ms();
   date_.refresh(std::time(nullptr));
   for (connection* c = head_; c != nullptr;) {
     connection* next = c->next;  // `c` may remove itself
@@ -160,7 +207,6 @@ void server_core::shutdown(std::function<void()> done, bool keep_accepting) {
 void server_core::close() {
   stopped_ = true;
   timer_.cancel();
-  poller_.stop();
   if (listener_) listener_->stop();
   for (connection* c = head_; c != nullptr;) {
     connection* next = c->next;

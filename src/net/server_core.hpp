@@ -16,7 +16,7 @@
 #include "http/buffers.hpp"
 #include "http/date_cache.hpp"
 #include "http/session.hpp"
-#include "net/poller.hpp"
+#include "net/input_buffer.hpp"
 
 namespace hive::detail {
 
@@ -51,7 +51,14 @@ class server_core {
   const session_config& config() const { return cfg_; }
   const options& opts() const { return opts_; }
   buffer_pool& pool() { return pool_; }
-  poller& poll() { return poller_; }
+  input_pool& inputs() { return inputs_; }
+  // The worker's landing buffer: where a connection that holds no buffer of its own reads its
+  // next request. Lent at the moment of the read; the reader reclaims it right after (an empty
+  // buffer if someone else borrowed it meanwhile).
+  std::span<char> lend_landing(const void* reader);
+  input_buffer reclaim_landing(const void* reader);
+  // Where a lingering connection reads what it throws away.
+  std::span<char> sink() { return {sink_, sizeof sink_}; }
   std::int64_t now_ms() const { return now_ms_; }
   std::int64_t tick_ms() const { return tick_ms_; }
   bool draining() const { return draining_; }
@@ -74,9 +81,11 @@ class server_core {
   const options& opts_;
   session_config cfg_;
   buffer_pool pool_;
+  input_pool inputs_;
+  input_buffer landing_;
+  const void* landing_reader_ = nullptr;
   date_cache date_;
   asio::steady_timer timer_;
-  poller poller_;
   std::vector<connection*> closed_;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
@@ -88,6 +97,7 @@ class server_core {
   std::function<void()> drained_;
   std::function<void()> tick_hook_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  char sink_[4096];
 };
 
 }  // namespace hive::detail

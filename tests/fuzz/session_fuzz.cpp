@@ -10,6 +10,7 @@
 // order; error responses carry only hive's own text, never request bytes; nothing after a
 // response that says `Connection: close`; a closing session asks for no more input.
 #include <algorithm>
+#include <limits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
@@ -23,6 +24,7 @@
 
 #include "http/date_cache.hpp"
 #include "http/session.hpp"
+#include "unit/output_text.hpp"
 
 namespace {
 
@@ -222,18 +224,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.limits.max_header_count = 8;
     cfg.limits.max_body_bytes = 128;
   }
-  hive::detail::buffer_pool pool(1024, 4);
+  hive::detail::buffer_pool pool(4);
+  hive::detail::input_pool inputs(1024, 4);
   seq = 0;
   parked.clear();
   checker chk;
   std::string out;
   {
-    hive::detail::session s(fuzz_app().router(), cfg, pool);
+    hive::detail::session s(fuzz_app().router(), cfg, pool, inputs);
     auto drain = [&] {
-      for (auto o = s.output(); !o.empty(); o = s.output()) {
-        const std::size_t n = (f & trickle_output) != 0 ? std::min<std::size_t>(o.size(), 7) : o.size();
-        out.append(o.substr(0, n));
-        s.consume(n);
+      const std::size_t step = (f & trickle_output) != 0 ? 7 : std::numeric_limits<std::size_t>::max();
+      while (hive::test::take_output(s, out, step) != 0) {
       }
     };
     std::size_t at = 0;
@@ -269,6 +270,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       parked.clear();
     }
   }
-  if (pool.idle() > 4) broken("the pool kept more buffers than asked", out);
+  if (pool.idle() > 4 || inputs.idle() > 4) broken("the pool kept more buffers than asked", out);
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "http/date_cache.hpp"
 #include "http/session.hpp"
 #include "support/http_reader.hpp"
+#include "unit/output_text.hpp"
 
 namespace hive::test {
 
@@ -18,7 +19,7 @@ struct harness {
     date.refresh(784111777);  // a fixed Date, so outputs compare byte for byte
     cfg.limits = limits;
     cfg.date = &date;
-    s = std::make_unique<detail::session>(app_.router(), cfg, pool);
+    s = std::make_unique<detail::session>(app_.router(), cfg, pool, inputs);
   }
 
   // Feeds bytes and collects whatever the session wants written.
@@ -27,9 +28,7 @@ struct harness {
     drain();
   }
   void drain() {
-    for (auto o = s->output(); !o.empty(); o = s->output()) {
-      out.append(o);
-      s->consume(o.size());
+    while (take_output(*s, out) != 0) {
     }
   }
   read_result responses(const std::vector<bool>& head = {}) const { return read_responses(out, head); }
@@ -37,6 +36,7 @@ struct harness {
   const hive::app& app_;
   detail::date_cache date{"hive"};
   detail::buffer_pool pool;
+  detail::input_pool inputs;
   detail::session_config cfg;
   std::unique_ptr<detail::session> s;
   std::string out;

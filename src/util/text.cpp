@@ -1,4 +1,4 @@
-#include "http/text.hpp"
+#include "util/text.hpp"
 
 namespace hive::detail {
 
