@@ -39,6 +39,11 @@ struct options {
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
   std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
 
+  // The longest any duration above may be. A deadline is "now + timeout" in int64 steady-clock
+  // milliseconds (and nanoseconds in Asio's timers): a year is far past any sane timeout and far
+  // from overflowing either, so no check is needed where the sums are made.
+  static constexpr std::chrono::milliseconds max_duration = std::chrono::hours(24 * 365);
+
   // Parse flags (`--port 8080`, `--port=8080`) over HIVE_* environment variables over the
   // defaults. Prints usage and exits 0 on --help; prints the problem and exits 2 on a bad value.
   static options from_args(int argc, char** argv);

@@ -16,11 +16,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// "8KiB", "1MiB", "16k", "512" (bytes).
+// "8KiB", "1MiB", "16k", "512" (bytes); at most what std::size_t holds.
 std::size_t parse_size(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a size");
+  if (r.ptr == v.data()) throw std::invalid_argument("not a size");
   std::string unit(r.ptr, v.data() + v.size());
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::uint64_t mul = 1;
@@ -29,23 +29,36 @@ std::size_t parse_size(std::string_view v) {
   else if (unit == "m" || unit == "mb" || unit == "mib") mul = 1024 * 1024;
   else if (unit == "g" || unit == "gb" || unit == "gib") mul = 1024ull * 1024 * 1024;
   else throw std::invalid_argument("unknown size unit");
-  if (n > std::numeric_limits<std::uint64_t>::max() / mul) throw std::invalid_argument("too big");
+  constexpr std::uint64_t max = std::numeric_limits<std::size_t>::max();
+  if (r.ec == std::errc::result_out_of_range || n > max / mul) {
+    throw std::invalid_argument("too big; at most " + std::to_string(max) + " bytes");
+  }
   return static_cast<std::size_t>(n * mul);
 }
 
-// "10s", "500ms", "2m", "10" (seconds).
+std::string show_days(milliseconds d) {
+  return std::to_string(d / std::chrono::hours(24)) + " days";
+}
+
+// "10s", "500ms", "2m", "10" (seconds); more than zero, at most options::max_duration.
 milliseconds parse_duration(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a duration");
+  if (r.ptr == v.data()) throw std::invalid_argument("not a duration");
   const std::string_view unit(r.ptr, static_cast<std::size_t>(v.data() + v.size() - r.ptr));
-  std::uint64_t ms;
-  if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "ms") ms = n;
-  else if (unit == "m") ms = n * 60'000;
+  std::uint64_t unit_ms;
+  if (unit.empty() || unit == "s") unit_ms = 1000;
+  else if (unit == "ms") unit_ms = 1;
+  else if (unit == "m") unit_ms = 60'000;
   else throw std::invalid_argument("unknown duration unit");
-  if (ms == 0) throw std::invalid_argument("must be more than zero");
-  return milliseconds(ms);
+  // Checked before multiplying: the product must neither wrap uint64 nor the signed count.
+  constexpr auto max_ms = static_cast<std::uint64_t>(options::max_duration.count());
+  if (r.ec == std::errc::result_out_of_range || n > max_ms / unit_ms) {
+    throw std::invalid_argument("longer than " + show_days(options::max_duration) +
+                                ", the most a duration may be");
+  }
+  if (n == 0) throw std::invalid_argument("must be more than zero");
+  return milliseconds(static_cast<milliseconds::rep>(n * unit_ms));
 }
 
 long parse_int(std::string_view v, long lo, long hi) {
@@ -163,7 +176,8 @@ std::string options::usage() {
     line += f.help;
     s += line + "\n";
   }
-  s += "Sizes take B, KiB, MiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\").\n";
+  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\")\n";
+  s += "and may be at most " + show_days(max_duration) + " (" + show_ms(max_duration) + ").\n";
   return s;
 }
 
