@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hive {
 
@@ -49,6 +51,23 @@ struct options {
   static options from_args(int argc, char** argv);
   // The same without exiting: throws std::invalid_argument with the message instead.
   static options parse(int argc, const char* const* argv);
+
+  // For an application with flags of its own (named after Python's argparse.parse_known_args,
+  // which does the same): hive's flags are parsed as above, and what hive does not know is
+  // appended to `rest` in order instead of refused: unknown flags (as written, `--x=1` or `--x`
+  // then its value as the next entry), positional arguments, and `--` with everything after it
+  // (hive stops there; the `--` is kept so the application's parser stops there too). A value
+  // for an application flag that itself starts with `--` must use the `--flag=value` form.
+  // A bad value for one of hive's flags still exits 2 (throws, for parse_known). --help or -h
+  // before `--` prints hive's usage followed by `app_usage` (the application's own options) and
+  // exits 0.
+  //
+  //   std::vector<std::string> rest;
+  //   auto opts = hive::options::from_args_known(argc, argv, rest, "App options:\n  --db PATH\n");
+  //   // argv "--port 8080 --db x.db in.txt" → opts.port 8080, rest {"--db", "x.db", "in.txt"}
+  static options from_args_known(int argc, char** argv, std::vector<std::string>& rest,
+                                 std::string_view app_usage = {});
+  static options parse_known(int argc, const char* const* argv, std::vector<std::string>& rest);
   static std::string usage();
 };
 

@@ -160,6 +160,71 @@ void apply(options& o, const flag& f, std::string_view value, std::string_view s
   }
 }
 
+// Flags over HIVE_* variables over the defaults. Without `rest` anything hive does not know is
+// refused; with it, unknown flags, positional arguments and everything from `--` on are kept
+// there, in order, for the application's own parser.
+options parse_args(int argc, const char* const* argv, std::vector<std::string>* rest) {
+  options o;
+  for (const auto& f : flags()) {
+    if (const char* v = std::getenv(f.env)) apply(o, f, v, f.env);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (rest != nullptr && arg == "--") {
+      // The `--` is kept too, so the application's parser also knows its flags end there.
+      rest->insert(rest->end(), argv + i, argv + argc);
+      break;
+    }
+    if (!arg.starts_with("--")) {
+      if (rest != nullptr) {
+        rest->emplace_back(arg);
+        continue;
+      }
+      throw std::invalid_argument("hive: unexpected argument '" + std::string(arg) + "'; see --help");
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const flag* f = find_flag(arg);
+    if (f == nullptr) {
+      if (rest != nullptr) {
+        rest->emplace_back(argv[i]);
+        continue;
+      }
+      throw std::invalid_argument("hive: unknown option --" + std::string(arg) + "; see --help");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        throw std::invalid_argument("hive: --" + std::string(arg) + " needs a value; see --help");
+      }
+      value = argv[++i];
+    }
+    apply(o, *f, value, "--" + std::string(arg));
+  }
+  return o;
+}
+
+// `--help` or `-h` among the arguments; with `stop_at_dashes`, only among those before `--`.
+bool wants_help(int argc, char** argv, bool stop_at_dashes) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (stop_at_dashes && a == "--") return false;
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+[[noreturn]] void print_usage_and_exit(int argc, char** argv, std::string_view app_usage) {
+  std::printf("Usage: %s [options]\n%s%.*s", argc > 0 ? argv[0] : "hive", options::usage().c_str(),
+              static_cast<int>(app_usage.size()), app_usage.data());
+  std::exit(0);
+}
+
 }  // namespace
 
 std::string options::usage() {
@@ -182,48 +247,28 @@ std::string options::usage() {
 }
 
 options options::parse(int argc, const char* const* argv) {
-  options o;
-  for (const auto& f : flags()) {
-    if (const char* v = std::getenv(f.env)) apply(o, f, v, f.env);
-  }
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (!arg.starts_with("--")) {
-      throw std::invalid_argument("hive: unexpected argument '" + std::string(arg) + "'; see --help");
-    }
-    arg.remove_prefix(2);
-    std::string_view value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    const flag* f = find_flag(arg);
-    if (f == nullptr) {
-      throw std::invalid_argument("hive: unknown option --" + std::string(arg) + "; see --help");
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        throw std::invalid_argument("hive: --" + std::string(arg) + " needs a value; see --help");
-      }
-      value = argv[++i];
-    }
-    apply(o, *f, value, "--" + std::string(arg));
-  }
-  return o;
+  return parse_args(argc, argv, nullptr);
+}
+
+options options::parse_known(int argc, const char* const* argv, std::vector<std::string>& rest) {
+  return parse_args(argc, argv, &rest);
 }
 
 options options::from_args(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::printf("Usage: %s [options]\n%s", argc > 0 ? argv[0] : "hive", usage().c_str());
-      std::exit(0);
-    }
-  }
+  if (wants_help(argc, argv, false)) print_usage_and_exit(argc, argv, {});
   try {
     return parse(argc, argv);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
+}
+
+options options::from_args_known(int argc, char** argv, std::vector<std::string>& rest,
+                                 std::string_view app_usage) {
+  if (wants_help(argc, argv, true)) print_usage_and_exit(argc, argv, app_usage);
+  try {
+    return parse_known(argc, argv, rest);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s\n", e.what());
     std::exit(2);
