@@ -50,8 +50,7 @@ std::string to_text(const address16& a, bool v4) {
 }
 
 [[noreturn]] void bad_entry(std::string_view entry, const std::string& why) {
-  throw std::invalid_argument("'" + std::string(entry) + "' is not a CIDR (" + why +
-                              "); write it as 10.0.0.0/8, 127.0.0.1, fd00::/8 or ::1");
+  throw std::invalid_argument("'" + std::string(entry) + "' is not a CIDR: " + why);
 }
 
 }  // namespace
@@ -80,7 +79,9 @@ cidr_set::cidr_set(const std::vector<std::string>& entries) {
     const auto slash = entry.find('/');
     const std::string_view text = std::string_view(entry).substr(0, slash);
     range r{};
-    if (!parse_address(text, r.base)) bad_entry(entry, "not an IPv4 or IPv6 address");
+    if (!parse_address(text, r.base)) {
+      bad_entry(entry, "write ADDRESS or ADDRESS/BITS, as in 10.0.0.0/8, 127.0.0.1, fd00::/8");
+    }
     // Whether the text was IPv4 decides the prefix's unit; "::ffff:10.0.0.0/104" is IPv6 text.
     const bool v4 = text.find(':') == std::string_view::npos;
     const unsigned max = v4 ? 32 : 128;
@@ -90,15 +91,15 @@ cidr_set::cidr_set(const std::vector<std::string>& entries) {
       unsigned n = 0;
       const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), n);
       if (digits.empty() || res.ec != std::errc() || res.ptr != digits.data() + digits.size() || n > max) {
-        bad_entry(entry, "the prefix length must be 0.." + std::to_string(max));
+        bad_entry(entry, "its prefix length must be 0.." + std::to_string(max));
       }
       r.prefix = n;
     }
     if (v4) r.prefix += v4_offset_bits;
     if (const address16 net = network_of(r.base, r.prefix); net != r.base) {
       const unsigned shown = v4 ? r.prefix - v4_offset_bits : r.prefix;
-      bad_entry(entry, "bits are set past the prefix length; the network is " + to_text(net, v4) + "/" +
-                           std::to_string(shown));
+      bad_entry(entry, "it has bits set past its prefix length; the network is " + to_text(net, v4) +
+                           "/" + std::to_string(shown));
     }
     ranges_.push_back(r);
   }
