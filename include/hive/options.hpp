@@ -21,6 +21,11 @@ struct options {
   int workers = -1;
   // Sent as the `Server` header; empty sends none.
   std::string server_name = "hive";
+  // Peers whose X-Forwarded-For / Forwarded headers may be believed: CIDRs ("10.0.0.0/8",
+  // "fd00::/8"; a bare address is /32 or /128), each checked when parsed. Empty: believe no
+  // one, so a client cannot forge its address. Parsed and checked only: the server does not
+  // read those headers yet.
+  std::vector<std::string> trusted_proxies;
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.
   std::size_t max_request_line_bytes = 8 * 1024;   // 414 past it: long-URL floods

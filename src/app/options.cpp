@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/cidr.hpp"
+
 namespace hive {
 
 namespace {
@@ -59,6 +61,33 @@ milliseconds parse_duration(std::string_view v) {
   }
   if (n == 0) throw std::invalid_argument("must be more than zero");
   return milliseconds(static_cast<milliseconds::rep>(n * unit_ms));
+}
+
+// "10.0.0.0/8, ::1" → {"10.0.0.0/8", "::1"}, each entry checked; "" → none.
+std::vector<std::string> parse_cidr_list(std::string_view v) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  std::vector<std::string> out;
+  if (trim(v).empty()) return out;
+  for (;;) {
+    const auto comma = v.find(',');
+    const std::string_view entry = trim(v.substr(0, comma));
+    if (entry.empty()) throw std::invalid_argument("an empty entry; separate CIDRs with one comma");
+    out.emplace_back(entry);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  detail::cidr_set check(out);  // throws naming the first bad entry
+  return out;
+}
+
+std::string show_list(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : ",") + e;
+  return s.empty() ? "(none)" : s;
 }
 
 long parse_int(std::string_view v, long lo, long hi) {
@@ -116,6 +145,9 @@ const std::vector<flag>& flags() {
       {"server-name", "HIVE_SERVER_NAME", "Server header value; empty sends none",
        [](options& o, std::string_view v) { o.server_name = v; },
        [](const options& o) { return o.server_name.empty() ? std::string("(none)") : o.server_name; }},
+      {"trusted-proxies", "HIVE_TRUSTED_PROXIES", "proxy CIDRs, comma-separated (checked; not used yet)",
+       [](options& o, std::string_view v) { o.trusted_proxies = parse_cidr_list(v); },
+       [](const options& o) { return show_list(o.trusted_proxies); }},
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",

@@ -8,23 +8,12 @@
 
 #include <hive/options.hpp>
 
+#include "unit/options_helpers.hpp"
+
 using namespace std::chrono_literals;
 
-namespace {
-hive::options parse(std::initializer_list<const char*> args) {
-  std::vector<const char*> argv{"prog"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return hive::options::parse(static_cast<int>(argv.size()), argv.data());
-}
-std::string message(std::initializer_list<const char*> args) {
-  try {
-    parse(args);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using hive::test::parse;
+using hive::test::parse_error;
 
 TEST_CASE("options: defaults match the documented ones") {
   const auto o = parse({});
@@ -67,14 +56,14 @@ TEST_CASE("options: environment variables, overridden by flags") {
 }
 
 TEST_CASE("options: bad values are refused with a message naming the option") {
-  CHECK(message({"--port", "70000"}).find("--port") != std::string::npos);
-  CHECK(message({"--port", "80x"}).find("--port") != std::string::npos);
-  CHECK(message({"--idle-timeout", "5h"}).find("--idle-timeout") != std::string::npos);
-  CHECK(message({"--idle-timeout", "0"}).find("--idle-timeout") != std::string::npos);
-  CHECK(message({"--max-body", "lots"}).find("--max-body") != std::string::npos);
-  CHECK(message({"--bogus", "1"}).find("unknown option --bogus") != std::string::npos);
-  CHECK(message({"--port"}).find("needs a value") != std::string::npos);
-  CHECK(message({"stray"}).find("unexpected argument") != std::string::npos);
+  CHECK(parse_error({"--port", "70000"}).find("--port") != std::string::npos);
+  CHECK(parse_error({"--port", "80x"}).find("--port") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "5h"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "0"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--max-body", "lots"}).find("--max-body") != std::string::npos);
+  CHECK(parse_error({"--bogus", "1"}).find("unknown option --bogus") != std::string::npos);
+  CHECK(parse_error({"--port"}).find("needs a value") != std::string::npos);
+  CHECK(parse_error({"stray"}).find("unexpected argument") != std::string::npos);
 }
 
 TEST_CASE("options: usage lists every flag with its variable and default") {
@@ -87,8 +76,8 @@ TEST_CASE("options: usage lists every flag with its variable and default") {
 
 TEST_CASE("options: a duration past the maximum is refused, not wrapped") {
   // 9300000000000000 s is 9.3e18 ms: it fit uint64 but wrapped to a negative milliseconds count.
-  CHECK(message({"--idle-timeout", "9300000000000000s"}).find("--idle-timeout") != std::string::npos);
-  CHECK(message({"--idle-timeout", "9300000000000000s"}).find("365 days") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "9300000000000000s"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "9300000000000000s"}).find("365 days") != std::string::npos);
   CHECK_THROWS_AS(parse({"--header-timeout", "18446744073709551615ms"}), std::invalid_argument);
   CHECK_THROWS_AS(parse({"--header-timeout", "18446744073709551616"}), std::invalid_argument);  // > uint64
   CHECK_THROWS_AS(parse({"--body-timeout", "307445734561825861m"}), std::invalid_argument);  // wraps uint64
@@ -96,7 +85,7 @@ TEST_CASE("options: a duration past the maximum is refused, not wrapped") {
   CHECK_THROWS_AS(parse({"--shutdown-timeout", "31536000001ms"}), std::invalid_argument);
   CHECK_THROWS_AS(parse({"--min-uptime", "525601m"}), std::invalid_argument);
   ::setenv("HIVE_HEARTBEAT_TIMEOUT", "9300000000000000s", 1);
-  const auto env = message({});
+  const auto env = parse_error({});
   ::unsetenv("HIVE_HEARTBEAT_TIMEOUT");
   CHECK(env.find("HIVE_HEARTBEAT_TIMEOUT") != std::string::npos);
 }
@@ -118,9 +107,9 @@ TEST_CASE("options: a size that does not fit size_t is refused; the largest that
   const std::string gib_over = std::to_string(max / (1024ull * 1024 * 1024) + 1) + "GiB";
   CHECK(parse({"--max-body", biggest.c_str()}).max_body_bytes == max);
   CHECK(parse({"--max-body", kib.c_str()}).max_body_bytes == max / 1024 * 1024);
-  CHECK(message({"--max-body", kib_over.c_str()}).find("--max-body") != std::string::npos);
-  CHECK(message({"--max-body", kib_over.c_str()}).find("too big") != std::string::npos);
+  CHECK(parse_error({"--max-body", kib_over.c_str()}).find("--max-body") != std::string::npos);
+  CHECK(parse_error({"--max-body", kib_over.c_str()}).find("too big") != std::string::npos);
   CHECK_THROWS_AS(parse({"--max-header-bytes", gib_over.c_str()}), std::invalid_argument);
   // One past the largest uint64: from_chars overflows; the message says too big, not "not a size".
-  CHECK(message({"--max-body", "18446744073709551616"}).find("too big") != std::string::npos);
+  CHECK(parse_error({"--max-body", "18446744073709551616"}).find("too big") != std::string::npos);
 }
