@@ -46,9 +46,10 @@ struct options {
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
   std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
 
-  // The longest any duration above may be. A deadline is "now + timeout" in int64 steady-clock
-  // milliseconds (and nanoseconds in Asio's timers): a year is far past any sane timeout and far
-  // from overflowing either, so no check is needed where the sums are made.
+  // The longest any duration above may be from a flag or variable (parse refuses more). A
+  // deadline is "now + timeout" in int64 steady-clock milliseconds (nanoseconds in Asio's
+  // timers): a year is far past any sane timeout and far from overflowing either, so the sums
+  // need no check where they are made.
   static constexpr std::chrono::milliseconds max_duration = std::chrono::hours(24 * 365);
 
   // Parse flags (`--port 8080`, `--port=8080`) over HIVE_* environment variables over the
