@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hive {
 
@@ -19,6 +21,11 @@ struct options {
   int workers = -1;
   // Sent as the `Server` header; empty sends none.
   std::string server_name = "hive";
+  // Peers whose X-Forwarded-For / Forwarded headers may be believed: CIDRs ("10.0.0.0/8",
+  // "fd00::/8"; a bare address is /32 or /128), each checked when parsed. Empty: believe no
+  // one, so a client cannot forge its address. Parsed and checked only: the server does not
+  // read those headers yet.
+  std::vector<std::string> trusted_proxies;
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.
   std::size_t max_request_line_bytes = 8 * 1024;   // 414 past it: long-URL floods
@@ -39,11 +46,34 @@ struct options {
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
   std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
 
+  // The longest any duration above may be from a flag or variable (parse refuses more). A
+  // deadline is "now + timeout" in int64 steady-clock milliseconds (nanoseconds in Asio's
+  // timers): a year is far past any sane timeout and far from overflowing either, so the sums
+  // need no check where they are made.
+  static constexpr std::chrono::milliseconds max_duration = std::chrono::hours(24 * 365);
+
   // Parse flags (`--port 8080`, `--port=8080`) over HIVE_* environment variables over the
   // defaults. Prints usage and exits 0 on --help; prints the problem and exits 2 on a bad value.
   static options from_args(int argc, char** argv);
   // The same without exiting: throws std::invalid_argument with the message instead.
   static options parse(int argc, const char* const* argv);
+
+  // For an application with flags of its own (named after Python's argparse.parse_known_args,
+  // which does the same): hive's flags are parsed as above, and what hive does not know is
+  // appended to `rest` in order instead of refused: unknown flags (as written, `--x=1` or `--x`
+  // then its value as the next entry), positional arguments, and `--` with everything after it
+  // (hive stops there; the `--` is kept so the application's parser stops there too). A value
+  // for an application flag that itself starts with `--` must use the `--flag=value` form.
+  // A bad value for one of hive's flags still exits 2 (throws, for parse_known). --help or -h
+  // before `--` prints hive's usage followed by `app_usage` (the application's own options) and
+  // exits 0.
+  //
+  //   std::vector<std::string> rest;
+  //   auto opts = hive::options::from_args_known(argc, argv, rest, "App options:\n  --db PATH\n");
+  //   // argv "--port 8080 --db x.db in.txt" → opts.port 8080, rest {"--db", "x.db", "in.txt"}
+  static options from_args_known(int argc, char** argv, std::vector<std::string>& rest,
+                                 std::string_view app_usage = {});
+  static options parse_known(int argc, const char* const* argv, std::vector<std::string>& rest);
   static std::string usage();
 };
 

@@ -1,6 +1,7 @@
 // hive::router — maps a method and a path to a handler. Patterns are `/`-separated segments:
-// literal text, `:name` (one segment, read with req.param("name")) or a final `*` (the rest of
-// the path, read with req.param("*")). Literal segments win over parameters, parameters over `*`.
+// literal text, `:name` (one non-empty segment, read with req.param("name")) or a final `*` (the
+// rest of the path, read with req.param("*")). Literal segments win over parameters, parameters
+// over `*`; an empty segment (`/users/`) is no parameter's, so it reaches `*` or 404.
 //
 //   r.add("GET", "/users/:id/files/*", handler);
 #pragma once

@@ -10,17 +10,19 @@
 #include <string>
 #include <vector>
 
+#include "util/cidr.hpp"
+
 namespace hive {
 
 namespace {
 
 using std::chrono::milliseconds;
 
-// "8KiB", "1MiB", "16k", "512" (bytes).
+// "8KiB", "1MiB", "16k", "512" (bytes); at most what std::size_t holds.
 std::size_t parse_size(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a size");
+  if (r.ptr == v.data()) throw std::invalid_argument("not a size");
   std::string unit(r.ptr, v.data() + v.size());
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::uint64_t mul = 1;
@@ -29,23 +31,63 @@ std::size_t parse_size(std::string_view v) {
   else if (unit == "m" || unit == "mb" || unit == "mib") mul = 1024 * 1024;
   else if (unit == "g" || unit == "gb" || unit == "gib") mul = 1024ull * 1024 * 1024;
   else throw std::invalid_argument("unknown size unit");
-  if (n > std::numeric_limits<std::uint64_t>::max() / mul) throw std::invalid_argument("too big");
+  constexpr std::uint64_t max = std::numeric_limits<std::size_t>::max();
+  if (r.ec == std::errc::result_out_of_range || n > max / mul) {
+    throw std::invalid_argument("too big; at most " + std::to_string(max) + " bytes");
+  }
   return static_cast<std::size_t>(n * mul);
 }
 
-// "10s", "500ms", "2m", "10" (seconds).
+std::string show_days(milliseconds d) {
+  return std::to_string(d / std::chrono::hours(24)) + " days";
+}
+
+// "10s", "500ms", "2m", "10" (seconds); more than zero, at most options::max_duration.
 milliseconds parse_duration(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (r.ec != std::errc() || r.ptr == v.data()) throw std::invalid_argument("not a duration");
+  if (r.ptr == v.data()) throw std::invalid_argument("not a duration");
   const std::string_view unit(r.ptr, static_cast<std::size_t>(v.data() + v.size() - r.ptr));
-  std::uint64_t ms;
-  if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "ms") ms = n;
-  else if (unit == "m") ms = n * 60'000;
+  std::uint64_t unit_ms;
+  if (unit.empty() || unit == "s") unit_ms = 1000;
+  else if (unit == "ms") unit_ms = 1;
+  else if (unit == "m") unit_ms = 60'000;
   else throw std::invalid_argument("unknown duration unit");
-  if (ms == 0) throw std::invalid_argument("must be more than zero");
-  return milliseconds(ms);
+  // Checked before multiplying: the product must neither wrap uint64 nor the signed count.
+  constexpr auto max_ms = static_cast<std::uint64_t>(options::max_duration.count());
+  if (r.ec == std::errc::result_out_of_range || n > max_ms / unit_ms) {
+    throw std::invalid_argument("longer than " + show_days(options::max_duration) +
+                                ", the most a duration may be");
+  }
+  if (n == 0) throw std::invalid_argument("must be more than zero");
+  return milliseconds(static_cast<milliseconds::rep>(n * unit_ms));
+}
+
+// "10.0.0.0/8, ::1" → {"10.0.0.0/8", "::1"}, each entry checked; "" → none.
+std::vector<std::string> parse_cidr_list(std::string_view v) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  std::vector<std::string> out;
+  if (trim(v).empty()) return out;
+  for (;;) {
+    const auto comma = v.find(',');
+    const std::string_view entry = trim(v.substr(0, comma));
+    if (entry.empty()) throw std::invalid_argument("an empty entry; separate CIDRs with one comma");
+    out.emplace_back(entry);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  detail::cidr_set check(out);  // throws naming the first bad entry
+  return out;
+}
+
+std::string show_list(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : ",") + e;
+  return s.empty() ? "(none)" : s;
 }
 
 long parse_int(std::string_view v, long lo, long hi) {
@@ -103,6 +145,9 @@ const std::vector<flag>& flags() {
       {"server-name", "HIVE_SERVER_NAME", "Server header value; empty sends none",
        [](options& o, std::string_view v) { o.server_name = v; },
        [](const options& o) { return o.server_name.empty() ? std::string("(none)") : o.server_name; }},
+      {"trusted-proxies", "HIVE_TRUSTED_PROXIES", "proxy CIDRs, comma-separated (checked; not used yet)",
+       [](options& o, std::string_view v) { o.trusted_proxies = parse_cidr_list(v); },
+       [](const options& o) { return show_list(o.trusted_proxies); }},
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",
@@ -147,6 +192,71 @@ void apply(options& o, const flag& f, std::string_view value, std::string_view s
   }
 }
 
+// Flags over HIVE_* variables over the defaults. Without `rest` anything hive does not know is
+// refused; with it, unknown flags, positional arguments and everything from `--` on are kept
+// there, in order, for the application's own parser.
+options parse_args(int argc, const char* const* argv, std::vector<std::string>* rest) {
+  options o;
+  for (const auto& f : flags()) {
+    if (const char* v = std::getenv(f.env)) apply(o, f, v, f.env);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (rest != nullptr && arg == "--") {
+      // The `--` is kept too, so the application's parser also knows its flags end there.
+      rest->insert(rest->end(), argv + i, argv + argc);
+      break;
+    }
+    if (!arg.starts_with("--")) {
+      if (rest != nullptr) {
+        rest->emplace_back(arg);
+        continue;
+      }
+      throw std::invalid_argument("hive: unexpected argument '" + std::string(arg) + "'; see --help");
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const flag* f = find_flag(arg);
+    if (f == nullptr) {
+      if (rest != nullptr) {
+        rest->emplace_back(argv[i]);
+        continue;
+      }
+      throw std::invalid_argument("hive: unknown option --" + std::string(arg) + "; see --help");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        throw std::invalid_argument("hive: --" + std::string(arg) + " needs a value; see --help");
+      }
+      value = argv[++i];
+    }
+    apply(o, *f, value, "--" + std::string(arg));
+  }
+  return o;
+}
+
+// `--help` or `-h` among the arguments; with `stop_at_dashes`, only among those before `--`.
+bool wants_help(int argc, char** argv, bool stop_at_dashes) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (stop_at_dashes && a == "--") return false;
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+[[noreturn]] void print_usage_and_exit(int argc, char** argv, std::string_view app_usage) {
+  std::printf("Usage: %s [options]\n%s%.*s", argc > 0 ? argv[0] : "hive", options::usage().c_str(),
+              static_cast<int>(app_usage.size()), app_usage.data());
+  std::exit(0);
+}
+
 }  // namespace
 
 std::string options::usage() {
@@ -163,53 +273,34 @@ std::string options::usage() {
     line += f.help;
     s += line + "\n";
   }
-  s += "Sizes take B, KiB, MiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\").\n";
+  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\")\n";
+  s += "and may be at most " + show_days(max_duration) + " (" + show_ms(max_duration) + ").\n";
   return s;
 }
 
 options options::parse(int argc, const char* const* argv) {
-  options o;
-  for (const auto& f : flags()) {
-    if (const char* v = std::getenv(f.env)) apply(o, f, v, f.env);
-  }
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (!arg.starts_with("--")) {
-      throw std::invalid_argument("hive: unexpected argument '" + std::string(arg) + "'; see --help");
-    }
-    arg.remove_prefix(2);
-    std::string_view value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    const flag* f = find_flag(arg);
-    if (f == nullptr) {
-      throw std::invalid_argument("hive: unknown option --" + std::string(arg) + "; see --help");
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        throw std::invalid_argument("hive: --" + std::string(arg) + " needs a value; see --help");
-      }
-      value = argv[++i];
-    }
-    apply(o, *f, value, "--" + std::string(arg));
-  }
-  return o;
+  return parse_args(argc, argv, nullptr);
+}
+
+options options::parse_known(int argc, const char* const* argv, std::vector<std::string>& rest) {
+  return parse_args(argc, argv, &rest);
 }
 
 options options::from_args(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::printf("Usage: %s [options]\n%s", argc > 0 ? argv[0] : "hive", usage().c_str());
-      std::exit(0);
-    }
-  }
+  if (wants_help(argc, argv, false)) print_usage_and_exit(argc, argv, {});
   try {
     return parse(argc, argv);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
+}
+
+options options::from_args_known(int argc, char** argv, std::vector<std::string>& rest,
+                                 std::string_view app_usage) {
+  if (wants_help(argc, argv, true)) print_usage_and_exit(argc, argv, app_usage);
+  try {
+    return parse_known(argc, argv, rest);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s\n", e.what());
     std::exit(2);

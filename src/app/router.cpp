@@ -72,7 +72,9 @@ struct searcher {
         break;
       }
     }
-    if (n.param) {
+    // A parameter names something, so an empty segment (`/item/`, `/a//b`) is not one: it falls
+    // through to a `*` here or to 404.
+    if (n.param && !seg.empty()) {
       decode_into(seg, scratch, params, n.param_name);
       if (const handler* h = search(*n.param, after, last)) return h;
       params.resize(mark_params);

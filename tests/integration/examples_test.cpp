@@ -57,6 +57,22 @@ TEST_CASE("examples/hello: bad options are refused with status 2; --help lists t
     CHECK(p.output().find("--port") != std::string::npos);
   }
   {
+    // Used to be accepted and wrap to a negative timeout.
+    process p({hive::test::example_path("hello"), "--idle-timeout", "9300000000000000s"});
+    const int status = p.stop(0, 5s);
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK(p.output().find("--idle-timeout") != std::string::npos);
+    CHECK(p.output().find("365 days") != std::string::npos);
+  }
+  {
+    process p({hive::test::example_path("hello"), "--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"});
+    const int status = p.stop(0, 5s);
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK(p.output().find("'10.0.0.0/33' is not a CIDR") != std::string::npos);
+  }
+  {
     process p({hive::test::example_path("hello"), "--help"});
     const int status = p.stop(0, 5s);
     REQUIRE(status != -1);

@@ -1,21 +1,19 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <hive/options.hpp>
 
+#include "unit/options_helpers.hpp"
+
 using namespace std::chrono_literals;
 
-namespace {
-hive::options parse(std::initializer_list<const char*> args) {
-  std::vector<const char*> argv{"prog"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return hive::options::parse(static_cast<int>(argv.size()), argv.data());
-}
-}  // namespace
+using hive::test::parse;
+using hive::test::parse_error;
 
 TEST_CASE("options: defaults match the documented ones") {
   const auto o = parse({});
@@ -58,28 +56,60 @@ TEST_CASE("options: environment variables, overridden by flags") {
 }
 
 TEST_CASE("options: bad values are refused with a message naming the option") {
-  auto message = [](std::initializer_list<const char*> args) -> std::string {
-    try {
-      parse(args);
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "";
-  };
-  CHECK(message({"--port", "70000"}).find("--port") != std::string::npos);
-  CHECK(message({"--port", "80x"}).find("--port") != std::string::npos);
-  CHECK(message({"--idle-timeout", "5h"}).find("--idle-timeout") != std::string::npos);
-  CHECK(message({"--idle-timeout", "0"}).find("--idle-timeout") != std::string::npos);
-  CHECK(message({"--max-body", "lots"}).find("--max-body") != std::string::npos);
-  CHECK(message({"--bogus", "1"}).find("unknown option --bogus") != std::string::npos);
-  CHECK(message({"--port"}).find("needs a value") != std::string::npos);
-  CHECK(message({"stray"}).find("unexpected argument") != std::string::npos);
+  CHECK(parse_error({"--port", "70000"}).find("--port") != std::string::npos);
+  CHECK(parse_error({"--port", "80x"}).find("--port") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "5h"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "0"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--max-body", "lots"}).find("--max-body") != std::string::npos);
+  CHECK(parse_error({"--bogus", "1"}).find("unknown option --bogus") != std::string::npos);
+  CHECK(parse_error({"--port"}).find("needs a value") != std::string::npos);
+  CHECK(parse_error({"stray"}).find("unexpected argument") != std::string::npos);
 }
 
 TEST_CASE("options: usage lists every flag with its variable and default") {
   const auto u = hive::options::usage();
   for (const char* s : {"--port", "HIVE_PORT", "8000", "--max-body", "1MiB", "--idle-timeout", "5s",
-                        "--workers", "--header-timeout", "10s"}) {
+                        "--workers", "--header-timeout", "10s", "at most 365 days (31536000s)"}) {
     CHECK_MESSAGE(u.find(s) != std::string::npos, s);
   }
+}
+
+TEST_CASE("options: a duration past the maximum is refused, not wrapped") {
+  // 9300000000000000 s is 9.3e18 ms: it fit uint64 but wrapped to a negative milliseconds count.
+  CHECK(parse_error({"--idle-timeout", "9300000000000000s"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "9300000000000000s"}).find("365 days") != std::string::npos);
+  CHECK_THROWS_AS(parse({"--header-timeout", "18446744073709551615ms"}), std::invalid_argument);
+  CHECK_THROWS_AS(parse({"--header-timeout", "18446744073709551616"}), std::invalid_argument);  // > uint64
+  CHECK_THROWS_AS(parse({"--body-timeout", "307445734561825861m"}), std::invalid_argument);  // wraps uint64
+  CHECK_THROWS_AS(parse({"--write-timeout", "31536001s"}), std::invalid_argument);
+  CHECK_THROWS_AS(parse({"--shutdown-timeout", "31536000001ms"}), std::invalid_argument);
+  CHECK_THROWS_AS(parse({"--min-uptime", "525601m"}), std::invalid_argument);
+  ::setenv("HIVE_HEARTBEAT_TIMEOUT", "9300000000000000s", 1);
+  const auto env = parse_error({});
+  ::unsetenv("HIVE_HEARTBEAT_TIMEOUT");
+  CHECK(env.find("HIVE_HEARTBEAT_TIMEOUT") != std::string::npos);
+}
+
+TEST_CASE("options: the maximum duration itself is accepted in every unit") {
+  CHECK(hive::options::max_duration == std::chrono::hours(24 * 365));
+  CHECK(parse({"--idle-timeout", "31536000s"}).idle_timeout == hive::options::max_duration);
+  CHECK(parse({"--idle-timeout", "31536000"}).idle_timeout == hive::options::max_duration);
+  CHECK(parse({"--idle-timeout", "31536000000ms"}).idle_timeout == hive::options::max_duration);
+  CHECK(parse({"--listen-timeout", "525600m"}).listen_timeout == hive::options::max_duration);
+  CHECK(parse({"--idle-timeout", "1ms"}).idle_timeout == 1ms);
+}
+
+TEST_CASE("options: a size that does not fit size_t is refused; the largest that does is accepted") {
+  constexpr auto max = std::numeric_limits<std::size_t>::max();
+  const std::string biggest = std::to_string(max);
+  const std::string kib = std::to_string(max / 1024) + "KiB";
+  const std::string kib_over = std::to_string(max / 1024 + 1) + "KiB";
+  const std::string gib_over = std::to_string(max / (1024ull * 1024 * 1024) + 1) + "GiB";
+  CHECK(parse({"--max-body", biggest.c_str()}).max_body_bytes == max);
+  CHECK(parse({"--max-body", kib.c_str()}).max_body_bytes == max / 1024 * 1024);
+  CHECK(parse_error({"--max-body", kib_over.c_str()}).find("--max-body") != std::string::npos);
+  CHECK(parse_error({"--max-body", kib_over.c_str()}).find("too big") != std::string::npos);
+  CHECK_THROWS_AS(parse({"--max-header-bytes", gib_over.c_str()}), std::invalid_argument);
+  // One past the largest uint64: from_chars overflows; the message says too big, not "not a size".
+  CHECK(parse_error({"--max-body", "18446744073709551616"}).find("too big") != std::string::npos);
 }

@@ -110,3 +110,28 @@ TEST_CASE("router: bad patterns are refused at start-up") {
   CHECK_THROWS_AS(f.r.add("POST", "/a/:name", f.tag("x")), std::invalid_argument);
   CHECK_THROWS_AS(f.r.add("GET", "/a/:id", f.tag("x")), std::invalid_argument);
 }
+
+TEST_CASE("router: a parameter matches one non-empty segment") {
+  fixture f;
+  f.r.add("GET", "/item/:id", f.tag("item"));
+  f.r.add("GET", "/users/:id/files", f.tag("files"));
+  CHECK(f.find("GET", "/item/x").target != nullptr);
+  CHECK(f.param("id") == "x");
+  CHECK(f.find("GET", "/item/").status == 404);
+  CHECK(f.params.empty());
+  CHECK(f.find("GET", "/users//files").status == 404);  // an empty segment in the middle, too
+  CHECK(f.find("GET", "/users/7/files").target != nullptr);
+}
+
+TEST_CASE("router: an empty segment falls through from a parameter to a wildcard") {
+  fixture f;
+  f.r.add("GET", "/item/:id", f.tag("item"));
+  f.r.add("GET", "/item/*", f.tag("rest"));
+  CHECK(f.find("GET", "/item/").target != nullptr);
+  CHECK(f.hit == "rest");
+  CHECK(f.param("*") == "");
+  CHECK(f.param("id") == "<absent>");
+  CHECK(f.find("GET", "/item/x").target != nullptr);
+  CHECK(f.hit == "item");
+  CHECK(f.param("id") == "x");
+}
