@@ -78,7 +78,7 @@ int serve(const app& a, const options& opts) {
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
-  io.run();
+  srv.core().run();  // one epoll_wait for the connections and Asio's own work
   detail::log_line("hive " + pid + " stopped");
   return 0;
 }

@@ -72,7 +72,7 @@ class worker_runtime {
     stamp();  // the start hooks may have taken longer than the heartbeat timeout
     log_line(who + " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
-    io_.run();
+    core_.run();  // one epoll_wait for the connections and Asio's own work
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
     // new worker for the slot take it while the primary still counts it as this one's.
     return 0;

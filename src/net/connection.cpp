@@ -1,12 +1,12 @@
 #include "net/connection.hpp"
 
+#include <sys/epoll.h>
+
 #include <algorithm>
-#include <cstring>
 
 #include <asio/post.hpp>
 
 #include "net/server_core.hpp"
-#include "util/log.hpp"
 
 namespace hive::detail {
 
@@ -21,9 +21,7 @@ constexpr int max_iov = 64;
 }  // namespace
 
 connection::connection(server_core& srv, int fd)
-    : srv_(srv),
-      transport_(srv.io(), fd),
-      session_(srv.routes(), srv.config(), srv.pool(), srv.inputs()) {
+    : srv_(srv), transport_(fd), session_(srv.routes(), srv.config(), srv.pool(), srv.inputs()) {
   session_.set_wake(&connection::wake, this);
   if (srv.draining()) session_.drain();
 }
@@ -43,92 +41,14 @@ void connection::wake(void* self) {
   });
 }
 
-// Asked by the transport at the moment it reads. An idle keep-alive connection holds no buffer:
-// when its next request arrives it is read into the worker's landing buffer, which the
-// connection adopts in on_read — Asio runs the completion of a read performed for an epoll event
-// right after the read, with nothing in between. A read that Asio tries at once while the
-// connection arms it completes later, though, so it goes into the connection's own stash.
-std::span<char> connection::input_window() {
-  std::span<char> w;
-  if (state_ == state::lingering) {
-    window_ = window::sink;
-    w = srv_.sink();
-  } else if (arming_) {
-    window_ = window::stash;
-    w = {stash_, sizeof stash_};
-  } else if (session_.has_input()) {
-    window_ = window::own;
-    w = session_.prepare();
-  } else {
-    window_ = window::landing;
-    w = srv_.lend_landing(this);
-  }
-  window_size_ = static_cast<std::uint32_t>(std::min<std::size_t>(w.size(), UINT32_MAX));
-  return w;
-}
-
-void connection::on_read(const asio::error_code& ec, std::size_t n) {
-  if (state_ == state::closed || ec == asio::error::operation_aborted) return;
-  if (ec == asio::error::eof) {
-    peer_closed();
-  } else if (ec) {
-    close_now();  // reset: the client is gone
-    return;
-  } else {
-    deliver(n);
-  }
-  run();
-}
-
-void connection::deliver(std::size_t n) {
-  // A read that filled its window may have left more in the socket.
-  try_read_ = maybe_unread_ = n == window_size_;
-  switch (window_) {
-    case window::own:
-      session_.commit(n);
-      break;
-    case window::stash: {
-      const auto in = session_.prepare();
-      std::memcpy(in.data(), stash_, n);
-      session_.commit(n);
-      break;
-    }
-    case window::landing: {
-      input_buffer b = srv_.reclaim_landing(this);
-      if (!b) {
-        // Another read took the landing buffer between this one and its completion: the bytes
-        // cannot be trusted to be this client's. Asio's epoll reactor never does that.
-        log_line("hive: a read completed out of order; closing the connection");
-        close_now();
-        return;
-      }
-      session_.adopt(std::move(b), n);
-      break;
-    }
-    case window::sink:
-      break;  // lingering: read only to be thrown away
-  }
-}
-
-// The client closed its sending side.
-void connection::peer_closed() {
-  try_read_ = maybe_unread_ = false;
-  if (state_ == state::lingering) {
-    close_now();  // it has everything it will read
-    return;
-  }
-  // Waiting for a deferred response with nothing more to answer: nobody will read it (RFC 9112
-  // §9.6 lets a server close). Complete requests still unread are answered first.
-  if (session_.current_phase() == session::phase::handling && !session_.unread_input()) {
-    session_.peer_gone();
-    return;
-  }
-  session_.on_eof();
-}
-
-void connection::on_writable(const asio::error_code& ec) {
-  if (state_ == state::closed || ec == asio::error::operation_aborted) return;
-  if (ec) {
+void connection::on_events(std::uint32_t events) {
+  if (state_ == state::closed) return;
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readable_ = true;
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writable_ = true;
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
+  // Both directions gone (reset, or closed after our FIN): nobody will read a deferred answer,
+  // so release the connection now rather than when the handler finishes.
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && session_.current_phase() == session::phase::handling) {
     close_now();
     return;
   }
@@ -140,25 +60,24 @@ void connection::run() {
   in_run_ = true;
   while (state_ != state::closed) {
     if (session_.has_output()) {
-      const flushed f = flush();
-      if (f == flushed::all) continue;  // writing may have let held-back requests through
-      if (f == flushed::failed) {
+      if (!writable_) {
+        wait_for(wait::write);
+        break;
+      }
+      if (flush() == flushed::failed) {
         close_now();  // EPIPE, ECONNRESET: the client is gone
         break;
       }
-      wait_for(wait::write);
-      transport_.arm_write(*this);
-      break;
+      continue;  // writing may have let held-back requests through, or the socket is full
     }
     if (state_ == state::lingering) {
-      wait_for(wait::linger);
-      arm_read();
+      linger_read();
       break;
     }
     if (session_.done()) {
       // Unread input (pipelined past a close, or not yet read) would turn close() into a reset
       // that can destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
-      if (session_.linger() || session_.unread_input() || maybe_unread_) {
+      if (session_.linger() || session_.unread_input() || readable_) {
         transport_.shutdown_write();
         state_ = state::lingering;
         continue;
@@ -170,54 +89,55 @@ void connection::run() {
       wait_for(wait::none);  // a deferred response holds the pipeline; wake() resumes
       break;
     }
-    if (try_read_ && !transport_.read_armed()) {
-      if (!read_now()) break;
-      continue;
+    if (!readable_) {
+      wait_for(session_.wants_read() ? wait::read : wait::none);
+      break;
     }
-    wait_for(session_.wants_read() ? wait::read : wait::none);
-    session_.release_if_idle();
-    arm_read();
-    break;
+    if (!read_some()) break;
   }
   in_run_ = false;
 }
 
 connection::flushed connection::flush() {
-  while (output_queue* out = session_.output()) {
-    iovec iov[max_iov];
-    output_queue::file_range file;
-    const int n = out->next(iov, max_iov, file);
-    std::size_t want = 0;
-    io_result r;
-    if (n > 0) {
-      for (int i = 0; i < n; ++i) want += iov[i].iov_len;
-      r = transport_.write({iov, static_cast<std::size_t>(n)});
-    } else {
-      want = file.length;
-      r = transport_.send_file(file);
-    }
-    if (r.k == io_result::kind::would_block) return flushed::blocked;
-    if (r.k != io_result::kind::done) return flushed::failed;
-    if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
-    session_.consume(r.n);  // may handle held-back requests, which adds output
-    if (r.n < want) return flushed::blocked;  // the socket is full
+  output_queue* out = session_.output();
+  iovec iov[max_iov];
+  output_queue::file_range file;
+  const int n = out->next(iov, max_iov, file);
+  std::size_t want = 0;
+  io_result r;
+  if (n > 0) {
+    for (int i = 0; i < n; ++i) want += iov[i].iov_len;
+    r = transport_.write({iov, static_cast<std::size_t>(n)});
+  } else {
+    want = file.length;
+    r = transport_.send_file(file);
   }
-  return flushed::all;
+  if (r.k == io_result::kind::would_block) {
+    writable_ = false;
+    return flushed::blocked;
+  }
+  if (r.k != io_result::kind::done) return flushed::failed;
+  if (r.n < want) writable_ = false;  // the socket is full: the next edge says when it is not
+  if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
+  session_.consume(r.n);  // may handle held-back requests, which adds output
+  return r.n < want ? flushed::blocked : flushed::all;
 }
 
-bool connection::read_now() {
+bool connection::read_some() {
   const auto in = session_.prepare();
   const io_result r = transport_.read(in);
   switch (r.k) {
     case io_result::kind::done:
-      try_read_ = maybe_unread_ = r.n == in.size();
+      // A short read emptied the socket: the next edge says when there is more.
+      if (r.n < in.size() && !hup_) readable_ = false;
       session_.commit(r.n);
       return true;
     case io_result::kind::eof:
+      readable_ = false;
       peer_closed();
       return true;
     case io_result::kind::would_block:
-      try_read_ = maybe_unread_ = false;
+      readable_ = false;
       session_.release_if_idle();
       return true;
     case io_result::kind::error:
@@ -227,18 +147,44 @@ bool connection::read_now() {
   return false;
 }
 
-void connection::arm_read() {
-  if (transport_.read_armed()) return;
-  arming_ = true;
-  transport_.arm_read(*this);
-  arming_ = false;
-  if (!transport_.read_armed()) close_now();  // the event loop refused the socket
+// The client closed its sending side.
+void connection::peer_closed() {
+  // Waiting for a deferred response with nothing more to answer: nobody will read it (RFC 9112
+  // §9.6 lets a server close). Complete requests still unread are answered first.
+  if (session_.current_phase() == session::phase::handling && !session_.unread_input()) {
+    session_.peer_gone();
+    return;
+  }
+  session_.on_eof();
+}
+
+void connection::linger_read() {
+  const auto sink = srv_.sink();
+  while (readable_) {
+    const io_result r = transport_.read(sink);
+    if (r.k == io_result::kind::done) continue;
+    if (r.k == io_result::kind::would_block) {
+      readable_ = false;
+      break;
+    }
+    close_now();  // EOF or error: the client has everything it will read
+    return;
+  }
+  wait_for(wait::linger);
 }
 
 void connection::wait_for(wait w) {
+  // Joining the poller costs a syscall, so a connection joins only once it has to wait — and
+  // also while a deferred response is pending, so that a client going away is seen.
+  if (!registered_ && (w != wait::none || session_.accepts_input())) {
+    if (!srv_.poll().add(transport_.descriptor(), this)) {
+      close_now();
+      return;
+    }
+    registered_ = true;
+  }
   if (w == wait::none) {
-    // Waiting on nothing (a deferred response holds the pipeline): no deadline applies, least of
-    // all one left over from an earlier write.
+    // Waiting on the handler: no deadline applies, least of all one left over from a write.
     waiting_ = w;
     deadline_ms_ = 0;
     return;
@@ -295,7 +241,7 @@ void connection::close_now() {
   if (state_ == state::closed) return;
   state_ = state::closed;
   session_.peer_gone();  // a deferred response still pending stops being pending
-  transport_.close();
+  transport_.close();    // also leaves the poller's set
   srv_.remove(this);
 }
 

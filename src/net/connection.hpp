@@ -1,19 +1,22 @@
 // One client connection: a transport (plain TCP now) below the HTTP/1.1 session that gives the
-// bytes meaning. The connection moves bytes between them as the session asks, arms waits through
-// the worker's event loop only when the socket has nothing to give or no room, and enforces the
-// session's deadlines from the worker's coarse timer.
+// bytes meaning. The connection moves bytes between them as the session asks, and enforces the
+// session's deadlines from the worker's coarse timer. Readiness comes from the worker's poller
+// (edge-triggered, so the connection remembers what is ready). A keep-alive request costs one
+// recv and one send; a connection whose request came with the accept (TCP_DEFER_ACCEPT) and
+// which closes after answering never joins the poller at all.
 #pragma once
 
 #include <cstdint>
 
 #include "http/session.hpp"
+#include "net/poller.hpp"
 #include "net/tcp_transport.hpp"
 
 namespace hive::detail {
 
 class server_core;
 
-class connection final : public transport_client {
+class connection final : public poll_target {
  public:
   connection(server_core& srv, int fd);
   ~connection();
@@ -22,6 +25,7 @@ class connection final : public transport_client {
 
   // Reads at once: with TCP_DEFER_ACCEPT the request is usually already here.
   void start() { run(); }
+  void on_events(std::uint32_t events) override;
   // Called by the server's coarse timer.
   void check_deadline(std::int64_t now_ms);
   // Graceful shutdown: close when idle, `Connection: close` on the next response otherwise.
@@ -29,10 +33,8 @@ class connection final : public transport_client {
   // Close now, whatever is in progress.
   void abort() { close_now(); }
   bool closed() const { return state_ == state::closed; }
-  // Gives the session's buffers back to the pools now (the server is going away).
-  void release_buffers() { session_.release_all(); }
-  // Closed, and nothing the loop still holds refers to it: it may be freed.
-  bool freeable() const { return state_ == state::closed && !transport_.busy() && !wake_posted_; }
+  // Closed, and no work posted to the loop still names it: it may be freed.
+  bool freeable() const { return state_ == state::closed && !wake_posted_; }
 
   // The server's list of connections.
   connection* prev = nullptr;
@@ -46,21 +48,13 @@ class connection final : public transport_client {
   };
   // What the current deadline is for.
   enum class wait : std::uint8_t { none, read, write, linger };
-  // Where the bytes of the read in progress go (see input_window).
-  enum class window : std::uint8_t { own, stash, landing, sink };
-
-  // transport_client
-  std::span<char> input_window() override;
-  void on_read(const asio::error_code& ec, std::size_t n) override;
-  void on_writable(const asio::error_code& ec) override;
 
   // Does everything that can be done now: write, read, handle, close.
   void run();
   enum class flushed : std::uint8_t { all, blocked, failed };
   flushed flush();
-  bool read_now();
-  void arm_read();
-  void deliver(std::size_t n);
+  bool read_some();
+  void linger_read();
   void peer_closed();
   void wait_for(wait w);
   void close_now();
@@ -75,19 +69,12 @@ class connection final : public transport_client {
   session::phase deadline_phase_ = session::phase::closing;
   state state_ = state::open;
   wait waiting_ = wait::none;
-  window window_ = window::own;
-  std::uint32_t window_size_ = 0;
-  // Reads may be tried at once, without waiting: none has found the socket empty since the
-  // last wait (a fresh connection, or after a read that filled its window).
-  bool try_read_ = true;
-  // The last read may have left bytes in the socket: closing would reset the connection.
-  bool maybe_unread_ = true;
-  bool arming_ = false;  // inside transport_.arm_read(): see input_window
+  bool readable_ = true;  // edge-triggered: what the last event said and no call has used up
+  bool writable_ = true;
+  bool hup_ = false;      // the peer closed: reads go on until they return 0
+  bool registered_ = false;
   bool in_run_ = false;
   bool wake_posted_ = false;
-  // Where a read armed speculatively lands (Asio may read at once, inside arm_read, and complete
-  // later): bytes here are the connection's own, whatever happens to buffers meanwhile.
-  char stash_[8];
 };
 
 }  // namespace hive::detail

@@ -35,12 +35,17 @@ std::uint16_t listener::port() const {
 
 void listener::start() {
   if (stopped_) return;
-  // The token, not only `ec`: a completion already queued when the server is destroyed still runs.
-  acceptor_.async_wait(asio::socket_base::wait_read, [this, alive = std::weak_ptr<int>(alive_)](
-                                                         const asio::error_code& ec) {
-    if (ec || alive.expired() || stopped_) return;
-    accept_batch();
-  });
+  asio::error_code ec;
+  acceptor_.non_blocking(true, ec);  // accept4 until EAGAIN: it must never block
+  if (ec) throw std::system_error(ec, "hive: cannot make the listening socket non-blocking");
+  if (!srv_.poll().add_listener(acceptor_.native_handle(), this)) {
+    throw std::system_error(errno, std::system_category(), "hive: cannot watch the listening socket");
+  }
+  accept_batch();  // connections may be queued already (a worker taking over a slot)
+}
+
+void listener::on_events(std::uint32_t) {
+  if (!stopped_ && !paused_) accept_batch();
 }
 
 void listener::accept_batch() {
@@ -60,8 +65,7 @@ void listener::accept_batch() {
     }
     switch (errno) {
       case EAGAIN:
-        start();
-        return;
+        return;  // the next edge brings more
       case EINTR:
       case ECONNABORTED:
       case EPROTO:
@@ -75,7 +79,6 @@ void listener::accept_batch() {
         return;
       default:
         log_line("hive: accept: " + std::system_category().message(errno));
-        start();
         return;
     }
   }
@@ -121,6 +124,8 @@ void listener::stop() {
   if (stopped_) return;
   stopped_ = true;
   backoff_.cancel();
+  // Explicitly: the primary holds the same socket, so closing ours would not leave the set.
+  srv_.poll().remove(acceptor_.native_handle());
   asio::error_code ec;
   acceptor_.close(ec);
 }

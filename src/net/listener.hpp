@@ -9,11 +9,14 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "net/poller.hpp"
+
 namespace hive::detail {
 
 class server_core;
 
-class listener {
+// Readiness comes from the worker's poller, like the connections': no re-arm per accept batch.
+class listener final : public poll_target {
  public:
   listener(server_core& srv, asio::ip::tcp::acceptor acceptor);
   ~listener();
@@ -23,6 +26,7 @@ class listener {
   std::uint16_t port() const;
   // A descriptor was freed: if accepts are paused for want of one, resume them now.
   void on_descriptor_freed();
+  void on_events(std::uint32_t events) override;
 
  private:
   void accept_batch();

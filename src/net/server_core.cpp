@@ -13,7 +13,8 @@
 namespace hive::detail {
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
-    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io) {
+    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io), poller_(io) {
+  poller_.after_batch(&server_core::after_batch, this);
   cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
@@ -28,54 +29,11 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   now_ms_ = monotonic_ms();
 }
 
-namespace {
-
-// Connections whose waits Asio still holds when their server is destroyed while the io_context
-// lives on (or is destroyed after it): the aborted waits' memory is inside the connection, so
-// it is freed once they have run — or, if the io_context goes first, after the io_context has
-// destroyed them (services are destroyed after every operation, newest service first).
-class orphanage final : public asio::execution_context::service {
- public:
-  using key_type = orphanage;
-  static inline asio::execution_context::id id;
-  explicit orphanage(asio::execution_context& ctx) : service(ctx) {}
-  ~orphanage() override {
-    for (connection* c : orphans_) delete c;
-  }
-  void adopt(asio::io_context& io, connection* c) {
-    if (orphans_.empty()) sweep_later(io);
-    orphans_.push_back(c);
-  }
-
- private:
-  void shutdown() override {}
-  void sweep_later(asio::io_context& io) {
-    asio::post(io, [this, &io] {
-      std::erase_if(orphans_, [](connection* c) {
-        if (!c->freeable()) return false;
-        delete c;
-        return true;
-      });
-      if (!orphans_.empty()) sweep_later(io);
-    });
-  }
-  std::vector<connection*> orphans_;
-};
-
-}  // namespace
-
 server_core::~server_core() {
   stopped_ = true;
   drained_ = nullptr;
   while (head_ != nullptr) head_->abort();  // each moves itself to closed_
-  for (connection* c : closed_) {
-    c->release_buffers();  // the pools die with this server
-    if (c->freeable()) {
-      delete c;
-    } else {
-      asio::use_service<orphanage>(io_).adopt(io_, c);
-    }
-  }
+  for (connection* c : closed_) delete c;
 }
 
 void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
@@ -115,18 +73,8 @@ void server_core::adopt(int fd) {
   c->start();  // may close and remove it at once: do not touch `c` after this
 }
 
-std::span<char> server_core::lend_landing(const void* reader) {
-  if (!landing_) landing_ = inputs_.take();
-  landing_reader_ = reader;
-  return {landing_.data.get(), landing_.cap};
-}
-
-input_buffer server_core::reclaim_landing(const void* reader) {
-  if (landing_reader_ != reader || !landing_) return {};
-  landing_reader_ = nullptr;
-  input_buffer b = std::move(landing_);
-  landing_ = {};
-  return b;
+void server_core::after_batch(void* self) {
+  static_cast<server_core*>(self)->free_closed();
 }
 
 void server_core::remove(connection* c) {
@@ -139,7 +87,8 @@ void server_core::remove(connection* c) {
   if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.
-  if (closed_.empty() && !stopped_) post_free();
+  // Inside the poller's dispatch they are freed after the batch, with no round trip.
+  if (closed_.empty() && !stopped_ && !poller_.dispatching()) post_free();
   closed_.push_back(c);
   if (draining_ && count_ == 0 && drained_) {
     // Run it from the loop, not from inside a connection's call stack.
@@ -207,6 +156,7 @@ void server_core::shutdown(std::function<void()> done, bool keep_accepting) {
 void server_core::close() {
   stopped_ = true;
   timer_.cancel();
+  poller_.stop();
   if (listener_) listener_->stop();
   for (connection* c = head_; c != nullptr;) {
     connection* next = c->next;

@@ -17,6 +17,7 @@
 #include "http/date_cache.hpp"
 #include "http/session.hpp"
 #include "net/input_buffer.hpp"
+#include "net/poller.hpp"
 
 namespace hive::detail {
 
@@ -31,6 +32,8 @@ class server_core {
 
   void listen();
   void listen_on(int fd);
+  // Runs the worker's loop on this thread until the io_context stops (hive owns the thread).
+  void run() { poller_.run(); }
   std::uint16_t port() const;
 
   // Stops taking new requests: idle connections close now, busy ones after their next response.
@@ -52,11 +55,7 @@ class server_core {
   const options& opts() const { return opts_; }
   buffer_pool& pool() { return pool_; }
   input_pool& inputs() { return inputs_; }
-  // The worker's landing buffer: where a connection that holds no buffer of its own reads its
-  // next request. Lent at the moment of the read; the reader reclaims it right after (an empty
-  // buffer if someone else borrowed it meanwhile).
-  std::span<char> lend_landing(const void* reader);
-  input_buffer reclaim_landing(const void* reader);
+  poller& poll() { return poller_; }
   // Where a lingering connection reads what it throws away.
   std::span<char> sink() { return {sink_, sizeof sink_}; }
   std::int64_t now_ms() const { return now_ms_; }
@@ -74,6 +73,7 @@ class server_core {
   void tick();
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
+  static void after_batch(void* self);
   void post_free();
 
   asio::io_context& io_;
@@ -82,10 +82,9 @@ class server_core {
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;
-  input_buffer landing_;
-  const void* landing_reader_ = nullptr;
   date_cache date_;
   asio::steady_timer timer_;
+  poller poller_;
   std::vector<connection*> closed_;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
