@@ -2,6 +2,8 @@
 // buffer and is valid only while the handler runs: copy what a deferred response needs later.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -11,7 +13,20 @@ namespace hive {
 
 namespace detail {
 struct request_builder;
-}
+class cidr_set;
+}  // namespace detail
+
+// An IP address and port. IPv4 is held IPv4-mapped (::ffff:a.b.c.d), as a dual-stack socket
+// reports it, so one form serves both families.
+struct address {
+  std::array<std::uint8_t, 16> bytes{};
+  std::uint16_t port = 0;  // 0: not known (an address taken from a header)
+
+  bool is_v4() const;
+  // "203.0.113.7" or "2001:db8::1" (no port).
+  std::string ip() const;
+  friend bool operator==(const address&, const address&) = default;
+};
 
 struct header_field {
   std::string_view name;
@@ -45,12 +60,22 @@ class request {
 
   std::string_view body() const { return body_; }
 
+  // The peer of the connection, as accepted.
+  const address& remote_address() const { return *remote_; }
+  // The client: the peer, or — when the peer is one of options::trusted_proxies — the address
+  // it forwarded (`X-Forwarded-For`, else `Forwarded: for=`), read from the right and skipping
+  // the trusted proxies in the chain. A peer not trusted is never believed.
+  address client_address() const;
+
  private:
   friend struct detail::request_builder;
   std::string_view method_, target_, path_, query_, body_;
   std::span<const header_field> headers_;
   std::span<const route_param> params_;
   int major_ = 1, minor_ = 1;
+  const address* remote_ = &no_address_;
+  const detail::cidr_set* trusted_ = nullptr;
+  static const address no_address_;
 };
 
 }  // namespace hive

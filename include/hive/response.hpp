@@ -1,4 +1,5 @@
-// hive::response — what the handler answers. Set a status and headers, then one body call:
+// hive::response — what the handler answers: a plain value. Set a status and headers, then one
+// body call:
 //
 //   res.status(201).header("Location", "/users/7").json({{"id", 7}});
 //
@@ -7,6 +8,8 @@
 // `deferred` with `res.defer()` and call `finish` on the same worker's event loop.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,21 +18,41 @@
 
 namespace hive {
 
-namespace detail {
-class session;
-struct deferred_state;
-}  // namespace detail
-
 class deferred;
+class response;
+
+namespace detail {
+struct deferred_state;
+// The connection side of defer(), implemented by hive's HTTP session.
+class responder {
+ public:
+  virtual std::shared_ptr<deferred_state> make_deferred() = 0;
+  virtual response* deferred_target() = 0;
+  virtual void complete_deferred(bool failed) = 0;
+
+ protected:
+  ~responder() = default;
+};
+// Where a response hive hands to a handler finds its connection.
+struct response_link {
+  responder* owner = nullptr;
+};
+}  // namespace detail
 
 class response {
  public:
+  // A response of one's own (a test, a cache) works in full, except defer().
+  response() = default;
+  // One that hive hands to handlers: defer() reaches the connection through `link`.
+  explicit response(detail::response_link* link) : link_(link) {}
+
   response& status(int code);  // 200..599; other codes throw std::invalid_argument
   int status() const { return status_; }
 
   // Adds a header field. Names must be tokens and values must not hold CR, LF or NUL
   // (std::invalid_argument otherwise: a handler cannot split a response). Content-Length,
-  // Transfer-Encoding and Date are hive's; `Connection: close` closes after this response.
+  // Transfer-Encoding and Date are hive's; `Connection` takes only `close` (closes after this
+  // response; anything else throws: hive decides persistence).
   response& header(std::string_view name, std::string_view value);
 
   // One of these sets the body (a later call replaces it).
@@ -38,23 +61,60 @@ class response {
   void json(const nlohmann::json& value);                // application/json
   // `content_type` empty: the Content-Type set with header(), else application/octet-stream.
   void body(std::string_view bytes, std::string_view content_type = {});
+  // Bytes hive sends without copying: they stay valid and unchanged until sent, for as long as
+  // `owner` lives (none: static data, such as a string literal or a cache that outlives hive).
+  void body_ref(std::string_view bytes, std::shared_ptr<const void> owner = {},
+                std::string_view content_type = {});
+  // `length` bytes of an open file from `offset`, sent by the kernel (sendfile). The descriptor
+  // must stay open while `owner` lives: give it an owner that closes it.
+  void file_range(int fd, std::uint64_t offset, std::uint64_t length,
+                  std::shared_ptr<const void> owner, std::string_view content_type = {});
 
   // Keep the request open and answer later; see `deferred`. Calling it again for the same
-  // response returns the same handle.
+  // response returns the same handle. Throws std::logic_error on a response hive did not hand
+  // to a handler.
   deferred defer();
 
+  // What was set — for hive's serializer, and for code that inspects a response.
+  enum class body_kind : std::uint8_t { bytes, ref, file };
+  body_kind kind() const { return kind_; }
+  std::string_view fields() const { return fields_; }  // the "name: value\r\n" lines set
+  std::string_view content_type() const;
+  bool closes() const { return close_; }               // `Connection: close` was set
+  std::uint64_t body_size() const {
+    return kind_ == body_kind::file ? file_.length : body_bytes().size();
+  }
+  std::string_view body_bytes() const {  // bytes and ref bodies
+    return kind_ == body_kind::ref ? ref_ : std::string_view(bytes_);
+  }
+  struct file_part {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+  };
+  file_part body_file() const { return file_; }
+  const std::shared_ptr<const void>& body_owner() const { return owner_; }
 
+  // Back to an untouched 200, keeping the memory it grew (hive reuses responses).
+  void reset();
 
  private:
-  friend class detail::session;
+  // hive's own types are named, not copied: most responses never copy a Content-Type.
+  enum class type_kind : std::uint8_t { none, text, json, octets, own };
+  void set_type(std::string_view content_type, type_kind fallback);
+  void drop_body();
+
   int status_ = 200;
   bool close_ = false;
-  bool deferred_ = false;
-  // Owned by the session and reused from request to request.
-  std::string* headers_ = nullptr;  // serialized "name: value\r\n" lines
-  std::string* body_ = nullptr;
-  std::string* type_ = nullptr;     // Content-Type
-  detail::session* session_ = nullptr;
+  body_kind kind_ = body_kind::bytes;
+  type_kind type_kind_ = type_kind::none;
+  std::string fields_;
+  std::string type_;
+  std::string bytes_;
+  std::string_view ref_;
+  file_part file_;
+  std::shared_ptr<const void> owner_;
+  detail::response_link* link_ = nullptr;
 };
 
 // A handle to a response that is finished later on the same worker. Copyable; when the last copy
@@ -81,6 +141,9 @@ class deferred {
 
   // True while the client still waits for this response.
   bool pending() const { return target() != nullptr; }
+  // Runs once if the client goes away before the response is finished (its connection closed or
+  // was reset): stop the work the answer waited for. Runs on the worker's loop.
+  void on_close(std::function<void()> f);
 
  private:
   friend class response;
@@ -90,5 +153,16 @@ class deferred {
   void fail_();
   std::shared_ptr<detail::deferred_state> state_;
 };
+
+namespace detail {
+struct deferred_state {
+  responder* owner = nullptr;
+  bool done = false;
+  std::function<void()> on_close;
+  ~deferred_state();
+  // The client went away: the handle stops being pending and on_close runs.
+  void abandon();
+};
+}  // namespace detail
 
 }  // namespace hive

@@ -17,6 +17,13 @@
 
 namespace hive {
 
+class router;
+namespace detail {
+struct route_node;
+struct route_state;
+void find_route(const router& r, std::string_view method, std::string_view path, route_state& out);
+}  // namespace detail
+
 using handler = std::function<void(const request&, response&)>;
 
 class router {
@@ -29,21 +36,10 @@ class router {
   // Throws std::invalid_argument for a malformed pattern or a method that is not a token.
   void add(std::string_view method, std::string_view pattern, handler h);
 
-  struct match {
-    const handler* target = nullptr;  // null: see status
-    int status = 200;                 // 404 no path matched; 405 path matched, method did not
-    std::string allow;                // for 405: the methods the path has, comma-separated
-  };
-  // Finds the handler for `method` and raw `path`. Parameter values are percent-decoded into
-  // `scratch` (reserved by the caller to path.size(), so views stay valid) and appended to
-  // `params`. HEAD falls back to GET.
-  match find(std::string_view method, std::string_view path, std::string& scratch,
-             std::vector<route_param>& params) const;
-
-  struct node;  // the pattern tree; defined in router.cpp
-
  private:
-  std::unique_ptr<node> root_;
+  friend void detail::find_route(const router& r, std::string_view method, std::string_view path,
+                                 detail::route_state& out);
+  std::unique_ptr<detail::route_node> root_;  // the pattern tree
 };
 
 }  // namespace hive

@@ -11,7 +11,7 @@
 namespace hive {
 
 struct stats {
-  std::uint64_t requests = 0;
+  std::uint64_t requests = 0;       // answered (rejected ones too), counted as each response is queued
   std::uint64_t responses[6] = {};  // by status class: [1] 1xx … [5] 5xx; [0] unused
   std::uint64_t connections_open = 0;
   std::uint64_t connections_total = 0;

@@ -1,8 +1,84 @@
 #include "hive/request.hpp"
 
+#include <arpa/inet.h>
+
+#include "util/cidr.hpp"
 #include "util/text.hpp"
 
 namespace hive {
+
+const address request::no_address_{};
+
+bool address::is_v4() const {
+  for (int i = 0; i < 10; ++i) {
+    if (bytes[i] != 0) return false;
+  }
+  return bytes[10] == 0xff && bytes[11] == 0xff;
+}
+
+std::string address::ip() const {
+  char text[INET6_ADDRSTRLEN];
+  const bool v4 = is_v4();
+  if (::inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? &bytes[12] : &bytes[0], text, sizeof text) == nullptr) {
+    return {};
+  }
+  return text;
+}
+
+namespace {
+
+// The address in one X-Forwarded-For item or Forwarded `for=` value: a bare IP, an IP with a
+// port ("1.2.3.4:80"), or a bracketed IPv6 with or without port; quotes allowed.
+bool parse_forwarded_ip(std::string_view v, address& out) {
+  v = detail::trim_ows(v);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (!v.empty() && v.front() == '[') {
+    const auto close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    v = v.substr(1, close - 1);
+  } else if (v.find(':') != v.rfind(':')) {
+    // two colons or more: a bare IPv6
+  } else if (const auto colon = v.find(':'); colon != std::string_view::npos) {
+    v = v.substr(0, colon);
+  }
+  out = {};
+  return detail::parse_address(v, out.bytes);
+}
+
+}  // namespace
+
+address request::client_address() const {
+  if (trusted_ == nullptr || trusted_->empty() || !trusted_->contains(remote_->bytes)) return *remote_;
+  // Walk the chain from the nearest hop back; the first address not trusted is the client.
+  std::vector<std::string_view> hops;
+  for (const auto& h : headers_) {
+    if (detail::iequals(h.name, "x-forwarded-for")) {
+      detail::for_each_list_item(h.value, [&](std::string_view item) { hops.push_back(item); });
+    }
+  }
+  if (hops.empty()) {
+    for (const auto& h : headers_) {
+      if (!detail::iequals(h.name, "forwarded")) continue;
+      detail::for_each_list_item(h.value, [&](std::string_view element) {
+        while (!element.empty()) {
+          const auto semi = element.find(';');
+          const auto pair = detail::trim_ows(element.substr(0, semi));
+          if (pair.size() > 4 && detail::iequals(pair.substr(0, 4), "for=")) hops.push_back(pair.substr(4));
+          if (semi == std::string_view::npos) break;
+          element.remove_prefix(semi + 1);
+        }
+      });
+    }
+  }
+  address client = *remote_;
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    address hop;
+    if (!parse_forwarded_ip(*it, hop)) break;  // "unknown", an obfuscated name: stop believing
+    client = hop;
+    if (!trusted_->contains(hop.bytes)) break;
+  }
+  return client;
+}
 
 std::optional<std::string_view> request::header(std::string_view name) const {
   for (const auto& h : headers_) {

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/session.hpp"
 #include "util/text.hpp"
 
 namespace hive {
@@ -40,47 +39,118 @@ response& response::header(std::string_view name, std::string_view value) {
                                 "' is set by hive; set the body instead");
   }
   if (iequals(name, "connection")) {
-    bool close = false;
-    detail::for_each_list_item(value, [&](std::string_view v) { close |= iequals(v, "close"); });
-    close_ = close_ || close;
+    // hive owns persistence: keep-alive follows the request, and an upgrade is a protocol's.
+    bool close = false, other = false;
+    detail::for_each_list_item(value, [&](std::string_view v) {
+      if (iequals(v, "close")) {
+        close = true;
+      } else {
+        other = true;
+      }
+    });
+    if (other || !close) {
+      throw std::invalid_argument("hive: header 'Connection' takes only 'close' (got '" +
+                                  std::string(value) + "'); hive keeps connections alive itself");
+    }
+    close_ = true;
     return *this;
   }
   if (iequals(name, "content-type")) {
-    type_->assign(value);
+    type_.assign(detail::trim_ows(value));
+    type_kind_ = type_kind::own;
     return *this;
   }
-  headers_->append(name);
-  headers_->append(": ");
-  headers_->append(detail::trim_ows(value));
-  headers_->append("\r\n");
+  fields_.append(name);
+  fields_.append(": ");
+  fields_.append(detail::trim_ows(value));
+  fields_.append("\r\n");
   return *this;
 }
 
+std::string_view response::content_type() const {
+  switch (type_kind_) {
+    case type_kind::none: return {};
+    case type_kind::text: return "text/plain; charset=utf-8";
+    case type_kind::json: return "application/json";
+    case type_kind::octets: return "application/octet-stream";
+    case type_kind::own: return type_;
+  }
+  return {};
+}
+
+void response::set_type(std::string_view content_type, type_kind fallback) {
+  if (!content_type.empty()) {
+    type_.assign(content_type);
+    type_kind_ = type_kind::own;
+  } else if (type_kind_ == type_kind::none) {
+    type_kind_ = fallback;
+  }
+}
+
+// Only a ref or file body holds more than bytes_: the common case costs a compare.
+void response::drop_body() {
+  if (kind_ == body_kind::bytes) return;
+  kind_ = body_kind::bytes;
+  ref_ = {};
+  file_ = {};
+  owner_.reset();
+}
+
 void response::text(std::string_view body) {
-  if (type_->empty()) type_->assign("text/plain; charset=utf-8");
-  body_->assign(body);
+  set_type({}, type_kind::text);
+  drop_body();
+  bytes_.assign(body);
 }
 
 void response::json(const nlohmann::json& value) {
-  if (type_->empty()) type_->assign("application/json");
-  body_->clear();
-  // Serializes straight into the reused body buffer: no temporary string.
-  auto adapter = nlohmann::detail::output_adapter<char, std::string>(*body_);
-  nlohmann::detail::serializer<nlohmann::json> s(adapter, ' ',
-                                                 nlohmann::json::error_handler_t::replace);
-  s.dump(value, false, false, 0);
+  set_type({}, type_kind::json);
+  drop_body();
+  // Invalid UTF-8 in a string is replaced, not thrown: a handler's data should not turn into a 500.
+  bytes_ = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void response::body(std::string_view bytes, std::string_view content_type) {
-  if (!content_type.empty()) {
-    type_->assign(content_type);
-  } else if (type_->empty()) {
-    type_->assign("application/octet-stream");
-  }
-  body_->assign(bytes);
+  set_type(content_type, type_kind::octets);
+  drop_body();
+  bytes_.assign(bytes);
 }
 
-deferred response::defer() { return deferred(session_->make_deferred()); }
+void response::body_ref(std::string_view bytes, std::shared_ptr<const void> owner,
+                        std::string_view content_type) {
+  set_type(content_type, type_kind::octets);
+  drop_body();
+  bytes_.clear();
+  kind_ = body_kind::ref;
+  ref_ = bytes;
+  owner_ = std::move(owner);
+}
+
+void response::file_range(int fd, std::uint64_t offset, std::uint64_t length,
+                          std::shared_ptr<const void> owner, std::string_view content_type) {
+  if (fd < 0) throw std::invalid_argument("hive: file_range needs an open descriptor");
+  set_type(content_type, type_kind::octets);
+  drop_body();
+  bytes_.clear();
+  kind_ = body_kind::file;
+  file_ = {fd, offset, length};
+  owner_ = std::move(owner);
+}
+
+void response::reset() {
+  status_ = 200;
+  close_ = false;
+  fields_.clear();
+  type_kind_ = type_kind::none;
+  drop_body();
+  bytes_.clear();
+}
+
+deferred response::defer() {
+  if (link_ == nullptr || link_->owner == nullptr) {
+    throw std::logic_error("hive: defer() on a response that no connection is waiting for");
+  }
+  return deferred(link_->owner->make_deferred());
+}
 
 response* deferred::target() const {
   if (!state_ || state_->done || state_->owner == nullptr) return nullptr;
@@ -96,5 +166,27 @@ void deferred::fail_() {
   state_->done = true;
   state_->owner->complete_deferred(true);
 }
+
+void deferred::on_close(std::function<void()> f) {
+  if (!state_ || state_->done) return;
+  if (state_->owner == nullptr) {
+    if (f) f();  // already gone
+    return;
+  }
+  state_->on_close = std::move(f);
+}
+
+namespace detail {
+
+deferred_state::~deferred_state() {
+  if (!done && owner != nullptr) owner->complete_deferred(true);
+}
+
+void deferred_state::abandon() {
+  owner = nullptr;
+  if (auto f = std::move(on_close)) f();
+}
+
+}  // namespace detail
 
 }  // namespace hive

@@ -1,5 +1,8 @@
 #include "hive/router.hpp"
 
+#include "app/dispatcher.hpp"
+#include "app/route_match.hpp"
+
 #include <stdexcept>
 #include <utility>
 
@@ -10,11 +13,11 @@ namespace hive {
 using detail::is_token;
 using detail::percent_decode;
 
-struct router::node {
-  std::vector<std::pair<std::string, std::unique_ptr<node>>> literals;
-  std::unique_ptr<node> param;
+struct detail::route_node {
+  std::vector<std::pair<std::string, std::unique_ptr<route_node>>> literals;
+  std::unique_ptr<route_node> param;
   std::string param_name;
-  std::unique_ptr<node> wildcard;                   // a trailing `*`
+  std::unique_ptr<route_node> wildcard;                   // a trailing `*`
   std::vector<std::pair<std::string, handler>> methods;
 
   const handler* find_method(std::string_view m) const {
@@ -48,9 +51,9 @@ struct searcher {
   std::string_view method;
   std::string& scratch;
   std::vector<route_param>& params;
-  const router::node* path_match = nullptr;  // the first node whose path matched, for 405
+  const detail::route_node* path_match = nullptr;  // the first node whose path matched, for 405
 
-  const handler* at_terminal(const router::node& n) {
+  const handler* at_terminal(const detail::route_node& n) {
     if (n.methods.empty()) return nullptr;
     if (path_match == nullptr) path_match = &n;
     if (const handler* h = n.find_method(method)) return h;
@@ -59,7 +62,7 @@ struct searcher {
   }
 
   // `rest` is the path after the segments `n` consumed; `done` when nothing is left.
-  const handler* search(const router::node& n, std::string_view rest, bool done) {
+  const handler* search(const detail::route_node& n, std::string_view rest, bool done) {
     if (done) return at_terminal(n);
     const std::size_t mark_params = params.size();
     const std::size_t mark_scratch = scratch.size();
@@ -92,7 +95,7 @@ struct searcher {
 
 }  // namespace
 
-router::router() : root_(std::make_unique<node>()) {}
+router::router() : root_(std::make_unique<detail::route_node>()) {}
 router::~router() = default;
 router::router(router&&) noexcept = default;
 router& router::operator=(router&&) noexcept = default;
@@ -104,7 +107,7 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("hive: route '" + std::string(pattern) + "' must start with '/'");
   }
-  node* n = root_.get();
+  detail::route_node* n = root_.get();
   std::string_view rest = pattern.substr(1);
   bool done = false;
   while (!done) {
@@ -115,7 +118,7 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
         throw std::invalid_argument("hive: in route '" + std::string(pattern) +
                                     "', '*' must be the last segment");
       }
-      if (!n->wildcard) n->wildcard = std::make_unique<node>();
+      if (!n->wildcard) n->wildcard = std::make_unique<detail::route_node>();
       n = n->wildcard.get();
     } else if (!seg.empty() && seg.front() == ':') {
       const std::string_view name = seg.substr(1);
@@ -124,7 +127,7 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
                                     "', a ':' parameter needs a name");
       }
       if (!n->param) {
-        n->param = std::make_unique<node>();
+        n->param = std::make_unique<detail::route_node>();
         n->param_name = name;
       } else if (n->param_name != name) {
         throw std::invalid_argument("hive: route '" + std::string(pattern) + "' names parameter ':" +
@@ -133,12 +136,12 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
       }
       n = n->param.get();
     } else {
-      node* child = nullptr;
+      detail::route_node* child = nullptr;
       for (auto& [lit, c] : n->literals) {
         if (lit == seg) child = c.get();
       }
       if (child == nullptr) {
-        n->literals.emplace_back(std::string(seg), std::make_unique<node>());
+        n->literals.emplace_back(std::string(seg), std::make_unique<detail::route_node>());
         child = n->literals.back().second.get();
       }
       n = child;
@@ -151,31 +154,31 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
   n->methods.emplace_back(std::string(method), std::move(h));
 }
 
-router::match router::find(std::string_view method, std::string_view path, std::string& scratch,
-                           std::vector<route_param>& params) const {
-  match m;
-  if (path.empty() || path.front() != '/') {
-    m.status = 404;
-    return m;
+namespace detail {
+
+void find_route(const router& rt, std::string_view method, std::string_view path, route_state& r) {
+  r.target = nullptr;
+  r.status = 404;
+  if (path.empty() || path.front() != '/') return;
+  searcher s{method, r.scratch, r.params};
+  r.target = s.search(*rt.root_, path.substr(1), false);
+  if (r.target != nullptr) {
+    r.status = 200;
+    return;
   }
-  searcher s{method, scratch, params};
-  m.target = s.search(*root_, path.substr(1), false);
-  if (m.target != nullptr) return m;
-  params.clear();
-  if (s.path_match == nullptr) {
-    m.status = 404;
-    return m;
-  }
-  m.status = 405;
+  r.params.clear();
+  if (s.path_match == nullptr) return;
+  r.status = 405;
   bool has_get = false, has_head = false;
   for (const auto& [name, h] : s.path_match->methods) {
-    if (!m.allow.empty()) m.allow += ", ";
-    m.allow += name;
+    if (!r.allow.empty()) r.allow += ", ";
+    r.allow += name;
     has_get |= name == "GET";
     has_head |= name == "HEAD";
   }
-  if (has_get && !has_head) m.allow += ", HEAD";
-  return m;
+  if (has_get && !has_head) r.allow += ", HEAD";
 }
+
+}  // namespace detail
 
 }  // namespace hive

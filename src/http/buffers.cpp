@@ -27,10 +27,8 @@ void buffer_pool::give(std::unique_ptr<conn_buffers> b) {
   b->out.clear();
   b->out.shrink();
   trim_string(b->body);
-  trim_string(b->res_body);
+  b->res.reset();
   b->deferred.reset();
-  b->res_headers.clear();
-  b->res_type.clear();
   b->clear_request();
   free_.push_back(std::move(b));
 }

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "app/dispatcher.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"
-#include "hive/router.hpp"
 #include "net/output_queue.hpp"
 
 namespace hive::detail {
@@ -30,8 +30,6 @@ struct raw_header {
   span name, value;
 };
 
-struct deferred_state;
-
 // Everything a request in progress needs lives here, not in the connection: an idle connection
 // holds none of it.
 struct conn_buffers {
@@ -40,24 +38,20 @@ struct conn_buffers {
   // The request being parsed.
   std::vector<raw_header> raw_headers;
   std::vector<header_field> headers;
-  std::vector<route_param> params;
-  std::string param_scratch;
   std::string body;
 
   request req;
-  router::match route;
+  route_state route;
 
-  // The response being built.
-  response res;
+  // The response being built, reused from request to request.
+  response_link link;  // before `res`, which points to it
+  response res{&link};
   std::weak_ptr<deferred_state> deferred;
-  std::string res_headers;
-  std::string res_body;
-  std::string res_type;
 
   void clear_request() {
     raw_headers.clear();
     headers.clear();
-    params.clear();
+    route.params.clear();
     body.clear();
   }
 };

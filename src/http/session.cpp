@@ -9,10 +9,8 @@
 
 #include "http/date_cache.hpp"
 #include "http/serializer.hpp"
-#include "http/status.hpp"
-#include "util/text.hpp"
-#include "util/counters.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hive::detail {
 
@@ -22,31 +20,7 @@ constexpr std::size_t min_read_bytes = 4096;
 // Output queued past this stops the handling of further pipelined requests until the client
 // reads: a client that pipelines and never reads cannot make the worker buffer without bound.
 constexpr std::size_t max_queued_output = 1024 * 1024;
-}  // namespace
 
-// Fills hive::request from the parser's spans; the one place that knows request's layout.
-struct request_builder {
-  static void build(request& r, const request_parser& p, const input_buffer& in, conn_buffers& b,
-                    std::string_view path, std::string_view query) {
-    const char* base = in.data.get();
-    r.method_ = p.method();
-    r.target_ = {base + p.target().off, p.target().len};
-    r.path_ = path;
-    r.query_ = query;
-    r.major_ = p.major();
-    r.minor_ = p.minor();
-    b.headers.clear();
-    for (const auto& h : b.raw_headers) {
-      b.headers.push_back({{base + h.name.off, h.name.len},
-                           trim_ows({base + h.value.off, h.value.len})});
-    }
-    r.headers_ = b.headers;
-    r.params_ = b.params;
-    r.body_ = b.body;
-  }
-};
-
-namespace {
 // Splits the target into the path to route on and the query.
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
   std::string_view path = target;
@@ -65,12 +39,33 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
 }
 }  // namespace
 
-deferred_state::~deferred_state() {
-  if (!done && owner != nullptr) owner->complete_deferred(true);
-}
+// Fills hive::request from the parser's spans; the one place that knows request's layout.
+struct request_builder {
+  static void build(request& r, const request_parser& p, const input_buffer& in, conn_buffers& b,
+                    std::string_view path, std::string_view query, const address* peer,
+                    const cidr_set* trusted) {
+    const char* base = in.data.get();
+    r.method_ = p.method();
+    r.target_ = {base + p.target().off, p.target().len};
+    r.path_ = path;
+    r.query_ = query;
+    r.major_ = p.major();
+    r.minor_ = p.minor();
+    b.headers.clear();
+    for (const auto& h : b.raw_headers) {
+      b.headers.push_back({{base + h.name.off, h.name.len},
+                           trim_ows({base + h.value.off, h.value.len})});
+    }
+    r.headers_ = b.headers;
+    r.params_ = b.route.params;
+    r.body_ = b.body;
+    if (peer != nullptr) r.remote_ = peer;
+    r.trusted_ = trusted;
+  }
+};
 
-session::session(const router& r, const session_config& cfg, buffer_pool& pool, input_pool& inputs)
-    : router_(r), cfg_(cfg), pool_(pool), inputs_(inputs), parser_(cfg.limits) {}
+session::session(dispatcher& d, const session_config& cfg, buffer_pool& pool, input_pool& inputs)
+    : dispatcher_(d), cfg_(cfg), pool_(pool), inputs_(inputs), parser_(cfg.limits) {}
 
 session::~session() { release_all(); }
 
@@ -79,12 +74,16 @@ void session::release_all() {
   in_ = {};
   parsed_ = 0;
   if (!b_) return;
-  if (auto s = b_->deferred.lock()) s->owner = nullptr;
+  if (auto s = b_->deferred.lock()) s->abandon();
+  b_->link.owner = nullptr;
   pool_.give(std::move(b_));
 }
 
 conn_buffers& session::buffers() {
-  if (!b_) b_ = pool_.take();
+  if (!b_) {
+    b_ = pool_.take();
+    b_->link.owner = this;
+  }
   return *b_;
 }
 
@@ -99,15 +98,7 @@ std::span<char> session::prepare() {
 void session::commit(std::size_t n) {
   if (n == 0 || !in_) return;
   in_.len += n;
-  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_in, n);
   process();
-}
-
-void session::adopt(input_buffer b, std::size_t n) {
-  if (in_) inputs_.give(std::move(in_));
-  in_ = std::move(b);
-  in_.len = 0;
-  commit(n);
 }
 
 void session::feed(std::string_view bytes) {
@@ -126,10 +117,19 @@ void session::on_eof() {
   if (!deferred_pending_) closing_ = true;
 }
 
+void session::peer_gone() {
+  eof_ = true;
+  closing_ = true;
+  if (!b_) return;
+  if (auto s = b_->deferred.lock()) s->abandon();  // pending() is false from now on
+  b_->deferred.reset();
+  deferred_pending_ = false;
+  b_->out.clear();
+}
+
 void session::consume(std::size_t n) {
   if (!b_) return;
   b_->out.consume(n);
-  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->bytes_out, n);
   if (!b_->out.empty()) return;
   process();  // requests held back by the output cap, if any
 }
@@ -145,6 +145,7 @@ session::phase session::current_phase() const {
   return phase::idle;
 }
 
+
 void session::process() {
   if (!in_) {
     release_if_idle();
@@ -152,8 +153,14 @@ void session::process() {
   }
   while (!closing_ && !deferred_pending_ && parsed_ < in_.len &&
          (!b_ || b_->out.bytes() < max_queued_output)) {
+    if (parser_.phase() == request_parser::state::idle) {
+      message_bytes_ = 0;
+      message_start_ms_ = now();
+    }
+    const std::size_t before = parsed_;
     const auto r = parser_.execute(in_, buffers(), parsed_);
     parsed_ = parser_.parsed();
+    message_bytes_ += parsed_ - before;
     if (r == request_parser::result::need_more) break;
     if (r == request_parser::result::head_done) {
       route_head();
@@ -175,15 +182,11 @@ void session::start_response() {
   auto& b = *b_;
   const std::string_view target(in_.data.get() + parser_.target().off, parser_.target().len);
   const auto [path, query] = split_target(target);
-  b.params.clear();
-  if (target == "*") {
-    // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
-    b_->route = router::match{nullptr, 200, {}};
-  } else {
-    b.param_scratch.clear();
-    b.param_scratch.reserve(path.size());
-    b_->route = router_.find(parser_.method(), path, b.param_scratch, b.params);
-  }
+  // Kept as offsets into the target: reading the body may move the head in the buffer.
+  path_ = {static_cast<std::uint32_t>(path.data() - target.data()), static_cast<std::uint32_t>(path.size())};
+  query_ = {query.empty() ? 0 : static_cast<std::uint32_t>(query.data() - target.data()),
+            static_cast<std::uint32_t>(query.size())};
+  dispatcher_.route(parser_.method(), path, b.route);
 }
 
 void session::route_head() {
@@ -194,9 +197,9 @@ void session::route_head() {
     keep_alive_ = false;
     head_request_ = parser_.method() == "HEAD";
     http10_ = false;
-    reset_response();
-    route_error();
-    finish_response();
+    b_->res.reset();
+    dispatcher_.hive_answer(b_->route.status, &b_->route, b_->res);
+    finish_response(origin::hive);
     closing_ = true;
     linger_ = true;
     return;
@@ -209,63 +212,34 @@ void session::handle_message() {
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
   auto& b = *b_;
-  const std::string_view target(in_.data.get() + parser_.target().off, parser_.target().len);
-  const auto [path, query] = split_target(target);
-  request_builder::build(b_->req, parser_, in_, b, path, query);
+  const char* target = in_.data.get() + parser_.target().off;
+  request_builder::build(b.req, parser_, in_, b, {target + path_.off, path_.len},
+                         {target + query_.off, query_.len}, peer_, cfg_.trusted_proxies);
   dispatch();
-}
-
-void session::reset_response() {
-  auto& b = *b_;
-  b.res_headers.clear();
-  b.res_body.clear();
-  b.res_type.clear();
-  b_->res.status_ = 200;
-  b_->res.close_ = false;
-  b_->res.deferred_ = false;
-  b_->res.headers_ = &b.res_headers;
-  b_->res.body_ = &b.res_body;
-  b_->res.type_ = &b.res_type;
-  b_->res.session_ = this;
-}
-
-void session::route_error() {
-  if (b_->route.status == 405) {
-    b_->res.status(405).header("Allow", b_->route.allow);
-    b_->res.text("Method Not Allowed\n");
-  } else if (b_->route.status == 404) {
-    b_->res.status(404).text("Not Found\n");
-  } else {
-    b_->res.status(b_->route.status);
-  }
 }
 
 void session::dispatch() {
   keep_alive_ = parser_.keep_alive() && !parser_.upgrade_or_connect();
   head_request_ = parser_.method() == "HEAD";
   http10_ = parser_.minor() == 0;
-  reset_response();
-  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->requests);
-  if (b_->route.target == nullptr) {
-    route_error();
-    finish_response();
-    return;
-  }
+  auto& b = *b_;
+  b.res.reset();
+  deferred_taken_ = false;
   in_dispatch_ = true;
   finished_inline_ = false;
   try {
-    (*b_->route.target)(b_->req, b_->res);
+    dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
     handler_failed(e.what());
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
   in_dispatch_ = false;
-  if (b_->res.deferred_ && !finished_inline_) {
+  if (deferred_taken_ && !finished_inline_) {
     deferred_pending_ = true;
     return;
   }
-  finish_response();
+  finish_response(b.route.target != nullptr ? origin::handler : origin::hive);
 }
 
 void session::handler_failed(std::string_view what) {
@@ -284,45 +258,51 @@ void session::handler_failed(std::string_view what) {
     s->owner = nullptr;
   }
   b_->deferred.reset();
+  deferred_taken_ = false;
   answer_500();
 }
 
 void session::answer_500() {
-  const bool close = b_->res.close_;
-  reset_response();
-  b_->res.close_ = close;
-  b_->res.status(500).text("Internal Server Error\n");
+  const bool close = b_->res.closes();
+  dispatcher_.hive_answer(500, nullptr, b_->res);
+  if (close) b_->res.header("Connection", "close");
 }
 
-void session::finish_response() {
+// The one place every response leaves through.
+void session::finish_response(origin by) {
   auto& b = *b_;
-  const bool close = !keep_alive_ || b_->res.close_ || draining_;
+  // Draining: every complete request already received is answered; the answer to the last one
+  // says close (a partial one behind it is answered if it completes within the drain's grace).
+  const bool close = !keep_alive_ || b.res.closes() || (draining_ && !unread_input());
   response_head h;
-  h.status = b_->res.status_;
   h.common = cfg_.date->fields();
-  h.content_type = b.res_type;
-  h.fields = b.res_headers;
   h.close = close;
   h.keep_alive_10 = http10_ && !close;
   h.head_request = head_request_;
-  serialize(b.out, h, b.res_body);
-  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->responses[std::clamp(h.status / 100, 1, 5)]);
+  finished_record rec;
+  rec.bytes_out = serialize(b.out, h, b.res);
+  rec.status = b.res.status();
+  rec.by = by;
+  rec.bytes_in = message_bytes_;
+  rec.start_ms = message_start_ms_;
+  rec.end_ms = now();
+  rec.peer = peer_;
+  rec.method = b.req.method();
+  rec.target = b.req.target();
+  dispatcher_.finished(rec);
   if (close) closing_ = true;
 }
 
 void session::reject(error e) {
-  const int status = status_of(e);
-  std::string_view phrase = reason_phrase(status);
   auto& b = buffers();
-  b.res_body.assign(phrase);
-  b.res_body.push_back('\n');
-  response_head h;
-  h.status = status;
-  h.common = cfg_.date->fields();
-  h.content_type = "text/plain; charset=utf-8";
-  h.close = true;
-  serialize(b.out, h, b.res_body);
-  if (cfg_.stats != nullptr) cfg_.stats->add(cfg_.stats->responses[status / 100]);
+  // Nothing of the refused request is trusted: not its method, not its target.
+  b.req = request();
+  keep_alive_ = false;
+  head_request_ = false;
+  http10_ = false;
+  b.res.reset();
+  dispatcher_.hive_answer(status_of(e), nullptr, b.res);
+  finish_response(origin::hive);
   closing_ = true;
   linger_ = true;
 }
@@ -361,10 +341,14 @@ void session::compact() {
   }
 }
 
+
 void session::release_if_idle() {
   if (deferred_pending_ || in_dispatch_ || parser_.phase() != request_parser::state::idle) return;
   if (in_ && in_.len == 0) inputs_.give(std::move(in_));
-  if (b_ && b_->out.empty() && !in_) pool_.give(std::move(b_));
+  if (b_ && b_->out.empty() && !in_) {
+    b_->link.owner = nullptr;
+    pool_.give(std::move(b_));
+  }
 }
 
 bool session::accepts_input() const {
@@ -373,16 +357,6 @@ bool session::accepts_input() const {
   // seen, but buffer no more than one header section's worth of what it pipelines meanwhile.
   return deferred_pending_ && !eof_ && !closing_ &&
          (!in_ || in_.len - parsed_ < cfg_.limits.max_header_bytes);
-}
-
-void session::peer_gone() {
-  eof_ = true;
-  closing_ = true;
-  if (!b_) return;
-  if (auto s = b_->deferred.lock()) s->owner = nullptr;  // pending() is false from now on
-  b_->deferred.reset();
-  deferred_pending_ = false;
-  b_->out.clear();
 }
 
 void session::timeout() {
@@ -409,7 +383,7 @@ std::shared_ptr<deferred_state> session::make_deferred() {
   auto s = std::make_shared<deferred_state>();
   s->owner = this;
   b_->deferred = s;
-  b_->res.deferred_ = true;
+  deferred_taken_ = true;
   return s;
 }
 
@@ -423,7 +397,7 @@ void session::complete_deferred(bool failed) {
   }
   if (!deferred_pending_) return;
   deferred_pending_ = false;
-  finish_response();
+  finish_response(failed ? origin::hive : origin::handler);
   // No process() here: this runs inside the user's finish() or a handle's destructor, and the
   // next pipelined request's handler must not run under the user's feet. Requests held back
   // resume once this response is written (consume() processes them).

@@ -1,7 +1,7 @@
-// The sans-I/O HTTP/1.1 server session: bytes in, requests to the router's handlers, response
-// bytes out. It knows nothing of sockets or clocks; the Asio connection (src/net) moves bytes and
-// tells it when a deadline passed. Every split point, pipeline and hostile input can therefore be
-// tested without a socket.
+// The sans-I/O HTTP/1.1 server session: bytes in, messages to the application through the
+// dispatcher, response bytes out. It knows nothing of sockets; the connection (src/net) moves
+// bytes and tells it when a deadline passed. Every split point, pipeline and hostile input can
+// therefore be tested without a socket.
 //
 //   auto in = s.prepare();  n = read(fd, in.data(), in.size());  s.commit(n);
 //   writev(fd, s.output() …);  s.consume(written);
@@ -9,12 +9,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
 
+#include "app/dispatcher.hpp"
 #include "hive/response.hpp"
-#include "hive/router.hpp"
 #include "http/buffers.hpp"
 #include "http/request_parser.hpp"
 #include "net/input_buffer.hpp"
@@ -22,16 +23,17 @@
 
 namespace hive::detail {
 
-struct counters;
+class cidr_set;
 class date_cache;
 
 struct session_config {
   parser_limits limits;
-  const date_cache* date = nullptr;  // required: Server and Date fields
-  counters* stats = nullptr;         // optional
+  const date_cache* date = nullptr;        // required: Server and Date fields
+  const std::int64_t* now_ms = nullptr;    // the worker's clock for finished records (null: 0)
+  const cidr_set* trusted_proxies = nullptr;
 };
 
-class session {
+class session final : private responder {
  public:
   // What the connection's deadline is for right now.
   enum class phase {
@@ -42,24 +44,25 @@ class session {
     closing,   // the last response is queued; close once it is written
   };
 
-  session(const router& r, const session_config& cfg, buffer_pool& pool, input_pool& inputs);
+  session(dispatcher& d, const session_config& cfg, buffer_pool& pool, input_pool& inputs);
   ~session();
   session(const session&) = delete;
   session& operator=(const session&) = delete;
+
+  // The connection's peer, for requests and finished records (must outlive the session).
+  void set_peer(const address* peer) { peer_ = peer; }
 
   // Where to read into (borrows a buffer from the pool; never empty).
   std::span<char> prepare();
   // `n` bytes were read into the span prepare() returned: handle every complete request.
   void commit(std::size_t n);
-  // Holds an input buffer (idle sessions give theirs back).
-  bool has_input() const { return static_cast<bool>(in_); }
-  // Takes `b` as the input buffer, with `n` bytes just read at its start (the worker's landing
-  // buffer, read into while this session held none), and handles them as commit() does.
-  void adopt(input_buffer b, std::size_t n);
   // Convenience for tests: prepare + copy + commit, as often as needed.
   void feed(std::string_view bytes);
   // The client closed its sending side: answer what is complete, then close.
   void on_eof();
+  // The client went away (its side closed with nothing unread, or a reset) while a deferred
+  // response was pending: nobody will read the answer, so the handle stops being pending.
+  void peer_gone();
 
   // What to send (null: nothing).
   output_queue* output() { return b_ && !b_->out.empty() ? &b_->out : nullptr; }
@@ -75,9 +78,6 @@ class session {
   bool accepts_input() const;
   // Closing and everything written: the connection should close now.
   bool done() const { return (closing_ || (eof_ && !deferred_pending_)) && !has_output(); }
-  // The client went away (its side closed with nothing unread, or a reset) while a deferred
-  // response was pending: nobody will read the answer, so the handle stops being pending.
-  void peer_gone();
   // The close follows a rejection: bytes the client already sent may still arrive, so the
   // connection should half-close and drain rather than reset (RFC 9112 §9.6).
   bool linger() const { return linger_; }
@@ -94,8 +94,8 @@ class session {
 
   // The current phase's deadline passed.
   void timeout();
-  // Graceful shutdown: the next response says `Connection: close`. An idle session is not closed
-  // here: the shell decides how long an idle client may still send (see connection::drain).
+  // Graceful shutdown: the response to the last request received says `Connection: close`.
+  // An idle session is not closed here: the shell decides how long an idle client may still send.
   void drain();
 
   // Called when a deferred response added output outside commit(): from inside user code, so
@@ -105,40 +105,44 @@ class session {
     wake_ctx_ = ctx;
   }
 
-  // For hive::deferred.
-  response* deferred_target();
-  void complete_deferred(bool failed);
-  std::shared_ptr<deferred_state> make_deferred();
-
  private:
+  // responder: hive::deferred's way back here.
+  std::shared_ptr<deferred_state> make_deferred() override;
+  response* deferred_target() override;
+  void complete_deferred(bool failed) override;
+
   void process();
   void route_head();
   void handle_message();
   void dispatch();
-  void finish_response();
+  void finish_response(origin by);
   void reject(error e);
   void compact();
-  conn_buffers& buffers();
   void start_response();
-  void reset_response();
-  void route_error();
   void handler_failed(std::string_view what);
   void answer_500();
+  conn_buffers& buffers();
+  std::int64_t now() const { return cfg_.now_ms != nullptr ? *cfg_.now_ms : 0; }
 
-  const router& router_;
+  dispatcher& dispatcher_;
   const session_config& cfg_;
   buffer_pool& pool_;
   input_pool& inputs_;
   input_buffer in_;
   std::unique_ptr<conn_buffers> b_;
   request_parser parser_;
+  const address* peer_ = nullptr;
   std::size_t parsed_ = 0;
+  span path_, query_;  // of the request in progress, relative to its target
+  std::uint64_t message_bytes_ = 0;  // of the message in progress, as parsed
+  std::int64_t message_start_ms_ = 0;
   bool routed_ = false;
   bool closing_ = false;
   bool linger_ = false;
   bool eof_ = false;
   bool draining_ = false;
   bool deferred_pending_ = false;
+  bool deferred_taken_ = false;  // defer() was called for the response in progress
   bool in_dispatch_ = false;
   bool finished_inline_ = false;
   bool head_request_ = false;
@@ -146,12 +150,6 @@ class session {
   bool http10_ = false;
   void (*wake_)(void*) = nullptr;
   void* wake_ctx_ = nullptr;
-};
-
-struct deferred_state {
-  session* owner = nullptr;
-  bool done = false;
-  ~deferred_state();
 };
 
 }  // namespace hive::detail

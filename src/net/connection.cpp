@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 
 #include "net/server_core.hpp"
+#include "util/counters.hpp"
 
 namespace hive::detail {
 
@@ -20,8 +21,12 @@ constexpr std::int64_t drain_grace_ms = 1000;
 constexpr int max_iov = 64;
 }  // namespace
 
-connection::connection(server_core& srv, int fd)
-    : srv_(srv), transport_(fd), session_(srv.routes(), srv.config(), srv.pool(), srv.inputs()) {
+connection::connection(server_core& srv, int fd, const address& peer)
+    : srv_(srv),
+      transport_(fd),
+      peer_(peer),
+      session_(srv.app_side(), srv.config(), srv.pool(), srv.inputs()) {
+  session_.set_peer(&peer_);
   session_.set_wake(&connection::wake, this);
   if (srv.draining()) session_.drain();
 }
@@ -119,6 +124,7 @@ connection::flushed connection::flush() {
   if (r.k != io_result::kind::done) return flushed::failed;
   if (r.n < want) writable_ = false;  // the socket is full: the next edge says when it is not
   if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
+  if (counters* c = srv_.stats()) c->add(c->bytes_out, r.n);
   session_.consume(r.n);  // may handle held-back requests, which adds output
   return r.n < want ? flushed::blocked : flushed::all;
 }
@@ -130,6 +136,7 @@ bool connection::read_some() {
     case io_result::kind::done:
       // A short read emptied the socket: the next edge says when there is more.
       if (r.n < in.size() && !hup_) readable_ = false;
+      if (counters* c = srv_.stats()) c->add(c->bytes_in, r.n);
       session_.commit(r.n);
       return true;
     case io_result::kind::eof:

@@ -18,7 +18,7 @@ class server_core;
 
 class connection final : public poll_target {
  public:
-  connection(server_core& srv, int fd);
+  connection(server_core& srv, int fd, const address& peer);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -62,6 +62,7 @@ class connection final : public poll_target {
 
   server_core& srv_;
   tcp_transport transport_;
+  address peer_;
   session session_;
   std::int64_t deadline_ms_ = 0;  // 0: none
   // What the deadline was set for: a new phase or a new message starts a new one.

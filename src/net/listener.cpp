@@ -5,7 +5,10 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <string>
 #include <system_error>
@@ -19,6 +22,22 @@ namespace {
 // Enough to drain a burst without starving the connections already open.
 constexpr int accept_batch_max = 64;
 constexpr auto emfile_backoff = std::chrono::milliseconds(100);
+
+// The 16-byte form (IPv4 mapped) and port of an accepted peer.
+address peer_of(const sockaddr_storage& ss) {
+  address a;
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    a.bytes[10] = a.bytes[11] = 0xff;
+    std::memcpy(&a.bytes[12], &in.sin_addr, 4);
+    a.port = ntohs(in.sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::memcpy(a.bytes.data(), &in6.sin6_addr, 16);
+    a.port = ntohs(in6.sin6_port);
+  }
+  return a;
+}
 }  // namespace
 
 listener::listener(server_core& srv, asio::ip::tcp::acceptor acceptor)
@@ -52,14 +71,16 @@ void listener::accept_batch() {
   paused_ = false;
   const int lfd = acceptor_.native_handle();
   for (int i = 0; i < accept_batch_max; ++i) {
-    const int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    const int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       if (starved_) {
         starved_ = false;
         log_line("hive: accepting again (" + std::to_string(starved_retries_) +
                  " tries were out of descriptors)");
       }
-      srv_.adopt(fd);
+      srv_.adopt(fd, peer_of(ss));
       if (stopped_) return;
       continue;
     }

@@ -83,6 +83,7 @@ void poller::nested_turn() {
 int poller::dispatch(int timeout_ms, bool* asio_ready) {
   epoll_event events[batch_max];
   const int n = ::epoll_wait(epoll_fd_, events, batch_max, timeout_ms);
+  if (n > 0 && before_ != nullptr) before_(hooks_ctx_);
   dispatching_ = true;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.ptr == nullptr) {
@@ -92,7 +93,7 @@ int poller::dispatch(int timeout_ms, bool* asio_ready) {
     static_cast<poll_target*>(events[i].data.ptr)->on_events(events[i].events);
   }
   dispatching_ = false;
-  if (after_ != nullptr) after_(after_ctx_);
+  if (after_ != nullptr) after_(hooks_ctx_);
   return n;
 }
 

@@ -45,11 +45,13 @@ class poller {
   // stays in the set after this process closes its copy.
   bool add_listener(int fd, poll_target* target);
   void remove(int fd);
-  // Runs after every batch of events, outside every target's call stack (frees closed
-  // connections without a round trip through Asio's queue).
-  void after_batch(void (*fn)(void*), void* ctx) {
-    after_ = fn;
-    after_ctx_ = ctx;
+  // Run before and after every batch of events, outside every target's call stack: the
+  // worker's clock is read once per wake-up, and closed connections are freed without a round
+  // trip through Asio's queue.
+  void batch_hooks(void (*before)(void*), void (*after)(void*), void* ctx) {
+    before_ = before;
+    after_ = after;
+    hooks_ctx_ = ctx;
   }
 
   // Waits in this set for everything, running Asio's work with io.poll(), until the io_context
@@ -70,8 +72,9 @@ class poller {
   bool owned_ = false;
   bool stopped_ = false;
   bool dispatching_ = false;
+  void (*before_)(void*) = nullptr;
   void (*after_)(void*) = nullptr;
-  void* after_ctx_ = nullptr;
+  void* hooks_ctx_ = nullptr;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
 };
 

@@ -13,13 +13,22 @@
 namespace hive::detail {
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
-    : io_(io), app_(a), opts_(opts), date_(opts.server_name), timer_(io), poller_(io) {
-  poller_.after_batch(&server_core::after_batch, this);
+    : io_(io),
+      app_(a),
+      opts_(opts),
+      trusted_(opts.trusted_proxies),
+      dispatcher_(a, nullptr),
+      date_(opts.server_name),
+      timer_(io),
+      poller_(io) {
+  poller_.batch_hooks(&server_core::before_batch, &server_core::after_batch, this);
   cfg_.limits.max_request_line_bytes = opts.max_request_line_bytes;
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
   cfg_.limits.max_body_bytes = opts.max_body_bytes;
   cfg_.date = &date_;
+  cfg_.now_ms = &now_ms_;
+  cfg_.trusted_proxies = &trusted_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
   // and at least once a second for the Date header. A cluster worker's heartbeat rides the tick,
   // so a short --heartbeat-timeout shortens it too.
@@ -58,19 +67,23 @@ void server_core::listen_on(int fd) {
 
 std::uint16_t server_core::port() const { return listener_ ? listener_->port() : 0; }
 
-void server_core::adopt(int fd) {
+void server_core::adopt(int fd, const address& peer) {
   // While draining (a cluster worker's drain window) a new connection is still answered, with
   // `Connection: close`: the session starts drained.
-  auto* c = new connection(*this, fd);
+  auto* c = new connection(*this, fd, peer);
   c->next = head_;
   if (head_ != nullptr) head_->prev = c;
   head_ = c;
   ++count_;
-  if (cfg_.stats != nullptr) {
-    cfg_.stats->add(cfg_.stats->connections_open);
-    cfg_.stats->add(cfg_.stats->connections_total);
+  if (stats_ != nullptr) {
+    stats_->add(stats_->connections_open);
+    stats_->add(stats_->connections_total);
   }
   c->start();  // may close and remove it at once: do not touch `c` after this
+}
+
+void server_core::before_batch(void* self) {
+  static_cast<server_core*>(self)->now_ms_ = monotonic_ms();
 }
 
 void server_core::after_batch(void* self) {
@@ -83,7 +96,7 @@ void server_core::remove(connection* c) {
   if (head_ == c) head_ = c->next;
   c->prev = c->next = nullptr;
   --count_;
-  if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
+  if (stats_ != nullptr) stats_->sub(stats_->connections_open);
   if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.

@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "app/app_dispatcher.hpp"
 #include "hive/app.hpp"
 #include "hive/options.hpp"
 #include "http/buffers.hpp"
@@ -18,6 +19,7 @@
 #include "http/session.hpp"
 #include "net/input_buffer.hpp"
 #include "net/poller.hpp"
+#include "util/cidr.hpp"
 
 namespace hive::detail {
 
@@ -44,13 +46,17 @@ class server_core {
   std::size_t connection_count() const { return count_; }
 
   // Where the worker's counters live (the cluster puts them in shared memory).
-  void set_counters(counters* c) { cfg_.stats = c; }
+  void set_counters(counters* c) {
+    stats_ = c;
+    dispatcher_.set_counters(c);
+  }
+  counters* stats() const { return stats_; }
   // Called on every tick of the coarse timer (the cluster's heartbeat).
   void on_tick(std::function<void()> f) { tick_hook_ = std::move(f); }
 
   // For connections and the listener.
   asio::io_context& io() { return io_; }
-  const router& routes() const { return app_.router(); }
+  dispatcher& app_side() { return dispatcher_; }
   const session_config& config() const { return cfg_; }
   const options& opts() const { return opts_; }
   buffer_pool& pool() { return pool_; }
@@ -61,7 +67,7 @@ class server_core {
   std::int64_t now_ms() const { return now_ms_; }
   std::int64_t tick_ms() const { return tick_ms_; }
   bool draining() const { return draining_; }
-  void adopt(int fd);
+  void adopt(int fd, const address& peer);
   // Posted work (frees, wakes) holds this and does nothing once the server is gone, so a server
   // may be destroyed while its io_context goes on running.
   std::weak_ptr<int> alive() const { return alive_; }
@@ -73,12 +79,16 @@ class server_core {
   void tick();
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
+  static void before_batch(void* self);
   static void after_batch(void* self);
   void post_free();
 
   asio::io_context& io_;
   const app& app_;
   const options& opts_;
+  cidr_set trusted_;
+  app_dispatcher dispatcher_;
+  counters* stats_ = nullptr;
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;

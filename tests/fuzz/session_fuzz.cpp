@@ -23,6 +23,7 @@
 #include <hive/hive.hpp>
 
 #include "http/date_cache.hpp"
+#include "app/app_dispatcher.hpp"
 #include "http/session.hpp"
 #include "unit/output_text.hpp"
 
@@ -231,7 +232,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   checker chk;
   std::string out;
   {
-    hive::detail::session s(fuzz_app().router(), cfg, pool, inputs);
+    hive::detail::app_dispatcher dispatch(fuzz_app(), nullptr);
+    hive::detail::session s(dispatch, cfg, pool, inputs);
     auto drain = [&] {
       const std::size_t step = (f & trickle_output) != 0 ? 7 : std::numeric_limits<std::size_t>::max();
       while (hive::test::take_output(s, out, step) != 0) {

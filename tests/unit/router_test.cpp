@@ -4,22 +4,25 @@
 
 #include <hive/router.hpp>
 
+#include "app/route_match.hpp"
+
 namespace {
 
 struct fixture {
   hive::router r;
-  std::string scratch;
-  std::vector<hive::route_param> params;
+  hive::detail::route_state m;
+  const std::vector<hive::route_param>& params = m.params;
   std::string hit;
 
   hive::handler tag(std::string name) {
     return [this, name](const hive::request&, hive::response&) { hit = name; };
   }
-  hive::router::match find(std::string_view method, std::string_view path) {
-    scratch.clear();
-    scratch.reserve(path.size());
-    params.clear();
-    auto m = r.find(method, path, scratch, params);
+  const hive::detail::route_state& find(std::string_view method, std::string_view path) {
+    m.scratch.clear();
+    m.scratch.reserve(path.size());
+    m.params.clear();
+    m.allow.clear();
+    hive::detail::find_route(r, method, path, m);
     if (m.target != nullptr) {
       hive::request req;
       hive::response res;  // the tag handlers only record which one ran

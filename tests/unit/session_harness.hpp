@@ -8,6 +8,7 @@
 #include <hive/hive.hpp>
 
 #include "http/date_cache.hpp"
+#include "app/app_dispatcher.hpp"
 #include "http/session.hpp"
 #include "support/http_reader.hpp"
 #include "unit/output_text.hpp"
@@ -19,7 +20,7 @@ struct harness {
     date.refresh(784111777);  // a fixed Date, so outputs compare byte for byte
     cfg.limits = limits;
     cfg.date = &date;
-    s = std::make_unique<detail::session>(app_.router(), cfg, pool, inputs);
+    s = std::make_unique<detail::session>(dispatch, cfg, pool, inputs);
   }
 
   // Feeds bytes and collects whatever the session wants written.
@@ -34,6 +35,7 @@ struct harness {
   read_result responses(const std::vector<bool>& head = {}) const { return read_responses(out, head); }
 
   const hive::app& app_;
+  detail::app_dispatcher dispatch{app_, nullptr};
   detail::date_cache date{"hive"};
   detail::buffer_pool pool;
   detail::input_pool inputs;

@@ -1,4 +1,4 @@
-#include "http/status.hpp"
+#include "util/status.hpp"
 
 #include <array>
 #include <string>

@@ -1,0 +1,27 @@
+// The application behind the dispatcher interface: routes through the app's router, runs its
+// handlers, writes hive's own answers, and counts every finished response.
+#pragma once
+
+#include "app/dispatcher.hpp"
+#include "hive/app.hpp"
+#include "util/counters.hpp"
+
+namespace hive::detail {
+
+class app_dispatcher final : public dispatcher {
+ public:
+  // `stats` may be null (nothing counted).
+  app_dispatcher(const app& a, counters* stats) : app_(a), stats_(stats) {}
+  void set_counters(counters* c) { stats_ = c; }
+
+  bool route(std::string_view method, std::string_view path, route_state& r) const override;
+  void handle(const request& req, response& res, const route_state& r) const override;
+  void hive_answer(int status, const route_state* r, response& res) const override;
+  void finished(const finished_record& rec) override;
+
+ private:
+  const app& app_;
+  counters* stats_;
+};
+
+}  // namespace hive::detail

@@ -1,0 +1,60 @@
+// The one interface between a protocol (the HTTP/1.1 session) and the application: the protocol
+// frames messages, the dispatcher decides what answers them. Every response — a handler's, a
+// deferred one, hive's own 404/405/4xx/500 — is reported to finished() exactly once, with a
+// record: the place where access logs, metrics and filters' after-hooks hang.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/request.hpp"
+#include "hive/response.hpp"
+#include "hive/router.hpp"
+
+namespace hive::detail {
+
+// Where the route of the request in progress is kept (in the connection's pooled memory).
+struct route_state {
+  const handler* target = nullptr;  // null: see status
+  int status = 200;                 // 404 no path matched; 405 path matched, method did not
+  std::string allow;                // for 405: the methods the path has, comma-separated
+  std::vector<route_param> params;
+  std::string scratch;              // percent-decoded parameter values
+};
+
+// Who produced a response.
+enum class origin : std::uint8_t {
+  handler,  // the application's handler (directly or deferred)
+  hive,     // hive itself: no route (404, 405), OPTIONS *, a rejected request (4xx), a failed handler (500)
+};
+
+struct finished_record {
+  int status = 0;
+  origin by = origin::hive;
+  std::uint64_t bytes_in = 0;    // the request's bytes as received (head and body)
+  std::uint64_t bytes_out = 0;   // the response's bytes as serialized (head and body)
+  std::int64_t start_ms = 0;     // monotonic: when the request's first byte was parsed
+  std::int64_t end_ms = 0;       // monotonic: when the response was queued
+  const address* peer = nullptr;
+  std::string_view method;       // empty for a request refused before its method was known
+  std::string_view target;
+};
+
+class dispatcher {
+ public:
+  // The head is complete: find the route. False when there is none (the body is not worth
+  // inviting with 100 Continue).
+  virtual bool route(std::string_view method, std::string_view path, route_state& r) const = 0;
+  // The message is complete: fill `res`. A handler may throw (the session answers 500) or defer.
+  virtual void handle(const request& req, response& res, const route_state& r) const = 0;
+  // hive answers `status` itself (no route, a refused request, a failed handler): the body.
+  virtual void hive_answer(int status, const route_state* r, response& res) const = 0;
+  virtual void finished(const finished_record& rec) = 0;
+
+ protected:
+  ~dispatcher() = default;
+};
+
+}  // namespace hive::detail
