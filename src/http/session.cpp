@@ -225,6 +225,7 @@ void session::dispatch() {
   auto& b = *b_;
   b.res.reset();
   deferred_taken_ = false;
+  handler_failed_ = false;
   in_dispatch_ = true;
   finished_inline_ = false;
   try {
@@ -239,7 +240,7 @@ void session::dispatch() {
     deferred_pending_ = true;
     return;
   }
-  finish_response(b.route.target != nullptr ? origin::handler : origin::hive);
+  finish_response(b.route.target != nullptr && !handler_failed_ ? origin::handler : origin::hive);
 }
 
 void session::handler_failed(std::string_view what) {
@@ -259,6 +260,7 @@ void session::handler_failed(std::string_view what) {
   }
   b_->deferred.reset();
   deferred_taken_ = false;
+  handler_failed_ = true;
   answer_500();
 }
 
@@ -295,6 +297,8 @@ void session::finish_response(origin by) {
 
 void session::reject(error e) {
   auto& b = buffers();
+  // What was received of the refused message counts as its bytes; nothing after it is read.
+  if (in_) message_bytes_ += in_.len - parsed_;
   // Nothing of the refused request is trusted: not its method, not its target.
   b.req = request();
   keep_alive_ = false;

@@ -143,6 +143,7 @@ class session final : private responder {
   bool draining_ = false;
   bool deferred_pending_ = false;
   bool deferred_taken_ = false;  // defer() was called for the response in progress
+  bool handler_failed_ = false;  // it threw: hive answered 500
   bool in_dispatch_ = false;
   bool finished_inline_ = false;
   bool head_request_ = false;
