@@ -14,25 +14,15 @@
 #include "app/dispatcher.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"
+#include "http/request_parser.hpp"
 #include "net/output_queue.hpp"
 
 namespace hive::detail {
 
-// An offset range into the input buffer: offsets survive compaction and reallocation, pointers
-// would not.
-struct span {
-  std::uint32_t off = 0;
-  std::uint32_t len = 0;
-  std::uint32_t end() const { return off + len; }
-};
-
-struct raw_header {
-  span name, value;
-};
-
 // Everything a request in progress needs lives here, not in the connection: an idle connection
 // holds none of it.
 struct conn_buffers {
+  request_parser parser;
   output_queue out;  // responses waiting to be written, in order
 
   // The request being parsed.
@@ -42,6 +32,9 @@ struct conn_buffers {
 
   request req;
   route_state route;
+  span path, query;                   // relative to the request target
+  std::uint64_t message_bytes = 0;    // of the message in progress, as parsed
+  std::int64_t message_start_ms = 0;
 
   // The response being built, reused from request to request.
   response_link link;  // before `res`, which points to it

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "http/buffers.hpp"
 #include "util/text.hpp"
 
 namespace hive::detail {
@@ -34,9 +35,20 @@ const llhttp_settings_t request_parser::settings_ = [] {
   return s;
 }();
 
-request_parser::request_parser(const parser_limits& limits) : limits_(limits) {
+request_parser::request_parser() {
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
   parser_.data = this;
+}
+
+void request_parser::reset(const parser_limits& limits) {
+  limits_ = &limits;
+  llhttp_reset(&parser_);
+  state_ = state::idle;
+  failed_ = false;
+  field_open_ = false;
+  in_value_ = false;
+  last_byte_ = 0;
+  messages_begun_ = 0;
 }
 
 request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b, std::size_t from) {
@@ -61,11 +73,11 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
       if (parsed_ > from) last_byte_ = base[parsed_ - 1];
       // A head that trickles in without ever reaching a callback boundary still has a limit.
       if (state_ == state::head) {
-        if (!url_done_ && parsed_ - msg_start_ > limits_.max_request_line_bytes + 32) {
+        if (!url_done_ && parsed_ - msg_start_ > limits_->max_request_line_bytes + 32) {
           fail(error::target_too_long);
           return result::error;
         }
-        if (url_done_ && parsed_ - url_.end() > limits_.max_header_bytes + 4) {
+        if (url_done_ && parsed_ - url_.end() > limits_->max_header_bytes + 4) {
           fail(error::header_too_large);
           return result::error;
         }
@@ -126,7 +138,7 @@ void request_parser::append(span& s, const char* at, std::size_t len) {
 }
 
 int request_parser::check_head_bytes(std::size_t end_off) {
-  if (url_done_ && end_off - url_.end() > limits_.max_header_bytes) {
+  if (url_done_ && end_off - url_.end() > limits_->max_header_bytes) {
     return fail(error::header_too_large);
   }
   return 0;
@@ -165,7 +177,7 @@ int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   if (s.url_.len == 0 && !s.single_space_before(at)) return s.fail(error::bad_request_line);
   s.append(s.url_, at, len);
-  return s.url_.len > s.limits_.max_request_line_bytes ? s.fail(error::target_too_long) : 0;
+  return s.url_.len > s.limits_->max_request_line_bytes ? s.fail(error::target_too_long) : 0;
 }
 
 int request_parser::on_version(llhttp_t* p, const char* at, std::size_t) {
@@ -184,7 +196,7 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len
   if (s.state_ == state::body) return s.count_chunk_meta(len);  // trailer: checked, not kept
   auto& hs = s.b_->raw_headers;
   if (!s.field_open_) {
-    if (hs.size() >= s.limits_.max_header_count) return s.fail(error::too_many_headers);
+    if (hs.size() >= s.limits_->max_header_count) return s.fail(error::too_many_headers);
     hs.emplace_back();
   }
   s.field_open_ = true;
@@ -293,7 +305,7 @@ int request_parser::validate_head() {
   }
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
   content_length_ = chunked_ ? 0 : parser_.content_length;
-  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && content_length_ > limits_.max_body_bytes) {
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && content_length_ > limits_->max_body_bytes) {
     return fail(error::body_too_large);
   }
   has_body_ = chunked_ || content_length_ > 0;
@@ -311,7 +323,7 @@ int request_parser::validate_head() {
 int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   s.body_seen_ += len;
-  if (s.body_seen_ > s.limits_.max_body_bytes) return s.fail(error::body_too_large);
+  if (s.body_seen_ > s.limits_->max_body_bytes) return s.fail(error::body_too_large);
   s.b_->body.append(at, len);
   return 0;
 }
@@ -319,7 +331,7 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
 int request_parser::on_chunk_header(llhttp_t* p) {
   auto& s = self(p);
   // Refuse an oversized chunk from its size line, before reading it.
-  if (p->content_length > s.limits_.max_body_bytes - std::min(s.body_seen_, s.limits_.max_body_bytes)) {
+  if (p->content_length > s.limits_->max_body_bytes - std::min(s.body_seen_, s.limits_->max_body_bytes)) {
     return s.fail(error::body_too_large);
   }
   return 0;
@@ -338,7 +350,7 @@ int request_parser::on_chunk_extension_name(llhttp_t* p, const char*, std::size_
 // stays empty: together they get the header section's budget, counted across reads.
 int request_parser::count_chunk_meta(std::size_t len) {
   chunk_meta_bytes_ += len;
-  return chunk_meta_bytes_ > limits_.max_header_bytes ? fail(error::header_too_large) : 0;
+  return chunk_meta_bytes_ > limits_->max_header_bytes ? fail(error::header_too_large) : 0;
 }
 
 // A trailer value that begins after CRLF and whitespace continues the line before: obs-fold

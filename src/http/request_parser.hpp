@@ -10,11 +10,25 @@
 
 #include <llhttp.h>
 
-#include "http/buffers.hpp"
-#include "net/input_buffer.hpp"
 #include "http/error.hpp"
+#include "net/input_buffer.hpp"
 
 namespace hive::detail {
+
+struct conn_buffers;
+
+// An offset range into the input buffer: offsets survive compaction and reallocation, pointers
+// would not.
+struct span {
+  std::uint32_t off = 0;
+  std::uint32_t len = 0;
+  std::uint32_t end() const { return off + len; }
+};
+
+struct raw_header {
+  span name, value;
+};
+
 
 struct parser_limits {
   std::size_t max_request_line_bytes = 8 * 1024;
@@ -33,9 +47,11 @@ class request_parser {
     error,       // framing error: `error()` says which; nothing after it may be parsed
   };
 
-  explicit request_parser(const parser_limits& limits);
+  request_parser();
   request_parser(const request_parser&) = delete;
   request_parser& operator=(const request_parser&) = delete;
+  // Ready for a connection's next message, under `limits` (which must outlive the parser's use).
+  void reset(const parser_limits& limits);
 
   // Parses in[from, in.len) and stops at the first event. Spans refer to `in`; header fields
   // and body bytes are collected in `b`.
@@ -98,7 +114,7 @@ class request_parser {
   void append(span& s, const char* at, std::size_t len);
 
   llhttp_t parser_{};
-  const parser_limits& limits_;
+  const parser_limits* limits_ = nullptr;
   input_buffer* in_ = nullptr;
   conn_buffers* b_ = nullptr;
   state state_ = state::idle;

@@ -65,7 +65,7 @@ struct request_builder {
 };
 
 session::session(dispatcher& d, const session_config& cfg, buffer_pool& pool, input_pool& inputs)
-    : dispatcher_(d), cfg_(cfg), pool_(pool), inputs_(inputs), parser_(cfg.limits) {}
+    : dispatcher_(d), cfg_(cfg), pool_(pool), inputs_(inputs) {}
 
 session::~session() { release_all(); }
 
@@ -75,16 +75,24 @@ void session::release_all() {
   parsed_ = 0;
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->abandon();
-  b_->link.owner = nullptr;
-  pool_.give(std::move(b_));
+  give_buffers();
 }
 
 conn_buffers& session::buffers() {
   if (!b_) {
     b_ = pool_.take();
     b_->link.owner = this;
+    // The parser holds nothing between messages: a connection between requests needs none, and
+    // one taken from the pool starts fresh.
+    b_->parser.reset(cfg_.limits);
   }
   return *b_;
+}
+
+void session::give_buffers() {
+  messages_done_ += b_->parser.messages_begun();
+  b_->link.owner = nullptr;
+  pool_.give(std::move(b_));
 }
 
 std::span<char> session::prepare() {
@@ -137,7 +145,7 @@ void session::consume(std::size_t n) {
 session::phase session::current_phase() const {
   if (closing_) return phase::closing;
   if (deferred_pending_) return phase::handling;
-  switch (parser_.phase()) {
+  switch (parser_phase()) {
     case request_parser::state::head: return phase::head;
     case request_parser::state::body: return phase::body;
     case request_parser::state::idle: break;
@@ -153,24 +161,25 @@ void session::process() {
   }
   while (!closing_ && !deferred_pending_ && parsed_ < in_.len &&
          (!b_ || b_->out.bytes() < max_queued_output)) {
-    if (parser_.phase() == request_parser::state::idle) {
-      message_bytes_ = 0;
-      message_start_ms_ = now();
+    conn_buffers& b = buffers();
+    if (b.parser.phase() == request_parser::state::idle) {
+      b.message_bytes = 0;
+      b.message_start_ms = now();
     }
     const std::size_t before = parsed_;
-    const auto r = parser_.execute(in_, buffers(), parsed_);
-    parsed_ = parser_.parsed();
-    message_bytes_ += parsed_ - before;
+    const auto r = b.parser.execute(in_, b, parsed_);
+    parsed_ = b_->parser.parsed();
+    b_->message_bytes += parsed_ - before;
     if (r == request_parser::result::need_more) break;
     if (r == request_parser::result::head_done) {
       route_head();
     } else if (r == request_parser::result::message_done) {
       handle_message();
     } else {
-      reject(parser_.failure());
+      reject(b_->parser.failure());
     }
   }
-  if (parsed_ == in_.len && parser_.phase() == request_parser::state::idle) {
+  if (parsed_ == in_.len && parser_phase() == request_parser::state::idle) {
     in_.len = 0;
     parsed_ = 0;
   }
@@ -180,22 +189,22 @@ void session::process() {
 void session::start_response() {
   routed_ = true;
   auto& b = *b_;
-  const std::string_view target(in_.data.get() + parser_.target().off, parser_.target().len);
+  const std::string_view target(in_.data.get() + b_->parser.target().off, b_->parser.target().len);
   const auto [path, query] = split_target(target);
   // Kept as offsets into the target: reading the body may move the head in the buffer.
-  path_ = {static_cast<std::uint32_t>(path.data() - target.data()), static_cast<std::uint32_t>(path.size())};
-  query_ = {query.empty() ? 0 : static_cast<std::uint32_t>(query.data() - target.data()),
+  b.path = {static_cast<std::uint32_t>(path.data() - target.data()), static_cast<std::uint32_t>(path.size())};
+  b.query = {query.empty() ? 0 : static_cast<std::uint32_t>(query.data() - target.data()),
             static_cast<std::uint32_t>(query.size())};
-  dispatcher_.route(parser_.method(), path, b.route);
+  dispatcher_.route(b_->parser.method(), path, b.route);
 }
 
 void session::route_head() {
   start_response();
-  if (!parser_.expects_continue()) return;
+  if (!b_->parser.expects_continue()) return;
   if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
     keep_alive_ = false;
-    head_request_ = parser_.method() == "HEAD";
+    head_request_ = b_->parser.method() == "HEAD";
     http10_ = false;
     b_->res.reset();
     dispatcher_.hive_answer(b_->route.status, &b_->route, b_->res);
@@ -212,16 +221,16 @@ void session::handle_message() {
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
   auto& b = *b_;
-  const char* target = in_.data.get() + parser_.target().off;
-  request_builder::build(b.req, parser_, in_, b, {target + path_.off, path_.len},
-                         {target + query_.off, query_.len}, peer_, cfg_.trusted_proxies);
+  const char* target = in_.data.get() + b_->parser.target().off;
+  request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
+                         {target + b.query.off, b.query.len}, peer_, cfg_.trusted_proxies);
   dispatch();
 }
 
 void session::dispatch() {
-  keep_alive_ = parser_.keep_alive() && !parser_.upgrade_or_connect();
-  head_request_ = parser_.method() == "HEAD";
-  http10_ = parser_.minor() == 0;
+  keep_alive_ = b_->parser.keep_alive() && !b_->parser.upgrade_or_connect();
+  head_request_ = b_->parser.method() == "HEAD";
+  http10_ = b_->parser.minor() == 0;
   auto& b = *b_;
   b.res.reset();
   deferred_taken_ = false;
@@ -285,8 +294,8 @@ void session::finish_response(origin by) {
   rec.bytes_out = serialize(b.out, h, b.res);
   rec.status = b.res.status();
   rec.by = by;
-  rec.bytes_in = message_bytes_;
-  rec.start_ms = message_start_ms_;
+  rec.bytes_in = b_->message_bytes;
+  rec.start_ms = b_->message_start_ms;
   rec.end_ms = now();
   rec.peer = peer_;
   rec.method = b.req.method();
@@ -298,7 +307,7 @@ void session::finish_response(origin by) {
 void session::reject(error e) {
   auto& b = buffers();
   // What was received of the refused message counts as its bytes; nothing after it is read.
-  if (in_) message_bytes_ += in_.len - parsed_;
+  if (in_) b_->message_bytes += in_.len - parsed_;
   // Nothing of the refused request is trusted: not its method, not its target.
   b.req = request();
   keep_alive_ = false;
@@ -313,7 +322,7 @@ void session::reject(error e) {
 
 void session::compact() {
   char* base = in_.data.get();
-  switch (parser_.phase()) {
+  switch (parser_phase()) {
     case request_parser::state::idle: {
       const std::size_t rest = in_.len - parsed_;
       std::memmove(base, base + parsed_, rest);
@@ -322,24 +331,24 @@ void session::compact() {
       break;
     }
     case request_parser::state::head: {
-      const std::size_t start = parser_.message_start();
+      const std::size_t start = b_->parser.message_start();
       std::memmove(base, base + start, in_.len - start);
       in_.len -= start;
       parsed_ -= start;
-      parser_.rebase(start, parsed_);
+      b_->parser.rebase(start, parsed_);
       break;
     }
     case request_parser::state::body: {
       // Keep the head (the request's views point into it) and what is not parsed yet; body
       // bytes already parsed were copied into the body buffer.
-      const std::size_t start = parser_.message_start();
-      const std::size_t head = parser_.head_end() - start;
+      const std::size_t start = b_->parser.message_start();
+      const std::size_t head = b_->parser.head_end() - start;
       std::memmove(base, base + start, head);
       const std::size_t rest = in_.len - parsed_;
       std::memmove(base + head, base + parsed_, rest);
       in_.len = head + rest;
       parsed_ = head;
-      parser_.rebase(start, parsed_);
+      b_->parser.rebase(start, parsed_);
       break;
     }
   }
@@ -347,12 +356,9 @@ void session::compact() {
 
 
 void session::release_if_idle() {
-  if (deferred_pending_ || in_dispatch_ || parser_.phase() != request_parser::state::idle) return;
+  if (deferred_pending_ || in_dispatch_ || parser_phase() != request_parser::state::idle) return;
   if (in_ && in_.len == 0) inputs_.give(std::move(in_));
-  if (b_ && b_->out.empty() && !in_) {
-    b_->link.owner = nullptr;
-    pool_.give(std::move(b_));
-  }
+  if (b_ && b_->out.empty() && !in_) give_buffers();
 }
 
 bool session::accepts_input() const {

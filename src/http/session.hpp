@@ -86,7 +86,9 @@ class session final : private responder {
   bool unread_input() const;
   bool draining() const { return draining_; }
 
-  std::uint64_t messages_begun() const { return parser_.messages_begun(); }
+  std::uint64_t messages_begun() const {
+    return messages_done_ + (b_ ? b_->parser.messages_begun() : 0);
+  }
   // Gives the buffers back to the pool if nothing is in progress (after a read found nothing).
   void release_if_idle();
   // Gives them back whatever is in progress (the connection is closed).
@@ -122,6 +124,10 @@ class session final : private responder {
   void handler_failed(std::string_view what);
   void answer_500();
   conn_buffers& buffers();
+  void give_buffers();
+  request_parser::state parser_phase() const {
+    return b_ ? b_->parser.phase() : request_parser::state::idle;
+  }
   std::int64_t now() const { return cfg_.now_ms != nullptr ? *cfg_.now_ms : 0; }
 
   dispatcher& dispatcher_;
@@ -130,12 +136,9 @@ class session final : private responder {
   input_pool& inputs_;
   input_buffer in_;
   std::unique_ptr<conn_buffers> b_;
-  request_parser parser_;
   const address* peer_ = nullptr;
   std::size_t parsed_ = 0;
-  span path_, query_;  // of the request in progress, relative to its target
-  std::uint64_t message_bytes_ = 0;  // of the message in progress, as parsed
-  std::int64_t message_start_ms_ = 0;
+  std::uint64_t messages_done_ = 0;  // begun by parsers given back to the pool
   bool routed_ = false;
   bool closing_ = false;
   bool linger_ = false;
