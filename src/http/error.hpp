@@ -3,7 +3,6 @@
 // first byte cannot be trusted.
 #pragma once
 
-#include <system_error>
 
 namespace hive::detail {
 
@@ -26,12 +25,7 @@ enum class error {
   body_timeout,               // the body did not arrive in time: 408
 };
 
-const std::error_category& http_category();
-std::error_code make_error_code(error e);
 // The status to answer with.
 int status_of(error e);
 
 }  // namespace hive::detail
-
-template <>
-struct std::is_error_code_enum<hive::detail::error> : std::true_type {};
