@@ -58,6 +58,7 @@ struct pair_server {
   hive::options opts;
   hive::detail::server_core core{io, test_app(), opts};
   std::vector<int> clients;
+  int last_server_end = -1;  // the server's end of the last connection (the server closes it)
 
   ~pair_server() {
     for (const int fd : clients) ::close(fd);
@@ -71,6 +72,7 @@ struct pair_server {
     REQUIRE(::socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     clients.push_back(sv[1]);
     before_adopt(sv[1], sv[0]);
+    last_server_end = sv[0];
     core.adopt(sv[0]);
     return sv[1];
   }
@@ -210,6 +212,33 @@ TEST_CASE("connection: pipelined requests are answered in order") {
   REQUIRE(r.responses.size() == 20);
   for (int i = 0; i < 20; ++i) CHECK(r.responses[i].body == "n=" + std::to_string(i));
   CHECK(r.rest.empty());
+}
+
+TEST_CASE("connection: a pipeline sent a byte at a time, each byte its own read, gets the same bytes back") {
+  pair_server s;
+  const std::string pipeline = "GET /n/1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                               "POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"
+                               "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+  const int whole = s.connect();
+  send_all(whole, pipeline);
+  std::string expected;
+  bool eof = false;
+  REQUIRE(s.run_until([&] {
+    expected += read_now(whole, eof);
+    return hive::test::read_responses(expected).responses.size() == 3 || eof;
+  }));
+  REQUIRE(hive::test::read_responses(expected).responses.size() == 3);
+
+  const int c = s.connect();
+  const int server_end = s.last_server_end;
+  std::string got;
+  for (const char& byte : pipeline) {
+    send_all(c, std::string_view(&byte, 1));
+    REQUIRE(s.run_until([&] { return readable_bytes(server_end) == 0; }));  // read before the next
+    got += read_now(c, eof);
+  }
+  CHECK(got == expected);
+  CHECK(!eof);
 }
 
 TEST_CASE("connection: a pipelined batch read at once is answered with one write") {
