@@ -1,5 +1,7 @@
-// Replaces the global array operator new for the unit-test program: it counts, then does what
-// the default does (forward to operator new), so the default operator delete[] still matches.
+// Replaces the global array operator new and delete for the unit-test program: new[] counts, then
+// both do what the defaults do (forward to operator new and delete). delete[] is replaced too so
+// that AddressSanitizer sees every block freed the way it was allocated (operator new, operator
+// delete); noinline keeps GCC from seeing a new[] freed by a plain delete where it inlines one.
 #include "unit/array_allocations.hpp"
 
 #include <atomic>
@@ -9,10 +11,14 @@ namespace {
 std::atomic<std::size_t> count{0};
 }  // namespace
 
-void* operator new[](std::size_t n) {
+[[gnu::noinline]] void* operator new[](std::size_t n) {
   count.fetch_add(1, std::memory_order_relaxed);
   return ::operator new(n);
 }
+
+[[gnu::noinline]] void operator delete[](void* p) noexcept { ::operator delete(p); }
+
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { ::operator delete(p); }
 
 namespace hive::test {
 
