@@ -2,7 +2,7 @@
 // the primary keeps the totals and, when a client posts a new greeting to any worker, broadcasts
 // it so every worker answers with it. /stats reads every worker's counters from shared memory.
 //
-//   curl localhost:8000/                      # "hello from slot 1 (pid …)"
+//   curl localhost:8000/                      # "hello from slot 1 of 2"
 //   curl -d 'Bonjour' localhost:8000/greeting # every worker now says Bonjour
 //   curl localhost:8000/stats                 # counters summed over all workers
 //   curl localhost:8000/reports               # what the workers reported to the primary

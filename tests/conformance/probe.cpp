@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/session_harness.hpp"
+
 namespace conformance {
 
 namespace {
@@ -69,6 +71,16 @@ outcome fixture::served(std::string_view raw, std::vector<int> statuses) {
   CHECK(o.responses.back().body == "Hello, world!\n");  // the canary
   o.responses.pop_back();
   return o;
+}
+
+std::string session_output(std::string_view raw, bool bytewise) {
+  hive::test::harness h(hello_app());
+  if (!bytewise) {
+    h.feed(raw);
+  } else {
+    for (const char& c : raw) h.feed(std::string_view(&c, 1));
+  }
+  return h.out;
 }
 
 std::string get(std::string_view target, std::string_view extra) {

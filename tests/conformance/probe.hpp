@@ -40,6 +40,11 @@ struct fixture {
   outcome served(std::string_view raw, std::vector<int> statuses);
 };
 
+// The suite's app in a sans-I/O session, no socket: every byte it writes for `raw`, fed whole or
+// one byte per read (`bytewise`). Over loopback the kernel decides how bytes group into reads;
+// here every split really happens.
+std::string session_output(std::string_view raw, bool bytewise);
+
 // One request a server must refuse, and the status it must refuse it with.
 struct bad {
   const char* what;
