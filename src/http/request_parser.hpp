@@ -71,6 +71,9 @@ class request_parser {
   int minor() const { return parser_.http_minor; }
   bool keep_alive() const { return keep_alive_; }
   bool expects_continue() const { return expect_continue_; }
+  bool has_body() const { return has_body_; }
+  std::uint64_t content_length() const { return content_length_; }  // when !chunked
+  bool chunked() const { return chunked_; }
   bool upgrade_or_connect() const { return parser_.upgrade != 0; }
   // First byte of the current message and the end of its head spans: compaction keeps these.
   std::size_t message_start() const { return msg_start_; }

@@ -73,7 +73,7 @@ struct pair_server {
     clients.push_back(sv[1]);
     before_adopt(sv[1], sv[0]);
     last_server_end = sv[0];
-    core.adopt(sv[0]);
+    core.adopt(sv[0], hive::address{});
     return sv[1];
   }
   int connect(int type = SOCK_STREAM) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http/buffers.hpp"
 #include "http/request_parser.hpp"
 
 using hive::detail::error;
@@ -18,7 +19,7 @@ namespace {
 
 // One connection's parser, its input buffer and the buffers it collects into.
 struct parsing {
-  explicit parsing(hive::detail::parser_limits l = {}) : limits(l) {}
+  explicit parsing(hive::detail::parser_limits l = {}) : limits(l) { p.reset(limits); }
 
   // Bytes received after those before.
   void receive(std::string_view bytes) {
@@ -42,7 +43,7 @@ struct parsing {
   }
 
   hive::detail::parser_limits limits;  // before p: the parser keeps a reference
-  request_parser p{limits};
+  request_parser p;
   hive::detail::input_buffer in;
   hive::detail::conn_buffers b;
 };
