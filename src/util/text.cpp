@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <arpa/inet.h>
+
 namespace hive::detail {
 
 namespace {
@@ -16,9 +18,15 @@ bool valid_host(std::string_view host) {
   if (host.front() == '[') {  // IP-literal [ ":" port ]
     const auto close = host.find(']');
     if (close == std::string_view::npos) return false;
-    for (char c : host.substr(1, close - 1)) {
-      if (!(is_digit(c) || is_alpha(c) || c == ':' || c == '.')) return false;
-    }
+    // IP-literal = "[" ( IPv6address / IPvFuture ) "]" (RFC 3986 §3.2.2): an IPv6 address that
+    // parses; IPvFuture is refused, as no client has a use for it.
+    const auto literal = host.substr(1, close - 1);
+    char text[INET6_ADDRSTRLEN];
+    in6_addr parsed;
+    if (literal.empty() || literal.size() >= sizeof text) return false;
+    literal.copy(text, literal.size());
+    text[literal.size()] = '\0';
+    if (::inet_pton(AF_INET6, text, &parsed) != 1) return false;
     const auto rest = host.substr(close + 1);
     if (rest.empty()) return true;
     if (rest.front() != ':') return false;

@@ -71,7 +71,7 @@ TEST_CASE("text: valid_host is uri-host [ \":\" port ] without userinfo") {
   }
   CHECK(d::valid_host(""));  // empty is the caller's business (an empty Host is refused there)
   for (const char* bad : {"user@example.com", "a b", "host:80a", "host:8:80", "[::1", "[::1]x",
-                          "[::1]:8x", "[::1%eth0]", "host/path", "host?q", "host#f", "\"quoted\"",
+                          "[::1]:8x", "[::1%eth0]", "[]", "[zz]", "[1.2.3.4]", "[::1::2]", "host/path", "host?q", "host#f", "\"quoted\"",
                           "tab\there"}) {
     CAPTURE(bad);
     CHECK(!d::valid_host(bad));
