@@ -78,7 +78,7 @@ class server_core {
 
   asio::io_context& io_;
   const app& app_;
-  const options& opts_;
+  const options opts_;  // a copy: the caller's may be a temporary
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;
