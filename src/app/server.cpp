@@ -38,8 +38,7 @@ int serve(const app& a, const options& opts) {
     detail::log_line(e.what());
     return 1;
   }
-  const std::string pid = std::to_string(::getpid());
-  detail::log_line("hive " + pid + " listening on " + opts.host + ":" + std::to_string(srv.port()));
+  detail::log("listening on ", opts.host, ':', srv.port());
 
   // SIGHUP too: its default action would end the process at once, and a reload command written
   // for a cluster (`kill -HUP`) must not take a single-process server down.
@@ -50,19 +49,19 @@ int serve(const app& a, const options& opts) {
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          detail::log_line("hive " + pid + " SIGHUP ignored: one process (--workers 0) has no workers to reload");
+          detail::log("SIGHUP ignored: one process (--workers 0) has no workers to reload");
           signals.async_wait(on_signal);
           return;
         }
         if (stopping) {  // a second signal: stop now
-          detail::log_line("hive " + pid + " stopping now");
+          detail::log("stopping now");
           srv.close();
           io.stop();
           return;
         }
         stopping = true;
-        detail::log_line("hive " + pid + " stopping (" + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                         "): finishing " + std::to_string(srv.connection_count()) + " connections");
+        detail::log("stopping (", sig == SIGINT ? "SIGINT" : "SIGTERM", "): finishing ",
+                    srv.connection_count(), " connections");
         srv.shutdown([&] {
           deadline.cancel();
           io.stop();
@@ -70,8 +69,7 @@ int serve(const app& a, const options& opts) {
         deadline.expires_after(opts.shutdown_timeout);
         deadline.async_wait([&](const asio::error_code& e) {
           if (e) return;
-          detail::log_line("hive " + pid + " shutdown timeout: closing " +
-                           std::to_string(srv.connection_count()) + " connections");
+          detail::log("shutdown timeout: closing ", srv.connection_count(), " connections");
           srv.close();
           io.stop();
         });
@@ -79,7 +77,7 @@ int serve(const app& a, const options& opts) {
       };
   signals.async_wait(on_signal);
   srv.core().run();  // one epoll_wait for the connections and Asio's own work
-  detail::log_line("hive " + pid + " stopped");
+  detail::log("stopped");
   return 0;
 }
 

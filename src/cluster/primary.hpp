@@ -143,7 +143,6 @@ class primary {
   bool stopping_ = false;
   bool running_ = false;
   int exit_status_ = 0;
-  std::string pid_;
 };
 
 }  // namespace hive::detail

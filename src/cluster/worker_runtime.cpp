@@ -38,8 +38,7 @@ class worker_runtime {
         channel_(io_, l.channel_fd, "the primary"),
         core_(io_, *l.a, *l.opts),
         drain_timer_(io_),
-        signals_(io_),
-        pid_(std::to_string(::getpid())) {
+        signals_(io_) {
     ctx_.io = &io_;
     ctx_.channel = &channel_;
     ctx_.stats = l.stats;
@@ -59,18 +58,17 @@ class worker_runtime {
       signals_.assign(l_.signal_fd);
       wait_signal();
     }
-    const std::string who = "hive " + pid_ + " worker for slot " + std::to_string(l_.slot);
     try {
       for (const auto& hook : *l_.start_hooks) hook();
       core_.set_counters(&cell_.c);
       core_.on_tick([this] { stamp(); });
       core_.listen_on(l_.listen_fd);
     } catch (const std::exception& e) {
-      log_line(who + " failed to start: " + e.what());
+      log("worker for slot ", l_.slot, " failed to start: ", e.what());
       return 1;
     }
     stamp();  // the start hooks may have taken longer than the heartbeat timeout
-    log_line(who + " listening");
+    log("worker for slot ", l_.slot, " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     core_.run();  // one epoll_wait for the connections and Asio's own work
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
@@ -110,12 +108,12 @@ class worker_runtime {
       try {
         ctx_.on_message(*data, sender);
       } catch (const std::exception& e) {
-        log_line("hive " + pid_ + ": a message handler threw: " + e.what());
+        warn("a message handler threw: ", e.what());
       }
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {
-      log_line("hive " + pid_ + ": dropped a message of unknown type '" + t + "' from the primary");
+      warn("dropped a message of unknown type '", t, "' from the primary");
     }
   }
 
@@ -176,7 +174,6 @@ class worker_runtime {
   asio::steady_timer drain_timer_;
   asio::posix::stream_descriptor signals_;
   worker_context ctx_;
-  std::string pid_;
   phase phase_ = phase::serving;
   std::int64_t window_end_ms_ = 0;
   std::int64_t quiet_since_ms_ = 0;
@@ -197,8 +194,7 @@ void worker_main(const worker_launch& parent_launch) {
     worker_runtime rt(launch);
     status = rt.run();
   } catch (const std::exception& e) {
-    log_line("hive " + std::to_string(::getpid()) + " worker for slot " +
-             std::to_string(launch.slot) + " failed: " + e.what());
+    log("worker for slot ", launch.slot, " failed: ", e.what());
     status = 1;
   }
   std::fflush(nullptr);
