@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "hive/app.hpp"
 #include "hive/options.hpp"

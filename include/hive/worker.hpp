@@ -15,7 +15,7 @@
 #include <chrono>
 #include <functional>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "hive/stats.hpp"
 
