@@ -1,6 +1,7 @@
 // hive::cluster and hive::run: the public face of the primary.
 #include "hive/cluster.hpp"
 
+#include "app/serve.hpp"
 #include "cluster/primary.hpp"
 #include "hive/server.hpp"
 
@@ -43,8 +44,7 @@ cluster& cluster::on_worker_start(std::function<void()> f) {
 
 int cluster::run() {
   if (primary_->opts().workers == 0) {
-    for (const auto& hook : primary_->hooks().worker_start) hook();
-    return serve(*app_, primary_->opts());
+    return detail::serve(*app_, primary_->opts(), {.start = primary_->hooks().worker_start});
   }
   return primary_->run();
 }

@@ -7,7 +7,6 @@
 
 #include "net/connection.hpp"
 #include "util/clock.hpp"
-#include "util/counters.hpp"
 #include "net/listener.hpp"
 
 namespace hive::detail {
@@ -20,6 +19,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   cfg_.limits.max_header_count = opts.max_header_count;
   cfg_.limits.max_body_bytes = opts.max_body_bytes;
   cfg_.date = &date_;
+  cfg_.stats = &own_stats_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
   // and at least once a second for the Date header. A cluster worker's heartbeat rides the tick,
   // so a short --heartbeat-timeout shortens it too.
@@ -66,10 +66,8 @@ void server_core::adopt(int fd) {
   if (head_ != nullptr) head_->prev = c;
   head_ = c;
   ++count_;
-  if (cfg_.stats != nullptr) {
-    cfg_.stats->add(cfg_.stats->connections_open);
-    cfg_.stats->add(cfg_.stats->connections_total);
-  }
+  cfg_.stats->add(cfg_.stats->connections_open);
+  cfg_.stats->add(cfg_.stats->connections_total);
   c->start();  // may close and remove it at once: do not touch `c` after this
 }
 
@@ -83,7 +81,7 @@ void server_core::remove(connection* c) {
   if (head_ == c) head_ = c->next;
   c->prev = c->next = nullptr;
   --count_;
-  if (cfg_.stats != nullptr) cfg_.stats->sub(cfg_.stats->connections_open);
+  cfg_.stats->sub(cfg_.stats->connections_open);
   if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.

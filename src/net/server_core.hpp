@@ -18,12 +18,12 @@
 #include "http/session.hpp"
 #include "net/input_buffer.hpp"
 #include "net/poller.hpp"
+#include "util/counters.hpp"
 
 namespace hive::detail {
 
 class connection;
 class listener;
-struct counters;
 
 class server_core {
  public:
@@ -43,8 +43,9 @@ class server_core {
   void close();
   std::size_t connection_count() const { return count_; }
 
-  // Where the worker's counters live (the cluster puts them in shared memory).
+  // Where the worker's counters live: its own unless the cluster puts them in shared memory.
   void set_counters(counters* c) { cfg_.stats = c; }
+  const counters& stats() const { return *cfg_.stats; }
   // Called on every tick of the coarse timer (the cluster's heartbeat).
   void on_tick(std::function<void()> f) { tick_hook_ = std::move(f); }
 
@@ -83,6 +84,7 @@ class server_core {
   buffer_pool pool_;
   input_pool inputs_;
   date_cache date_;
+  counters own_stats_;  // counted whether or not anyone reads them: hive::worker::stats() may
   asio::steady_timer timer_;
   poller poller_;
   std::vector<connection*> closed_;

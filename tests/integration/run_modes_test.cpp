@@ -2,6 +2,10 @@
 // owns, and hive::serve (examples in a child process). The cluster's side is in tests/cluster.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <future>
 #include <optional>
 #include <thread>
@@ -10,7 +14,10 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include <asio/steady_timer.hpp>
+
 #include "support/client.hpp"
+#include "support/process.hpp"
 
 using namespace std::chrono_literals;
 using hive::test::client;
@@ -89,4 +96,88 @@ TEST_CASE("embedded: hive::server copies its options, so a temporary will do") {
   loop_thread t(io);
   CHECK(get(srv.port(), "/").body == "hi\n");
   t.run([&] { srv.close(); });
+}
+
+TEST_CASE("--workers 0: hive::worker::io() in start hooks and handlers; stats() counts this process") {
+  // The cluster fixture as one process: hive::cluster::run() serves through hive::serve.
+  const char* fixture = std::getenv("HIVE_CLUSTER_FIXTURE");
+  REQUIRE(fixture != nullptr);
+  hive::test::process p({fixture, "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
+  const auto port = hive::test::port_in(p.wait_for_line("listening on", 5s));
+  REQUIRE(port != 0);
+  // A deferred answer from a timer on hive::worker::io(), in a handler.
+  auto r = get(port, "/slow?ms=50");
+  CHECK(r.status == 200);
+  CHECK(r.body == "slow done\n");
+  // A timer the start hook set on hive::worker::io() runs on the server's loop.
+  std::this_thread::sleep_for(300ms);
+  CHECK(nlohmann::json::parse(get(port, "/ticks").body)["ticks"].get<long>() >= 3);
+  for (int i = 0; i < 5; ++i) CHECK(get(port, "/pid").status == 200);
+  const auto s = nlohmann::json::parse(get(port, "/stats").body);
+  INFO(s.dump());
+  CHECK(s["requests"].get<long>() == 8);  // /stats counts itself; its own response not yet
+  CHECK(s["responses"]["2xx"].get<long>() == 7);
+  CHECK(s["connections_total"].get<long>() == 8);
+  CHECK(s["connections_open"].get<long>() >= 1);
+  CHECK(s["bytes_in"].get<long>() > 0);
+  CHECK(s["bytes_out"].get<long>() > 0);
+  CHECK(s["workers"].get<int>() == 1);
+  const int status = p.stop(SIGTERM, 5s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("embedded: hive::worker::io() is the server's io_context; stats() sums the servers on it") {
+  asio::io_context io(1);
+  hive::app app;
+  app.get("/io", [&io](const hive::request&, hive::response& res) {
+    res.text(&hive::worker::io() == &io ? "same" : "other");
+  });
+  app.get("/later", [](const hive::request&, hive::response& res) {
+    auto timer = std::make_shared<asio::steady_timer>(hive::worker::io(), 20ms);
+    timer->async_wait([timer, d = res.defer()](const asio::error_code&) mutable {
+      d.finish([](hive::response& r) { r.text("later\n"); });
+    });
+  });
+  app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
+  hive::server a(io, app, loopback());
+  hive::server b(io, app, loopback());
+  a.listen();
+  b.listen();
+  // Off the loop (here, before it runs) too: the one io_context both servers share.
+  CHECK(&hive::worker::io() == &io);
+  loop_thread t(io);
+  CHECK(get(a.port(), "/io").body == "same");
+  CHECK(get(b.port(), "/later").body == "later\n");
+  for (int i = 0; i < 3; ++i) CHECK(get(a.port(), "/io").body == "same");
+  // Two servers on one io_context are one worker: the counts of both.
+  const auto s = nlohmann::json::parse(get(b.port(), "/stats").body);
+  INFO(s.dump());
+  CHECK(s["requests"].get<long>() == 6);
+  CHECK(s["responses"]["2xx"].get<long>() == 5);
+  CHECK(s["connections_total"].get<long>() == 6);
+  CHECK(s["workers"].get<int>() == 1);
+  t.run([&] {
+    a.close();
+    b.close();
+  });
+}
+
+TEST_CASE("embedded: servers on two io_contexts, each on its own thread: io() is the calling loop's") {
+  hive::app app;
+  app.get("/io", [](const hive::request&, hive::response& res) {
+    res.text(std::to_string(reinterpret_cast<std::uintptr_t>(&hive::worker::io())));
+  });
+  asio::io_context io1(1), io2(1);
+  hive::server a(io1, app, loopback());
+  hive::server b(io2, app, loopback());
+  a.listen();
+  b.listen();
+  // Neither loop runs on this thread: which one is meant cannot be known.
+  CHECK_THROWS_AS(hive::worker::io(), std::logic_error);
+  loop_thread t1(io1), t2(io2);
+  CHECK(get(a.port(), "/io").body == std::to_string(reinterpret_cast<std::uintptr_t>(&io1)));
+  CHECK(get(b.port(), "/io").body == std::to_string(reinterpret_cast<std::uintptr_t>(&io2)));
+  t1.run([&] { a.close(); });
+  t2.run([&] { b.close(); });
 }
