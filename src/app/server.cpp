@@ -37,6 +37,18 @@ int serve(const app& a, const options& opts) { return detail::serve(a, opts, {})
 
 namespace hive::detail {
 
+void run_stop_hooks(const worker_hooks& hooks) {
+  for (const auto& hook : hooks.stop) {
+    try {
+      hook();
+    } catch (const std::exception& e) {
+      warn("a stop hook threw: ", e.what());
+    } catch (...) {
+      warn("a stop hook threw an exception not derived from std::exception");
+    }
+  }
+}
+
 int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   prepare_process();
   // One thread, nothing posted from outside: no locks in the scheduler or reactor.
@@ -61,6 +73,16 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer deadline(io);
   bool stopping = false;
+  bool finished = false;
+  // The drain is over (or cut): the application's stop hooks run on the loop, then it ends.
+  const auto finish = [&] {
+    if (finished) return;
+    finished = true;
+    deadline.cancel();
+    srv.close();
+    run_stop_hooks(hooks);
+    io.stop();
+  };
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
@@ -71,23 +93,18 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
         }
         if (stopping) {  // a second signal: stop now
           log("stopping now");
-          srv.close();
-          io.stop();
+          finish();
           return;
         }
         stopping = true;
         log("stopping (", sig == SIGINT ? "SIGINT" : "SIGTERM", "): finishing ",
             srv.connection_count(), " connections");
-        srv.shutdown([&] {
-          deadline.cancel();
-          io.stop();
-        });
+        srv.shutdown(finish);
         deadline.expires_after(opts.shutdown_timeout);
         deadline.async_wait([&](const asio::error_code& e) {
           if (e) return;
           log("shutdown timeout: closing ", srv.connection_count(), " connections");
-          srv.close();
-          io.stop();
+          finish();
         });
         signals.async_wait(on_signal);
       };

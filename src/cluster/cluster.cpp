@@ -38,13 +38,17 @@ cluster& cluster::on_message(std::function<void(worker_handle&, const nlohmann::
   return *this;
 }
 cluster& cluster::on_worker_start(std::function<void()> f) {
-  primary_->hooks().worker_start.push_back(std::move(f));
+  primary_->hooks().worker.start.push_back(std::move(f));
+  return *this;
+}
+cluster& cluster::on_worker_stop(std::function<void()> f) {
+  primary_->hooks().worker.stop.push_back(std::move(f));
   return *this;
 }
 
 int cluster::run() {
   if (primary_->opts().workers == 0) {
-    return detail::serve(*app_, primary_->opts(), {.start = primary_->hooks().worker_start});
+    return detail::serve(*app_, primary_->opts(), primary_->hooks().worker);
   }
   return primary_->run();
 }

@@ -135,7 +135,7 @@ bool primary::spawn(int k, role r) {
   l.channel_fd = fds[1];
   l.primary_pid = ::getpid();
   l.stats = stats_.get();
-  l.start_hooks = &hooks_.worker_start;
+  l.hooks = &hooks_.worker;
 
   // No signal may run the primary's handlers in the child before it resets them.
   const sigset_t old = block_signals();

@@ -6,6 +6,8 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <optional>
 #include <thread>
@@ -180,4 +182,23 @@ TEST_CASE("embedded: servers on two io_contexts, each on its own thread: io() is
   CHECK(get(b.port(), "/io").body == std::to_string(reinterpret_cast<std::uintptr_t>(&io2)));
   t1.run([&] { a.close(); });
   t2.run([&] { b.close(); });
+}
+
+TEST_CASE("--workers 0: cluster.on_worker_stop runs when the process stops") {
+  const char* fixture = std::getenv("HIVE_CLUSTER_FIXTURE");
+  REQUIRE(fixture != nullptr);
+  char tmpl[] = "/tmp/hive-stop-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  hive::test::process p({"/usr/bin/env", "FIXTURE_STOP_DIR=" + dir, fixture, "--port", "0",
+                         "--workers", "0", "--host", "127.0.0.1"});
+  const auto port = hive::test::port_in(p.wait_for_line("listening on", 5s));
+  REQUIRE(port != 0);
+  const int pid = nlohmann::json::parse(get(port, "/pid").body)["pid"].get<int>();
+  const int status = p.stop(SIGTERM, 5s);
+  CHECK(WIFEXITED(status));
+  std::ifstream f(dir + "/" + std::to_string(pid));
+  const std::string written((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(written == "started slot=0\nstopped slot=0\n");
+  std::filesystem::remove_all(dir);
 }
