@@ -72,6 +72,7 @@ class server_core {
  private:
   void start_timer();
   void tick();
+  void maybe_trim();
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
   static void after_batch(void* self);
@@ -93,6 +94,11 @@ class server_core {
   std::size_t count_ = 0;
   std::int64_t now_ms_ = 0;
   std::int64_t tick_ms_ = 1000;
+  // Giving memory back after a load has gone (maybe_trim).
+  std::int64_t next_trim_check_ms_ = 0;
+  std::uint64_t bytes_in_at_check_ = 0;
+  std::size_t peak_count_ = 0;  // most connections open at once since the last check
+  bool active_since_trim_ = false;
   bool draining_ = false;
   bool stopped_ = false;
   std::function<void()> drained_;
