@@ -1,10 +1,8 @@
 #include "hive/server.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <csignal>
-#include <string>
+#include <exception>
+#include <system_error>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
