@@ -10,6 +10,7 @@
 //     cluster.broadcast({{"greeting", msg["greeting"]}});
 //   });
 //   cluster.on_worker_start([] { hive::worker::on_message(...); });  // runs in each worker
+//   cluster.on_worker_stop([] { db.close(); });                       // and as each one stops
 //   return cluster.run();
 #pragma once
 
@@ -19,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "hive/app.hpp"
 #include "hive/options.hpp"
@@ -79,6 +80,14 @@ class cluster {
   // Runs in every worker process before it listens: register hive::worker::on_message, open
   // per-worker resources. Throwing fails the worker's start (it exits with status 1).
   cluster& on_worker_start(std::function<void()> f);
+  // Runs in every worker process that stops gracefully (SIGTERM or SIGINT, a reload replacing
+  // it, its primary gone), on its loop, once the drain is over — its last connection closed, or
+  // what is left cut shortly before --shutdown-timeout (a second early, a quarter of it if
+  // shorter) — and before it exits: flush files, close databases. Workers leave with _exit(),
+  // which runs no destructors and flushes no std::ofstream: this hook is where that work goes.
+  // It runs to its end; work it posts to the loop does not run. Not run for a worker that
+  // crashes, is killed or failed to start. With --workers 0 it runs when the process stops.
+  cluster& on_worker_stop(std::function<void()> f);
 
   // Binds the listeners, forks the workers and supervises them until SIGTERM/SIGINT or stop().
   // Returns the exit status: 0 after a graceful stop, 1 if the address is in use or every slot

@@ -26,7 +26,7 @@ class server_core;
 
 class server {
  public:
-  // `a` and `opts` must outlive the server.
+  // `a` must outlive the server; `opts` is copied.
   server(asio::io_context& io, const app& a, const options& opts);
   ~server();
   server(const server&) = delete;

@@ -1,5 +1,6 @@
 // hive::stats — counters summed over every worker of a cluster, read from shared memory without
-// asking anyone: cheap enough for a /stats route on every request.
+// asking anyone: cheap enough for a /stats route on every request. In a single process (hive::serve,
+// an embedded hive::server) the same counters are kept for its servers.
 //
 //   app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
 #pragma once

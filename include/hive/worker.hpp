@@ -1,6 +1,13 @@
-// hive::worker — what application code inside a cluster worker may ask of the cluster: its stable
-// slot index, the worker count, messages to and from the primary and other workers, and the
-// cluster-wide stats. Call these on the worker's event loop (handlers, on_worker_start, timers).
+// hive::worker — what application code may ask of the worker it runs in: its event loop and its
+// counters, and in a cluster its stable slot index, the worker count and messages to and from the
+// primary and other workers. The calls are the same however the app runs (hive::run, hive::serve
+// or `--workers 0`, an embedded hive::server). Call them on the worker's event loop (handlers,
+// on_worker_start, timers).
+//
+// Outside a cluster, "this worker" is this process: stats() sums every hive::server alive in it,
+// and io() is the io_context of the server whose loop runs on the calling thread or, called from
+// elsewhere, the one io_context they all share. So two embedded servers on one io_context are one
+// worker; servers on several io_contexts (each on its own thread) are told apart by the thread.
 //
 //   cluster.on_worker_start([] {
 //     hive::worker::on_message([](const nlohmann::json& msg, int from) { /* on this loop */ });
@@ -15,7 +22,7 @@
 #include <chrono>
 #include <functional>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "hive/stats.hpp"
 
@@ -48,11 +55,14 @@ bool send_to(int slot, const nlohmann::json& msg);
 // slot), delivered on this worker's event loop. A later call replaces the handler.
 void on_message(std::function<void(const nlohmann::json& msg, int from)> handler);
 
-// This worker's event loop, for timers and deferred responses. Throws std::logic_error outside a
-// cluster worker.
+// This worker's event loop, for timers and deferred responses: the cluster worker's, hive::serve's
+// or the io_context an embedded hive::server was given. Throws std::logic_error if no hive server
+// exists in this process yet, or if servers run on several io_contexts and this thread runs none.
 asio::io_context& io();
 
-// The counters of every worker, summed (this one included).
+// In a cluster, the counters of every worker, summed (this one included). Elsewhere, those of
+// every hive::server in this process, summed, with `workers` 1 (0 before the first server) and
+// `restarts` 0.
 hive::stats stats();
 
 }  // namespace hive::worker

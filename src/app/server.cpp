@@ -1,15 +1,15 @@
 #include "hive/server.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <csignal>
-#include <string>
+#include <exception>
+#include <system_error>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "app/serve.hpp"
+#include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
@@ -17,8 +17,10 @@
 namespace hive {
 
 server::server(asio::io_context& io, const app& a, const options& opts)
-    : core_(std::make_unique<detail::server_core>(io, a, opts)) {}
-server::~server() = default;
+    : core_(std::make_unique<detail::server_core>(io, a, opts)) {
+  detail::add_local_server(core_.get());
+}
+server::~server() { detail::remove_local_server(core_.get()); }
 
 void server::listen() { core_->listen(); }
 void server::listen_on(int fd) { core_->listen_on(fd); }
@@ -27,60 +29,87 @@ void server::shutdown(std::function<void()> done) { core_->shutdown(std::move(do
 void server::close() { core_->close(); }
 std::size_t server::connection_count() const { return core_->connection_count(); }
 
-int serve(const app& a, const options& opts) {
-  detail::prepare_process();
+int serve(const app& a, const options& opts) { return detail::serve(a, opts, {}); }
+
+}  // namespace hive
+
+namespace hive::detail {
+
+void run_stop_hooks(const worker_hooks& hooks) {
+  for (const auto& hook : hooks.stop) {
+    try {
+      hook();
+    } catch (const std::exception& e) {
+      warn("a stop hook threw: ", e.what());
+    } catch (...) {
+      warn("a stop hook threw an exception not derived from std::exception");
+    }
+  }
+}
+
+int serve(const app& a, const options& opts, const worker_hooks& hooks) {
+  prepare_process();
   // One thread, nothing posted from outside: no locks in the scheduler or reactor.
   asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE);
   server srv(io, a, opts);
   try {
-    srv.listen();
-  } catch (const std::system_error& e) {
-    detail::log_line(e.what());
+    for (const auto& hook : hooks.start) hook();
+  } catch (const std::exception& e) {
+    log("failed to start: ", e.what());
     return 1;
   }
-  const std::string pid = std::to_string(::getpid());
-  detail::log_line("hive " + pid + " listening on " + opts.host + ":" + std::to_string(srv.port()));
+  try {
+    srv.listen();
+  } catch (const std::system_error& e) {
+    log_line(e.what());
+    return 1;
+  }
+  log("listening on ", opts.host, ':', srv.port());
 
   // SIGHUP too: its default action would end the process at once, and a reload command written
   // for a cluster (`kill -HUP`) must not take a single-process server down.
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer deadline(io);
   bool stopping = false;
+  bool finished = false;
+  // The drain is over (or cut): the application's stop hooks run on the loop, then it ends.
+  const auto finish = [&] {
+    if (finished) return;
+    finished = true;
+    deadline.cancel();
+    srv.close();
+    run_stop_hooks(hooks);
+    io.stop();
+  };
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          detail::log_line("hive " + pid + " SIGHUP ignored: one process (--workers 0) has no workers to reload");
+          log("SIGHUP ignored: one process (--workers 0) has no workers to reload");
           signals.async_wait(on_signal);
           return;
         }
         if (stopping) {  // a second signal: stop now
-          detail::log_line("hive " + pid + " stopping now");
-          srv.close();
-          io.stop();
+          log("stopping now");
+          finish();
           return;
         }
         stopping = true;
-        detail::log_line("hive " + pid + " stopping (" + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                         "): finishing " + std::to_string(srv.connection_count()) + " connections");
-        srv.shutdown([&] {
-          deadline.cancel();
-          io.stop();
-        });
+        log("stopping (", sig == SIGINT ? "SIGINT" : "SIGTERM", "): finishing ",
+            srv.connection_count(), " connections");
+        srv.shutdown(finish);
         deadline.expires_after(opts.shutdown_timeout);
         deadline.async_wait([&](const asio::error_code& e) {
           if (e) return;
-          detail::log_line("hive " + pid + " shutdown timeout: closing " +
-                           std::to_string(srv.connection_count()) + " connections");
-          srv.close();
-          io.stop();
+          log("shutdown timeout: closing ", srv.connection_count(), " connections");
+          finish();
         });
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
   srv.core().run();  // one epoll_wait for the connections and Asio's own work
-  detail::log_line("hive " + pid + " stopped");
+  log("stopped");
   return 0;
 }
 
-}  // namespace hive
+}  // namespace hive::detail

@@ -1,6 +1,7 @@
 // hive::cluster and hive::run: the public face of the primary.
 #include "hive/cluster.hpp"
 
+#include "app/serve.hpp"
 #include "cluster/primary.hpp"
 #include "hive/server.hpp"
 
@@ -37,14 +38,17 @@ cluster& cluster::on_message(std::function<void(worker_handle&, const nlohmann::
   return *this;
 }
 cluster& cluster::on_worker_start(std::function<void()> f) {
-  primary_->hooks().worker_start.push_back(std::move(f));
+  primary_->hooks().worker.start.push_back(std::move(f));
+  return *this;
+}
+cluster& cluster::on_worker_stop(std::function<void()> f) {
+  primary_->hooks().worker.stop.push_back(std::move(f));
   return *this;
 }
 
 int cluster::run() {
   if (primary_->opts().workers == 0) {
-    for (const auto& hook : primary_->hooks().worker_start) hook();
-    return serve(*app_, primary_->opts());
+    return detail::serve(*app_, primary_->opts(), primary_->hooks().worker);
   }
   return primary_->run();
 }

@@ -81,15 +81,13 @@ void ipc_channel::on_readable() {
       return;
     }
     if (static_cast<std::size_t>(n) > worker::max_message_bytes) {
-      log_line("hive " + std::to_string(::getpid()) + ": dropped a " + std::to_string(n) +
-               "-byte message from " + peer_ + " (the limit is " +
-               std::to_string(worker::max_message_bytes) + " bytes)");
+      warn("dropped a ", n, "-byte message from ", peer_, " (the limit is ", worker::max_message_bytes,
+           " bytes)");
       continue;
     }
     auto msg = nlohmann::json::parse(buf_.data(), buf_.data() + n, nullptr, false);
     if (msg.is_discarded() || !msg.is_object() || !msg.contains("t") || !msg["t"].is_string()) {
-      log_line("hive " + std::to_string(::getpid()) + ": dropped a malformed message from " + peer_ +
-               " (not a JSON object with a \"t\" field)");
+      warn("dropped a malformed message from ", peer_, " (not a JSON object with a \"t\" field)");
       continue;
     }
     if (on_message_) on_message_(std::move(msg));
@@ -111,14 +109,12 @@ bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom) {
   if (!sd_.is_open()) return false;
   std::string bytes = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (bytes.size() + headroom > worker::max_message_bytes) {
-    log_line("hive " + std::to_string(::getpid()) + ": refused to send a " +
-             std::to_string(bytes.size()) + "-byte message to " + peer_ + " (the limit is " +
-             std::to_string(worker::max_message_bytes - headroom) + " bytes)");
+    warn("refused to send a ", bytes.size(), "-byte message to ", peer_, " (the limit is ",
+         worker::max_message_bytes - headroom, " bytes)");
     return false;
   }
   if (queued_bytes_ + bytes.size() > max_queued_bytes) {
-    log_line("hive " + std::to_string(::getpid()) + ": dropped a message to " + peer_ +
-             ": it has not read the last " + std::to_string(queue_.size()) + " messages");
+    warn("dropped a message to ", peer_, ": it has not read the last ", queue_.size(), " messages");
     return false;
   }
   queued_bytes_ += bytes.size();

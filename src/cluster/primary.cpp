@@ -54,11 +54,10 @@ std::string primary::who(const proc& p) const {
 }
 
 void primary::report_handler_error(const std::exception& e) {
-  log_line("hive " + pid_ + ": a cluster event handler threw: " + e.what());
+  warn("a cluster event handler threw: ", e.what());
 }
 
 int primary::run() {
-  pid_ = std::to_string(::getpid());
   prepare_process();
   const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
   slot_listeners ls;
@@ -84,8 +83,7 @@ int primary::run() {
   signals_->add(SIGCHLD);
   wait_signal();
 
-  log_line("hive " + pid_ + " primary running " + std::to_string(n) + " workers for " + opts_.host +
-           ":" + std::to_string(port_));
+  log("primary running ", n, " workers for ", opts_.host, ':', port_);
   running_ = true;
   for (int k = 0; k < n; ++k) start_serving(k);
   check_heartbeats();
@@ -120,7 +118,7 @@ bool primary::spawn(int k, role r) {
     if (cell < 0) throw std::runtime_error("every stats cell of the slot is in use");
     make_channel_pair(fds);
   } catch (const std::exception& e) {
-    log_line("hive " + pid_ + ": cannot start a worker for slot " + std::to_string(k) + ": " + e.what());
+    warn("cannot start a worker for slot ", k, ": ", e.what());
     return false;
   }
   stats_cell& c = ss.cells[cell];
@@ -137,7 +135,7 @@ bool primary::spawn(int k, role r) {
   l.channel_fd = fds[1];
   l.primary_pid = ::getpid();
   l.stats = stats_.get();
-  l.start_hooks = &hooks_.worker_start;
+  l.hooks = &hooks_.worker;
 
   // No signal may run the primary's handlers in the child before it resets them.
   const sigset_t old = block_signals();
@@ -149,8 +147,7 @@ bool primary::spawn(int k, role r) {
   if (pid < 0) {
     ::close(fds[0]);
     c.pid.store(0, std::memory_order_relaxed);
-    log_line("hive " + pid_ + ": cannot fork a worker for slot " + std::to_string(k) + ": " +
-             std::strerror(fork_errno));
+    warn("cannot fork a worker for slot ", k, ": ", std::strerror(fork_errno));
     return false;
   }
   c.pid.store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
@@ -174,8 +171,11 @@ bool primary::spawn(int k, role r) {
   } else {
     s.replacement = &ref;
   }
-  log_line("hive " + pid_ + " started " + who(ref) +
-           (r == role::replacement ? " to replace worker " + std::to_string(s.current->handle->pid()) : ""));
+  if (r == role::replacement) {
+    log("started ", who(ref), " to replace worker ", s.current->handle->pid());
+  } else {
+    log("started ", who(ref));
+  }
   emit(hooks_.fork, *ref.handle);
   return true;
 }
@@ -187,7 +187,7 @@ void primary::start_serving(int k) {
   if (stopping_ || spawn(k, role::serving)) return;
   slot& s = slots_[static_cast<std::size_t>(k)];
   s.status = slot_status::restarting;
-  log_line("hive " + pid_ + " slot " + std::to_string(k) + ": trying again in 1 s");
+  log("slot ", k, ": trying again in 1 s");
   s.restart_timer->expires_after(milliseconds(1000));
   s.restart_timer->async_wait([this, k](const asio::error_code& ec) {
     if (!ec) start_serving(k);
@@ -235,24 +235,24 @@ void primary::on_exit(pid_t pid, int wait_status) {
   const std::string how = describe(wait_status);
   const std::int64_t uptime = monotonic_ms() - p.started_ms;
   if (stopping_) {
-    log_line("hive " + pid_ + " " + who(p) + " " + how);
+    log(who(p), ' ', how);
     maybe_finish_stop();
     return;
   }
   switch (p.r) {
     case role::retiring:
-      log_line("hive " + pid_ + " " + who(p) + " " + how + " after draining (replaced by reload)");
+      log(who(p), ' ', how, " after draining (replaced by reload)");
       break;
     case role::abandoned:
-      log_line("hive " + pid_ + " " + who(p) + " " + how + " (its reload was aborted)");
+      log(who(p), ' ', how, " (its reload was aborted)");
       break;
     case role::replacement:
       abort_reload("new " + who(p) + " " + how + " before listening");
       break;
     case role::serving:
       if (s.replacement != nullptr) {
-        log_line("hive " + pid_ + " " + who(p) + " " + how + "; the reload's new worker " +
-                 std::to_string(s.replacement->handle->pid()) + " takes the slot over");
+        log(who(p), ' ', how, "; the reload's new worker ", s.replacement->handle->pid(),
+            " takes the slot over");
       } else {
         after_crash(k, p, uptime, how);
       }
@@ -263,20 +263,20 @@ void primary::on_exit(pid_t pid, int wait_status) {
 void primary::after_crash(int k, proc& p, std::int64_t uptime_ms, const std::string& how) {
   slot& s = slots_[static_cast<std::size_t>(k)];
   const auto d = s.policy->on_crash(milliseconds(uptime_ms));
-  const std::string line = "hive " + pid_ + " " + who(p) + " " + how + " after " + seconds(uptime_ms);
+  const std::string what = who(p) + " " + how + " after " + seconds(uptime_ms);
   if (d.give_up) {
-    log_line(line);
+    log(what);
     give_up(k, d.quick_crashes);
     return;
   }
   stats_->slot(k).restarts.fetch_add(1, std::memory_order_relaxed);
   s.status = slot_status::restarting;
   if (d.delay.count() == 0) {
-    log_line(line + "; restarting it now");
+    log(what, "; restarting it now");
     start_serving(k);
     return;
   }
-  log_line(line + "; restarting it in " + std::to_string(d.delay.count()) + " ms");
+  log(what, "; restarting it in ", d.delay.count(), " ms");
   s.restart_timer->expires_after(d.delay);
   s.restart_timer->async_wait([this, k](const asio::error_code& ec) {
     if (!ec) start_serving(k);
@@ -290,14 +290,13 @@ void primary::give_up(int k, int crashes) {
   // worker that never comes. Closing it takes the slot out of the reuseport group.
   if (s.listen_fd >= 0) ::close(s.listen_fd);
   s.listen_fd = -1;
-  log_line("hive " + pid_ + " slot " + std::to_string(k) + " given up: its worker died " +
-           std::to_string(crashes) + " times in a row, each within --min-uptime " +
-           seconds(opts_.min_uptime.count()) + " (--max-restarts " + std::to_string(opts_.max_restarts) +
-           "); closed its listener, new connections go to the other slots");
+  log("slot ", k, " given up: its worker died ", crashes, " times in a row, each within --min-uptime ",
+      seconds(opts_.min_uptime.count()), " (--max-restarts ", opts_.max_restarts,
+      "); closed its listener, new connections go to the other slots");
   const bool all = std::all_of(slots_.begin(), slots_.end(),
                                [](const slot& x) { return x.status == slot_status::given_up; });
   if (all) {
-    log_line("hive " + pid_ + " every slot was given up; exiting with status 1");
+    log("every slot was given up; exiting with status 1");
     for (auto& [pid, q] : procs_) {
       if (q->reaped) continue;
       ::kill(pid, SIGKILL);
@@ -349,7 +348,7 @@ void primary::check_heartbeats() {
 void primary::kill_worker(proc& p, const std::string& why) {
   if (p.killed || p.reaped) return;
   p.killed = true;
-  log_line("hive " + pid_ + " " + who(p) + " " + why + "; killing it (SIGKILL)");
+  log(who(p), ' ', why, "; killing it (SIGKILL)");
   ::kill(p.handle->pid(), SIGKILL);
 }
 
@@ -369,8 +368,7 @@ void primary::retire(proc& p) {
 
 void primary::begin_stop(const char* why) {
   if (stopping_) {
-    log_line("hive " + pid_ + " stopping now (" + why + " again): killing " +
-             std::to_string(procs_.size()) + " workers");
+    log("stopping now (", why, " again): killing ", procs_.size(), " workers");
     for (auto& [pid, p] : procs_) {
       p->killed = true;
       ::kill(pid, SIGKILL);
@@ -388,14 +386,13 @@ void primary::begin_stop(const char* why) {
     if (s.listen_fd >= 0) ::close(s.listen_fd);
     s.listen_fd = -1;
   }
-  log_line("hive " + pid_ + " stopping (" + why + "): draining " + std::to_string(procs_.size()) +
-           " workers, at most " + seconds(opts_.shutdown_timeout.count()));
+  log("stopping (", why, "): draining ", procs_.size(), " workers, at most ",
+      seconds(opts_.shutdown_timeout.count()));
   for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", true}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || procs_.empty()) return;
-    log_line("hive " + pid_ + " shutdown timeout: killing " + std::to_string(procs_.size()) +
-             " workers still draining");
+    log("shutdown timeout: killing ", procs_.size(), " workers still draining");
     for (auto& [pid, p] : procs_) {
       p->killed = true;
       ::kill(pid, SIGKILL);
@@ -406,7 +403,7 @@ void primary::begin_stop(const char* why) {
 
 void primary::maybe_finish_stop() {
   if (!stopping_ || !procs_.empty()) return;
-  log_line("hive " + pid_ + " stopped");
+  log("stopped");
   finish(exit_status_);
 }
 
@@ -431,7 +428,7 @@ void primary::maybe_announce() {
   }
   if (!any) return;
   announced_ = true;
-  log_line("hive " + pid_ + " listening on " + opts_.host + ":" + std::to_string(port_));
+  log("listening on ", opts_.host, ':', port_);
 }
 
 hive::stats primary::stats() const { return stats_ ? stats_->sum() : hive::stats{}; }

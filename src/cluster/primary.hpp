@@ -19,6 +19,7 @@
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "app/serve.hpp"
 #include "cluster/ipc_channel.hpp"
 #include "cluster/restart_policy.hpp"
 #include "cluster/shared_stats.hpp"
@@ -30,7 +31,7 @@ struct cluster_hooks {
   std::vector<cluster::worker_event> fork, online, listening, disconnect;
   std::vector<std::function<void(worker_handle&, exit_status)>> exit;
   std::vector<std::function<void(worker_handle&, const nlohmann::json&)>> message;
-  std::vector<std::function<void()>> worker_start;  // run in each worker
+  worker_hooks worker;  // run in each worker
 };
 
 class primary {
@@ -143,7 +144,6 @@ class primary {
   bool stopping_ = false;
   bool running_ = false;
   int exit_status_ = 0;
-  std::string pid_;
 };
 
 }  // namespace hive::detail

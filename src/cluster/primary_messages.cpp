@@ -24,21 +24,20 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
     const auto data = m.find("data");
     if (to == m.end() || !to->is_number_integer() || data == m.end() || *to < 0 ||
         *to >= static_cast<int>(slots_.size())) {
-      log_line("hive " + pid_ + ": dropped a relay from " + who(p) + " with no valid \"to\" slot");
+      warn("dropped a relay from ", who(p), " with no valid \"to\" slot");
       return;
     }
     const int k = to->get<int>();
     proc* target = slots_[static_cast<std::size_t>(k)].current;
     if (target == nullptr || !target->channel->is_open()) {
-      log_line("hive " + pid_ + ": dropped a message from " + who(p) + " to slot " +
-               std::to_string(k) + ": no worker serves it now");
+      warn("dropped a message from ", who(p), " to slot ", k, ": no worker serves it now");
       return;
     }
     target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
   } else if (t == "pong") {
     // liveness is the heartbeat's job; a pong only shows the channel works
   } else {
-    log_line("hive " + pid_ + ": dropped a message of unknown type '" + t + "' from " + who(p));
+    warn("dropped a message of unknown type '", t, "' from ", who(p));
   }
 }
 

@@ -18,14 +18,13 @@ void primary::start_reload(const char* why) {
   if (stopping_ || !running_) return;
   if (reload_.active) {
     reload_.again = true;
-    log_line("hive " + pid_ + " reload asked for (" + why + ") while one runs: it will run again after");
+    log("reload asked for (", why, ") while one runs: it will run again after");
     return;
   }
   reload_.active = true;
   reload_.again = false;
   reload_.slot = -1;
-  log_line("hive " + pid_ + " reloading (" + why + "): " + std::to_string(slots_.size()) +
-           " slots, one at a time");
+  log("reloading (", why, "): ", slots_.size(), " slots, one at a time");
   reload_next();
 }
 
@@ -36,8 +35,7 @@ void primary::reload_next() {
     if (s.status == slot_status::given_up) continue;
     reload_.slot = k;
     if (s.current == nullptr || !s.current->handle->listening()) {
-      log_line("hive " + pid_ + " reload: slot " + std::to_string(k) +
-               " skipped: its worker is restarting and will start from the new code anyway");
+      log("reload: slot ", k, " skipped: its worker is restarting and will start from the new code anyway");
       continue;
     }
     spawn(k, role::replacement);
@@ -61,7 +59,7 @@ void primary::reload_next() {
     return;
   }
   reload_.active = false;
-  log_line("hive " + pid_ + " reload done");
+  log("reload done");
   if (reload_.again) start_reload("asked for during the last one");
 }
 
@@ -76,9 +74,8 @@ void primary::reload_listening(proc& p) {
   s.replacement = nullptr;
   s.status = slot_status::running;
   if (old != nullptr) {
-    log_line("hive " + pid_ + " reload: slot " + std::to_string(k) + " now served by worker " +
-             std::to_string(p.handle->pid()) + "; worker " + std::to_string(old->handle->pid()) +
-             " draining");
+    log("reload: slot ", k, " now served by worker ", p.handle->pid(), "; worker ",
+        old->handle->pid(), " draining");
     retire(*old);
   }
   reload_next();
@@ -104,8 +101,8 @@ void primary::abort_reload(const std::string& reason) {
     }
   }
   const int left = static_cast<int>(slots_.size()) - k - 1;
-  log_line("hive " + pid_ + " reload aborted: " + reason + kept +
-           (left > 0 ? "; " + std::to_string(left) + " later slots not reloaded" : ""));
+  log("reload aborted: ", reason, kept,
+      left > 0 ? "; " + std::to_string(left) + " later slots not reloaded" : std::string());
   reload_.active = false;
   reload_.again = false;
 }

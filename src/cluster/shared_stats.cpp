@@ -60,13 +60,7 @@ hive::stats shared_stats::sum() const {
     const stats_slot& sl = base_[k];
     s.restarts += sl.restarts.load(r);
     for (const stats_cell& cell : sl.cells) {
-      const counters& c = cell.c;
-      s.requests += c.requests.load(r);
-      for (int i = 0; i < 6; ++i) s.responses[i] += c.responses[i].load(r);
-      s.connections_open += c.connections_open.load(r);
-      s.connections_total += c.connections_total.load(r);
-      s.bytes_in += c.bytes_in.load(r);
-      s.bytes_out += c.bytes_out.load(r);
+      cell.c.add_to(s);
       if (cell.pid.load(r) > 0) ++s.workers;
     }
   }

@@ -1,15 +1,80 @@
-// hive::worker: thin functions over the worker context the runtime set up.
+// hive::worker: thin functions over the worker context the runtime set up, or, outside a
+// cluster, over the servers of this process.
 #include "hive/worker.hpp"
 
+#include <algorithm>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "cluster/worker_context.hpp"
+#include "net/server_core.hpp"
 
 namespace hive::detail {
 
 worker_context*& current_worker() {
   static worker_context* ctx = nullptr;
   return ctx;
+}
+
+namespace {
+
+struct local_servers {
+  std::mutex mu;
+  std::vector<server_core*> list;  // in order of construction
+};
+
+local_servers& locals() {
+  static local_servers l;
+  return l;
+}
+
+asio::io_context& local_io() {
+  auto& l = locals();
+  std::lock_guard lock(l.mu);
+  if (l.list.empty()) {
+    throw std::logic_error(
+        "hive::worker::io(): no hive server in this process yet; call it from a start hook, a "
+        "handler or once a hive::server exists");
+  }
+  // The loop running on this thread (an embedding program's io.run()) …
+  for (server_core* s : l.list) {
+    if (s->io().get_executor().running_in_this_thread()) return s->io();
+  }
+  // … or the only one there is (hive::serve runs its loop itself, and before io.run() nothing
+  // runs on it).
+  asio::io_context& first = l.list.front()->io();
+  const bool one = std::all_of(l.list.begin(), l.list.end(),
+                               [&](server_core* s) { return &s->io() == &first; });
+  if (!one) {
+    throw std::logic_error(
+        "hive::worker::io(): the servers of this process run on several io_contexts; call it "
+        "from the loop of the one you mean");
+  }
+  return first;
+}
+
+hive::stats local_stats() {
+  auto& l = locals();
+  std::lock_guard lock(l.mu);
+  hive::stats s;
+  for (const server_core* c : l.list) c->stats().add_to(s);
+  s.workers = l.list.empty() ? 0 : 1;
+  return s;
+}
+
+}  // namespace
+
+void add_local_server(server_core* s) {
+  auto& l = locals();
+  std::lock_guard lock(l.mu);
+  l.list.push_back(s);
+}
+
+void remove_local_server(server_core* s) {
+  auto& l = locals();
+  std::lock_guard lock(l.mu);
+  std::erase(l.list, s);
 }
 
 }  // namespace hive::detail
@@ -48,16 +113,13 @@ void on_message(std::function<void(const nlohmann::json&, int)> handler) {
 }
 
 asio::io_context& io() {
-  auto* w = current_worker();
-  if (w == nullptr) {
-    throw std::logic_error("hive::worker::io(): not in a cluster worker (--workers 0 or hive::serve)");
-  }
-  return *w->io;
+  if (auto* w = current_worker()) return *w->io;
+  return detail::local_io();
 }
 
 hive::stats stats() {
-  auto* w = current_worker();
-  return w == nullptr ? hive::stats{} : w->stats->sum();
+  if (auto* w = current_worker()) return w->stats->sum();
+  return detail::local_stats();
 }
 
 }  // namespace hive::worker

@@ -1,5 +1,6 @@
-// What hive::worker's functions reach for inside a worker process. Set by the worker runtime for
-// the life of the worker; null in the primary and in a single-process server.
+// What hive::worker's functions reach for. In a cluster worker: the worker context the runtime
+// set up for the life of the worker. Elsewhere (hive::serve, `--workers 0`, an embedded
+// hive::server): the hive::servers alive in this process, each registered for its life.
 #pragma once
 
 #include <functional>
@@ -12,6 +13,8 @@
 
 namespace hive::detail {
 
+class server_core;
+
 struct worker_context {
   asio::io_context* io = nullptr;
   ipc_channel* channel = nullptr;
@@ -21,7 +24,12 @@ struct worker_context {
   std::function<void(const nlohmann::json&, int)> on_message;
 };
 
-// This process's worker context, or null.
+// This process's worker context, or null (the primary, a single process, an embedding program).
 worker_context*& current_worker();
+
+// hive::server registers its core while it exists (any thread; a mutex guards the list, never
+// taken on the request path).
+void add_local_server(server_core* s);
+void remove_local_server(server_core* s);
 
 }  // namespace hive::detail

@@ -29,6 +29,9 @@ using std::chrono::milliseconds;
 // its queue is empty, so closing its copy of the listener resets nobody.
 constexpr std::int64_t quiet_ms = 100;
 constexpr milliseconds drain_poll{25};
+// The primary SIGKILLs a worker still draining at --shutdown-timeout. The worker cuts what is
+// left this much earlier (a quarter of the timeout if shorter), so its stop hooks have that long.
+constexpr milliseconds stop_hooks_time{1000};
 
 class worker_runtime {
  public:
@@ -38,8 +41,8 @@ class worker_runtime {
         channel_(io_, l.channel_fd, "the primary"),
         core_(io_, *l.a, *l.opts),
         drain_timer_(io_),
-        signals_(io_),
-        pid_(std::to_string(::getpid())) {
+        deadline_(io_),
+        signals_(io_) {
     ctx_.io = &io_;
     ctx_.channel = &channel_;
     ctx_.stats = l.stats;
@@ -59,18 +62,17 @@ class worker_runtime {
       signals_.assign(l_.signal_fd);
       wait_signal();
     }
-    const std::string who = "hive " + pid_ + " worker for slot " + std::to_string(l_.slot);
     try {
-      for (const auto& hook : *l_.start_hooks) hook();
+      for (const auto& hook : l_.hooks->start) hook();
       core_.set_counters(&cell_.c);
       core_.on_tick([this] { stamp(); });
       core_.listen_on(l_.listen_fd);
     } catch (const std::exception& e) {
-      log_line(who + " failed to start: " + e.what());
+      log("worker for slot ", l_.slot, " failed to start: ", e.what());
       return 1;
     }
     stamp();  // the start hooks may have taken longer than the heartbeat timeout
-    log_line(who + " listening");
+    log("worker for slot ", l_.slot, " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     core_.run();  // one epoll_wait for the connections and Asio's own work
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
@@ -79,7 +81,7 @@ class worker_runtime {
   }
 
  private:
-  enum class phase { serving, accepting_drain, draining };
+  enum class phase { serving, accepting_drain, draining, done };
 
   // SIGTERM or SIGINT sent to the worker itself (or to its whole process group): drain as if the
   // primary had asked.
@@ -110,12 +112,12 @@ class worker_runtime {
       try {
         ctx_.on_message(*data, sender);
       } catch (const std::exception& e) {
-        log_line("hive " + pid_ + ": a message handler threw: " + e.what());
+        warn("a message handler threw: ", e.what());
       }
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {
-      log_line("hive " + pid_ + ": dropped a message of unknown type '" + t + "' from the primary");
+      warn("dropped a message of unknown type '", t, "' from the primary");
     }
   }
 
@@ -127,8 +129,10 @@ class worker_runtime {
       case phase::accepting_drain:
         if (!keep_accepting) stop_accepting();
         return;
-      case phase::draining: return;
+      case phase::draining:
+      case phase::done: return;
     }
+    arm_deadline();
     if (!keep_accepting) {
       stop_accepting();
       return;
@@ -164,7 +168,29 @@ class worker_runtime {
   void stop_accepting() {
     phase_ = phase::draining;
     drain_timer_.cancel();
-    core_.shutdown([this] { io_.stop(); }, /*keep_accepting=*/false);
+    core_.shutdown([this] { finish(); }, /*keep_accepting=*/false);
+  }
+
+  void arm_deadline() {
+    const milliseconds timeout = l_.opts->shutdown_timeout;
+    deadline_.expires_after(timeout - std::min(stop_hooks_time, timeout / 4));
+    deadline_.async_wait([this](const asio::error_code& ec) {
+      if (ec || phase_ == phase::done) return;
+      log("worker for slot ", l_.slot, " drain deadline: closing ", core_.connection_count(),
+          " connections");
+      finish();
+    });
+  }
+
+  // The drain is over: whatever is left is cut, the application's stop hooks run, the loop ends.
+  void finish() {
+    if (phase_ == phase::done) return;
+    phase_ = phase::done;
+    drain_timer_.cancel();
+    deadline_.cancel();
+    core_.close();
+    run_stop_hooks(*l_.hooks);
+    io_.stop();
   }
 
   const worker_launch& l_;
@@ -174,9 +200,9 @@ class worker_runtime {
   ipc_channel channel_;
   server_core core_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer deadline_;  // the drain's end, ahead of the primary's SIGKILL
   asio::posix::stream_descriptor signals_;
   worker_context ctx_;
-  std::string pid_;
   phase phase_ = phase::serving;
   std::int64_t window_end_ms_ = 0;
   std::int64_t quiet_since_ms_ = 0;
@@ -197,8 +223,7 @@ void worker_main(const worker_launch& parent_launch) {
     worker_runtime rt(launch);
     status = rt.run();
   } catch (const std::exception& e) {
-    log_line("hive " + std::to_string(::getpid()) + " worker for slot " +
-             std::to_string(launch.slot) + " failed: " + e.what());
+    log("worker for slot ", launch.slot, " failed: ", e.what());
     status = 1;
   }
   std::fflush(nullptr);

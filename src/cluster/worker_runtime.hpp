@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "app/serve.hpp"
 #include "hive/app.hpp"
 #include "hive/options.hpp"
 
@@ -26,7 +27,7 @@ struct worker_launch {
   int signal_fd = -1;  // SIGTERM and SIGINT (set in the child)
   pid_t primary_pid = 0;
   shared_stats* stats = nullptr;
-  const std::vector<std::function<void()>>* start_hooks = nullptr;
+  const worker_hooks* hooks = nullptr;
 };
 
 // Never returns: the process exits with 0 after a stop, 1 if it could not start.

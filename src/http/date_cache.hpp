@@ -13,7 +13,6 @@ class date_cache {
   explicit date_cache(std::string_view server_name = {});
   // Reformats only when the second changed.
   void refresh(std::time_t now);
-  std::string_view value() const { return std::string_view(fields_).substr(date_at_, 29); }
   // "Server: hive\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
   std::string_view fields() const { return fields_; }
 

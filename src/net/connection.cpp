@@ -124,7 +124,7 @@ connection::flushed connection::flush() {
   if (r.k != io_result::kind::done) return flushed::failed;
   if (r.n < want) writable_ = false;  // the socket is full: the next edge says when it is not
   if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
-  if (counters* c = srv_.stats()) c->add(c->bytes_out, r.n);
+  srv_.stats().add(srv_.stats().bytes_out, r.n);
   session_.consume(r.n);  // may handle held-back requests, which adds output
   return r.n < want ? flushed::blocked : flushed::all;
 }
@@ -136,7 +136,7 @@ bool connection::read_some() {
     case io_result::kind::done:
       // A short read emptied the socket: the next edge says when there is more.
       if (r.n < in.size() && !hup_) readable_ = false;
-      if (counters* c = srv_.stats()) c->add(c->bytes_in, r.n);
+      srv_.stats().add(srv_.stats().bytes_in, r.n);
       session_.commit(r.n);
       return true;
     case io_result::kind::eof:

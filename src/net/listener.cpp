@@ -77,8 +77,7 @@ void listener::accept_batch() {
     if (fd >= 0) {
       if (starved_) {
         starved_ = false;
-        log_line("hive: accepting again (" + std::to_string(starved_retries_) +
-                 " tries were out of descriptors)");
+        log("accepting again (", starved_retries_, " tries were out of descriptors)");
       }
       srv_.adopt(fd, peer_of(ss));
       if (stopped_) return;
@@ -99,7 +98,7 @@ void listener::accept_batch() {
         pause();
         return;
       default:
-        log_line("hive: accept: " + std::system_category().message(errno));
+        warn("accept: ", std::system_category().message(errno));
         return;
     }
   }
@@ -116,10 +115,9 @@ void listener::pause() {
     starved_ = true;
     starved_retries_ = 0;
     const bool fds = errno == EMFILE || errno == ENFILE;
-    log_line("hive: accept: " + std::system_category().message(errno) +
-             "; pausing accepts until a connection closes" +
-             (fds ? " (raise the open-files limit: ulimit -n, LimitNOFILE= under systemd)"
-                  : " (the machine is short of memory)"));
+    warn("accept: ", std::system_category().message(errno), "; pausing accepts until a connection closes",
+         fds ? " (raise the open-files limit: ulimit -n, LimitNOFILE= under systemd)"
+             : " (the machine is short of memory)");
   }
   ++starved_retries_;
   paused_ = true;

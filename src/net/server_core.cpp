@@ -1,5 +1,7 @@
 #include "net/server_core.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <ctime>
 
@@ -7,17 +9,24 @@
 
 #include "net/connection.hpp"
 #include "util/clock.hpp"
-#include "util/counters.hpp"
 #include "net/listener.hpp"
 
 namespace hive::detail {
+
+namespace {
+// How often a worker considers giving memory back: never more often, and never on the request
+// path (malloc_trim walks the heap and advises the kernel page by page).
+constexpr std::int64_t trim_check_ms = 3000;
+// Idle buffers a pool may hold beyond two per connection of the last check's busiest moment.
+constexpr std::size_t trim_slack = 8;
+}  // namespace
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
     : io_(io),
       app_(a),
       opts_(opts),
       trusted_(opts.trusted_proxies),
-      dispatcher_(a, nullptr),
+      dispatcher_(a, &own_stats_),
       date_(opts.server_name),
       timer_(io),
       poller_(io) {
@@ -36,6 +45,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
                                   opts.write_timeout, opts.heartbeat_timeout});
   tick_ms_ = std::clamp<std::int64_t>(shortest.count() / 4, 10, 1000);
   now_ms_ = monotonic_ms();
+  next_trim_check_ms_ = now_ms_ + trim_check_ms;
 }
 
 server_core::~server_core() {
@@ -75,10 +85,9 @@ void server_core::adopt(int fd, const address& peer) {
   if (head_ != nullptr) head_->prev = c;
   head_ = c;
   ++count_;
-  if (stats_ != nullptr) {
-    stats_->add(stats_->connections_open);
-    stats_->add(stats_->connections_total);
-  }
+  peak_count_ = std::max(peak_count_, count_);
+  stats_->add(stats_->connections_open);
+  stats_->add(stats_->connections_total);
   c->start();  // may close and remove it at once: do not touch `c` after this
 }
 
@@ -96,7 +105,7 @@ void server_core::remove(connection* c) {
   if (head_ == c) head_ = c->next;
   c->prev = c->next = nullptr;
   --count_;
-  if (stats_ != nullptr) stats_->sub(stats_->connections_open);
+  stats_->sub(stats_->connections_open);
   if (listener_) listener_->on_descriptor_freed();
   // Freed from the loop: `c` may be deep in its own call stack, or named again later in the
   // poller's current batch of events.
@@ -148,7 +157,31 @@ void server_core::tick() {
     c->check_deadline(now_ms_);
     c = next;
   }
+  if (now_ms_ >= next_trim_check_ms_) maybe_trim();
   if (tick_hook_) tick_hook_();
+}
+
+// After a flood the pools keep the buffers it needed and malloc keeps its peak: a worker that
+// serves little afterwards would hold both for good. So, once per check: when nothing arrived
+// since the last one (after traffic since the last trim), or when a pool holds far more idle
+// buffers than the last check's busiest moment could use, the pools are emptied and malloc
+// gives its free pages back. The next requests allocate their buffers again.
+void server_core::maybe_trim() {
+  next_trim_check_ms_ = now_ms_ + trim_check_ms;
+  const std::uint64_t bytes_in = stats_->bytes_in.load(std::memory_order_relaxed);
+  const bool quiet = bytes_in == bytes_in_at_check_;
+  bytes_in_at_check_ = bytes_in;
+  if (!quiet) active_since_trim_ = true;
+  const std::size_t need = 2 * peak_count_ + trim_slack;
+  const bool surplus = pool_.idle() > need || inputs_.idle() > need;
+  peak_count_ = count_;
+  if (!(quiet && active_since_trim_) && !surplus) return;
+  active_since_trim_ = false;
+  pool_.trim();
+  inputs_.trim();
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
 }
 
 void server_core::shutdown(std::function<void()> done, bool keep_accepting) {

@@ -20,12 +20,12 @@
 #include "net/input_buffer.hpp"
 #include "net/poller.hpp"
 #include "util/cidr.hpp"
+#include "util/counters.hpp"
 
 namespace hive::detail {
 
 class connection;
 class listener;
-struct counters;
 
 class server_core {
  public:
@@ -45,12 +45,13 @@ class server_core {
   void close();
   std::size_t connection_count() const { return count_; }
 
-  // Where the worker's counters live (the cluster puts them in shared memory).
+  // Where the worker's counters live: its own unless the cluster puts them in shared memory.
   void set_counters(counters* c) {
     stats_ = c;
     dispatcher_.set_counters(c);
   }
-  counters* stats() const { return stats_; }
+  counters& stats() { return *stats_; }
+  const counters& stats() const { return *stats_; }
   // Called on every tick of the coarse timer (the cluster's heartbeat).
   void on_tick(std::function<void()> f) { tick_hook_ = std::move(f); }
 
@@ -77,6 +78,7 @@ class server_core {
  private:
   void start_timer();
   void tick();
+  void maybe_trim();
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
   static void before_batch(void* self);
@@ -85,14 +87,15 @@ class server_core {
 
   asio::io_context& io_;
   const app& app_;
-  const options& opts_;
+  const options opts_;  // a copy: the caller's may be a temporary
   cidr_set trusted_;
   app_dispatcher dispatcher_;
-  counters* stats_ = nullptr;
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;
   date_cache date_;
+  counters own_stats_;  // counted whether or not anyone reads them: hive::worker::stats() may
+  counters* stats_ = &own_stats_;
   asio::steady_timer timer_;
   poller poller_;
   std::vector<connection*> closed_;
@@ -101,6 +104,11 @@ class server_core {
   std::size_t count_ = 0;
   std::int64_t now_ms_ = 0;
   std::int64_t tick_ms_ = 1000;
+  // Giving memory back after a load has gone (maybe_trim).
+  std::int64_t next_trim_check_ms_ = 0;
+  std::uint64_t bytes_in_at_check_ = 0;
+  std::size_t peak_count_ = 0;  // most connections open at once since the last check
+  bool active_since_trim_ = false;
   bool draining_ = false;
   bool stopped_ = false;
   std::function<void()> drained_;

@@ -1,9 +1,12 @@
 // Per-worker counters. Each worker writes only its own (relaxed atomics: no ordering is needed
 // between counters); the cluster places them in shared memory so anyone can read all slots.
+// Outside a cluster each server keeps its own.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+
+#include "hive/stats.hpp"
 
 namespace hive::detail {
 
@@ -20,6 +23,16 @@ struct counters {
   }
   void sub(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+  // Adds these counts to `s` (which sums several workers).
+  void add_to(hive::stats& s) const {
+    constexpr auto r = std::memory_order_relaxed;
+    s.requests += requests.load(r);
+    for (int i = 0; i < 6; ++i) s.responses[i] += responses[i].load(r);
+    s.connections_open += connections_open.load(r);
+    s.connections_total += connections_total.load(r);
+    s.bytes_in += bytes_in.load(r);
+    s.bytes_out += bytes_out.load(r);
   }
 };
 

@@ -15,19 +15,7 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-// Under AddressSanitizer freed memory sits in quarantine: RSS says nothing about leaks there
-// (LeakSanitizer covers them), so the memory bounds are checked in the plain build only.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool rss_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool rss_meaningful = false;
-#else
-constexpr bool rss_meaningful = true;
-#endif
-#else
-constexpr bool rss_meaningful = true;
-#endif
+using abuse::rss_meaningful;
 
 bool served(std::uint16_t port, std::chrono::milliseconds timeout = 3s) {
   hive::test::client c(port);

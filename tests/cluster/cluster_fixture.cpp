@@ -5,14 +5,20 @@
 //   FIXTURE_HANG_FILE=path      a worker sleeps 30 s at start while `path` exists
 //   FIXTURE_RESTART_DELAY_MS=n  a restarted worker takes n ms to start (connections queue)
 //   FIXTURE_START_DELAY_MS=n    every worker takes n ms to start (a slow start hook)
-// Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /greeting, /inbox, POST /send,
-// POST /relay?to=k. The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
+//   FIXTURE_STOP_DIR=dir        each worker opens dir/<pid> at start and writes "started slot=k"
+//                               to it, buffered; its stop hook adds "stopped slot=k" and closes it
+//   FIXTURE_STOP_SLEEP_MS=n     the stop hook then sleeps n ms (a hook that hangs)
+// Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /ticks (a timer the start hook set on
+// hive::worker::io() every 20 ms), /greeting, /inbox, POST /send, POST /relay?to=k.
+// With --workers 0 it is a single process (the integration tests run it so). The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
 // {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
 #include <atomic>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -35,6 +41,17 @@ void say(const std::string& line) {
 // Per-worker state; each worker process has its own copy.
 std::string greeting = "hello";
 nlohmann::json inbox = nlohmann::json::array();
+long ticks = 0;
+std::ofstream stop_file;  // left to the stop hook to flush: a worker's _exit() would not
+
+void tick(std::shared_ptr<asio::steady_timer> timer) {
+  timer->expires_after(std::chrono::milliseconds(20));
+  timer->async_wait([timer](const asio::error_code& ec) {
+    if (ec) return;
+    ++ticks;
+    tick(timer);
+  });
+}
 
 void start_worker() {
   if (const char* crash = std::getenv("FIXTURE_CRASH_SLOT")) {
@@ -50,10 +67,25 @@ void start_worker() {
   if (const char* d = std::getenv("FIXTURE_RESTART_DELAY_MS"); d && hive::worker::restarts() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
   }
+  tick(std::make_shared<asio::steady_timer>(hive::worker::io()));
+  if (const char* dir = std::getenv("FIXTURE_STOP_DIR")) {
+    stop_file.open(std::string(dir) + "/" + std::to_string(::getpid()));
+    stop_file << "started slot=" << hive::worker::slot() << "\n";
+  }
   hive::worker::on_message([](const nlohmann::json& msg, int from) {
     inbox.push_back({{"from", from}, {"data", msg}});
     if (msg.contains("greeting") && msg["greeting"].is_string()) greeting = msg["greeting"];
   });
+}
+
+void stop_worker() {
+  if (stop_file.is_open()) {
+    stop_file << "stopped slot=" << hive::worker::slot() << "\n";
+    stop_file.close();
+  }
+  if (const char* d = std::getenv("FIXTURE_STOP_SLEEP_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
+  }
 }
 
 }  // namespace
@@ -77,6 +109,7 @@ int main(int argc, char** argv) {
     for (;;) spins.fetch_add(1, std::memory_order_relaxed);
   });
   app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
+  app.get("/ticks", [](const hive::request&, hive::response& res) { res.json({{"ticks", ticks}}); });
   app.get("/greeting", [](const hive::request&, hive::response& res) { res.text(greeting); });
   app.get("/inbox", [](const hive::request&, hive::response& res) { res.json(inbox); });
   app.post("/send", [](const hive::request& req, hive::response& res) {
@@ -106,5 +139,6 @@ int main(int argc, char** argv) {
     if (msg.contains("broadcast")) cluster.broadcast({{"greeting", msg["broadcast"]}});
   });
   cluster.on_worker_start(start_worker);
+  cluster.on_worker_stop(stop_worker);
   return cluster.run();
 }
