@@ -10,7 +10,6 @@ namespace hive::detail {
 
 bool app_dispatcher::route(std::string_view method, std::string_view path, route_state& r) const {
   r.params.clear();
-  r.allow.clear();
   if (path == "*") {
     // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
     r.target = nullptr;
@@ -47,7 +46,7 @@ void app_dispatcher::hive_answer(int status, const route_state* r, response& res
 void app_dispatcher::finished(const finished_record& rec) {
   if (stats_ == nullptr) return;
   stats_->add(stats_->requests);
-  stats_->add(stats_->responses[std::clamp(rec.status / 100, 1, 5)]);
+  stats_->add(stats_->responses[rec.status / 100]);  // 200..599: response::status refuses others
 }
 
 }  // namespace hive::detail

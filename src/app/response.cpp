@@ -97,8 +97,8 @@ void response::drop_body() {
 }
 
 void response::text(std::string_view body) {
-  set_type({}, type_kind::text);
-  drop_body();
+  if (type_kind_ == type_kind::none) type_kind_ = type_kind::text;
+  if (kind_ != body_kind::bytes) drop_body();
   bytes_.assign(body);
 }
 

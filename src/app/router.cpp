@@ -169,6 +169,7 @@ void find_route(const router& rt, std::string_view method, std::string_view path
   r.params.clear();
   if (s.path_match == nullptr) return;
   r.status = 405;
+  r.allow.clear();
   bool has_get = false, has_head = false;
   for (const auto& [name, h] : s.path_match->methods) {
     if (!r.allow.empty()) r.allow += ", ";
