@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/log.hpp"
 #include "util/text.hpp"
 
 namespace hive {
@@ -159,11 +160,13 @@ response* deferred::target() const {
 
 void deferred::complete_() {
   state_->done = true;
+  state_->on_close = nullptr;  // it may hold the handle: no cycle once finished
   state_->owner->complete_deferred(false);
 }
 
 void deferred::fail_() {
   state_->done = true;
+  state_->on_close = nullptr;
   state_->owner->complete_deferred(true);
 }
 
@@ -184,7 +187,17 @@ deferred_state::~deferred_state() {
 
 void deferred_state::abandon() {
   owner = nullptr;
-  if (auto f = std::move(on_close)) f();
+  auto f = std::move(on_close);
+  on_close = nullptr;
+  if (!f) return;
+  // User code, run from inside hive's own close path: what it throws is logged, never raised.
+  try {
+    f();
+  } catch (const std::exception& e) {
+    detail::warn("a deferred response's on_close threw: ", e.what());
+  } catch (...) {
+    detail::warn("a deferred response's on_close threw");
+  }
 }
 
 }  // namespace detail

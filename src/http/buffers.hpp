@@ -34,6 +34,10 @@ struct conn_buffers {
   route_state route;
   span path, query;                   // relative to the request target
   std::uint64_t message_bytes = 0;    // of the message in progress, as parsed
+  // What the finished record names: views of the request, or of the copies a deferred response
+  // keeps (its request's bytes may move while it is pending).
+  std::string_view record_method, record_target;
+  std::string pending_method, pending_target;
   std::int64_t message_start_ms = 0;
 
   // The response being built, reused from request to request.

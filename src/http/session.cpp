@@ -207,6 +207,8 @@ void session::route_head() {
     head_request_ = b_->parser.method() == "HEAD";
     http10_ = false;
     b_->res.reset();
+    b_->record_method = b_->parser.method();
+    b_->record_target = {in_.data.get() + b_->parser.target().off, b_->parser.target().len};
     dispatcher_.hive_answer(b_->route.status, &b_->route, b_->res);
     finish_response(origin::hive);
     closing_ = true;
@@ -233,6 +235,8 @@ void session::dispatch() {
   http10_ = b_->parser.minor() == 0;
   auto& b = *b_;
   b.res.reset();
+  b.record_method = b.req.method();
+  b.record_target = b.req.target();
   deferred_taken_ = false;
   handler_failed_ = false;
   in_dispatch_ = true;
@@ -247,6 +251,12 @@ void session::dispatch() {
   in_dispatch_ = false;
   if (deferred_taken_ && !finished_inline_) {
     deferred_pending_ = true;
+    // The request's bytes may move while the answer is pending (the connection keeps reading):
+    // the finished record keeps copies.
+    b.pending_method.assign(b.req.method());
+    b.pending_target.assign(b.req.target());
+    b.record_method = b.pending_method;
+    b.record_target = b.pending_target;
     return;
   }
   finish_response(b.route.target != nullptr && !handler_failed_ ? origin::handler : origin::hive);
@@ -266,6 +276,7 @@ void session::handler_failed(std::string_view what) {
   if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
+    s->on_close = nullptr;
   }
   b_->deferred.reset();
   deferred_taken_ = false;
@@ -298,8 +309,8 @@ void session::finish_response(origin by) {
   rec.start_ms = b_->message_start_ms;
   rec.end_ms = now();
   rec.peer = peer_;
-  rec.method = b.req.method();
-  rec.target = b.req.target();
+  rec.method = b.record_method;
+  rec.target = b.record_target;
   dispatcher_.finished(rec);
   if (close) closing_ = true;
 }
@@ -310,6 +321,8 @@ void session::reject(error e) {
   if (in_) b_->message_bytes += in_.len - parsed_;
   // Nothing of the refused request is trusted: not its method, not its target.
   b.req = request();
+  b.record_method = {};
+  b.record_target = {};
   keep_alive_ = false;
   head_request_ = false;
   http10_ = false;
@@ -400,14 +413,17 @@ std::shared_ptr<deferred_state> session::make_deferred() {
 void session::complete_deferred(bool failed) {
   if (!b_) return;
   b_->deferred.reset();
-  if (failed) answer_500();
+  if (failed) {
+    answer_500();
+    handler_failed_ = true;  // a handle dropped unfinished: hive's 500, wherever it happened
+  }
   if (in_dispatch_) {
     finished_inline_ = true;
     return;
   }
   if (!deferred_pending_) return;
   deferred_pending_ = false;
-  finish_response(failed ? origin::hive : origin::handler);
+  finish_response(handler_failed_ ? origin::hive : origin::handler);
   // No process() here: this runs inside the user's finish() or a handle's destructor, and the
   // next pipelined request's handler must not run under the user's feet. Requests held back
   // resume once this response is written (consume() processes them).

@@ -4,7 +4,10 @@
 #include <asio/version.hpp>
 
 // Checked against Debian 12's Asio 1.22.1 (epoll reactor, scheduler).
-#if ASIO_VERSION == 102201 && defined(ASIO_HAS_EPOLL) && !defined(ASIO_HAS_IO_URING_AS_DEFAULT)
+// Asio's timers must live in a timerfd inside its epoll set: hive's wait applies no timeout of
+// Asio's.
+#if ASIO_VERSION == 102201 && defined(ASIO_HAS_EPOLL) && defined(ASIO_HAS_TIMERFD) && \
+    !defined(ASIO_HAS_IO_URING_AS_DEFAULT)
 #define HIVE_ASIO_HOOKS 1
 #include <asio/detail/epoll_reactor.hpp>
 #include <asio/detail/scheduler.hpp>

@@ -247,9 +247,9 @@ void connection::drain() {
 void connection::close_now() {
   if (state_ == state::closed) return;
   state_ = state::closed;
-  session_.peer_gone();  // a deferred response still pending stops being pending
-  transport_.close();    // also leaves the poller's set
+  transport_.close();  // also leaves the poller's set
   srv_.remove(this);
+  session_.peer_gone();  // last: a pending deferred response's on_close is user code
 }
 
 }  // namespace hive::detail

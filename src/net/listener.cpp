@@ -90,6 +90,14 @@ void listener::accept_batch() {
       case ECONNABORTED:
       case EPROTO:
       case EPERM:
+      // accept(2): network errors of that one connection, to be retried like EAGAIN.
+      case ENETDOWN:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case EOPNOTSUPP:
+      case ENETUNREACH:
         continue;  // that one connection failed; the next may not
       case EMFILE:
       case ENFILE:
@@ -98,7 +106,9 @@ void listener::accept_batch() {
         pause();
         return;
       default:
-        warn("accept: ", std::system_category().message(errno));
+        // Unknown: the queue is edge-triggered, so waiting for the next edge could strand the
+        // connections already queued. Back off and try again.
+        pause();
         return;
     }
   }
@@ -115,9 +125,11 @@ void listener::pause() {
     starved_ = true;
     starved_retries_ = 0;
     const bool fds = errno == EMFILE || errno == ENFILE;
+    const bool memory = errno == ENOBUFS || errno == ENOMEM;
     warn("accept: ", std::system_category().message(errno), "; pausing accepts until a connection closes",
-         fds ? " (raise the open-files limit: ulimit -n, LimitNOFILE= under systemd)"
-             : " (the machine is short of memory)");
+         fds      ? " (raise the open-files limit: ulimit -n, LimitNOFILE= under systemd)"
+         : memory ? " (the machine is short of memory)"
+                  : "");
   }
   ++starved_retries_;
   paused_ = true;

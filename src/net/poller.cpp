@@ -17,6 +17,8 @@ namespace hive::detail {
 
 namespace {
 constexpr int batch_max = 256;
+// Asio handlers run per turn of the owned loop before the sockets are looked at again.
+constexpr int asio_turn_max = 64;
 
 int make_epoll() {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -116,13 +118,19 @@ void poller::run() {
   }
   bool asio_ready = true;  // work queued before the loop started
   while (!io_.stopped()) {
+    bool more = false;
     if (asio_ready) {
       asio_ready = false;
-      io_.poll();
+      // A bounded turn: a handler that keeps posting itself (long work done in slices) must not
+      // starve the connections. What is left runs after the next look at the sockets.
+      int ran = 0;
+      while (ran < asio_turn_max && io_.poll_one() != 0) ++ran;
       if (io_.stopped()) break;
-      asio_hooks::expect_interrupts(io_);
+      more = ran == asio_turn_max;
+      if (!more) asio_hooks::expect_interrupts(io_);
     }
-    dispatch(-1, &asio_ready);
+    dispatch(more ? 0 : -1, &asio_ready);
+    asio_ready = asio_ready || more;
   }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, asio_fd, nullptr);
 }

@@ -76,6 +76,7 @@ const hive::app& seams_app() {
     app.get("/a", [](const hive::request&, hive::response& res) { res.text("A"); });
     app.get("/throw", [](const hive::request&, hive::response&) { throw std::runtime_error("x"); });
     app.get("/later", [](const hive::request&, hive::response& res) { held.push_back(res.defer()); });
+    app.get("/drop", [](const hive::request&, hive::response& res) { (void)res.defer(); });
     app.get("/who", [](const hive::request& req, hive::response& res) {
       res.text(req.remote_address().ip() + " " + req.client_address().ip());
     });
@@ -250,4 +251,50 @@ TEST_CASE("seams: a body_ref is queued by reference, not copied") {
   REQUIRE(res.responses.size() == 1);
   CHECK(res.responses[0].body == "static bytes");
   CHECK(res.responses[0].header("Content-Type") == "text/x-ref");
+}
+
+TEST_CASE("seams: review fixes — records name the right request, origins, on_close that throws") {
+  held.clear();
+  {
+    // A handle dropped inside its handler is hive's 500.
+    rig r(seams_app());
+    r.feed("GET /drop HTTP/1.1\r\nHost: h\r\n\r\n");
+    REQUIRE(r.d.records.size() == 1);
+    CHECK(r.d.records[0].status == 500);
+    CHECK(r.d.records[0].by == origin::hive);
+  }
+  {
+    // A deferred response's record names its request even after the bytes behind it moved.
+    rig r(seams_app());
+    r.feed("GET /later?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    REQUIRE(held.size() == 1);
+    std::string more;
+    while (more.size() < 6000) more += "GET /up HTTP/1.1\r\nHost: h\r\n\r\n";
+    r.feed(more);  // read while pending; the next prepare() compacts over the old request
+    r.s->prepare();
+    CHECK(held[0].finish([](hive::response& res) { res.text("x"); }));
+    REQUIRE(!r.d.records.empty());
+    CHECK(r.d.records[0].target == "/later?x=1");
+    CHECK(r.d.records[0].method == "GET");
+    held.clear();
+  }
+  {
+    // 100-continue with no route: answered at once, recorded under its own method and target.
+    rig r(seams_app());
+    r.feed("POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    REQUIRE(r.d.records.size() == 1);
+    CHECK(r.d.records[0].status == 404);
+    CHECK(r.d.records[0].method == "POST");
+    CHECK(r.d.records[0].target == "/nope");
+  }
+  {
+    // An on_close that throws is logged, never raised into hive's close path.
+    rig r(seams_app());
+    r.feed("GET /later HTTP/1.1\r\nHost: h\r\n\r\n");
+    REQUIRE(held.size() == 1);
+    held[0].on_close([] { throw std::runtime_error("cleanup failed"); });
+    CHECK_NOTHROW(r.s->peer_gone());
+    CHECK(!held[0].pending());
+    held.clear();
+  }
 }
