@@ -26,10 +26,13 @@ namespace hive::detail {
 class cidr_set;
 class date_cache;
 
+// A clock that stays at 0, for sessions driven without one (tests).
+inline constexpr std::int64_t no_clock = 0;
+
 struct session_config {
   parser_limits limits;
-  const date_cache* date = nullptr;        // required: Server and Date fields
-  const std::int64_t* now_ms = nullptr;    // the worker's clock for finished records (null: 0)
+  const date_cache* date = nullptr;         // required: Server and Date fields
+  const std::int64_t* now_ms = &no_clock;   // the worker's clock, for finished records
   const cidr_set* trusted_proxies = nullptr;
 };
 
@@ -128,7 +131,7 @@ class session final : private responder {
   request_parser::state parser_phase() const {
     return b_ ? b_->parser.phase() : request_parser::state::idle;
   }
-  std::int64_t now() const { return cfg_.now_ms != nullptr ? *cfg_.now_ms : 0; }
+  std::int64_t now() const { return *cfg_.now_ms; }
 
   dispatcher& dispatcher_;
   const session_config& cfg_;
