@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -40,24 +41,31 @@ address peer_of(const sockaddr_storage& ss) {
 }
 }  // namespace
 
+// The socket leaves Asio's reactor (release): readiness comes from hive's poller alone, so a
+// connection arriving does not also wake Asio's set.
 listener::listener(server_core& srv, asio::ip::tcp::acceptor acceptor)
-    : srv_(srv),
-      acceptor_(std::move(acceptor)),
-      backoff_(srv.io()) {}
+    : srv_(srv), fd_(acceptor.release()), backoff_(srv.io()) {}
 
-listener::~listener() = default;
+listener::~listener() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 std::uint16_t listener::port() const {
-  asio::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
 }
 
 void listener::start() {
   if (stopped_) return;
-  asio::error_code ec;
-  acceptor_.non_blocking(true, ec);  // accept4 until EAGAIN: it must never block
-  if (ec) throw std::system_error(ec, "hive: cannot make the listening socket non-blocking");
-  if (!srv_.poll().add_listener(acceptor_.native_handle(), this)) {
+  // accept4 until EAGAIN: it must never block.
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) {
+    throw std::system_error(errno, std::system_category(), "hive: cannot make the listening socket non-blocking");
+  }
+  if (!srv_.poll().add_listener(fd_, this)) {
     throw std::system_error(errno, std::system_category(), "hive: cannot watch the listening socket");
   }
   accept_batch();  // connections may be queued already (a worker taking over a slot)
@@ -69,7 +77,7 @@ void listener::on_events(std::uint32_t) {
 
 void listener::accept_batch() {
   paused_ = false;
-  const int lfd = acceptor_.native_handle();
+  const int lfd = fd_;
   for (int i = 0; i < accept_batch_max; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -156,9 +164,9 @@ void listener::stop() {
   stopped_ = true;
   backoff_.cancel();
   // Explicitly: the primary holds the same socket, so closing ours would not leave the set.
-  srv_.poll().remove(acceptor_.native_handle());
-  asio::error_code ec;
-  acceptor_.close(ec);
+  srv_.poll().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 void tune_listener(int fd) {

@@ -33,7 +33,7 @@ class listener final : public poll_target {
   void pause();
 
   server_core& srv_;
-  asio::ip::tcp::acceptor acceptor_;
+  int fd_;  // -1 once stopped
   asio::steady_timer backoff_;
   bool stopped_ = false;
   bool paused_ = false;    // out of descriptors: the back-off timer, not readiness, is armed
