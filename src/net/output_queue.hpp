@@ -18,7 +18,7 @@ namespace hive::detail {
 
 class output_queue {
  public:
-  // A file range: sent from `fd` at `offset`. `keep` holds whatever keeps fd open until sent.
+  // A file range: sent from `fd` at `offset` (append_file's `keep` holds what keeps fd open).
   struct file_range {
     int fd = -1;
     std::uint64_t offset = 0;
