@@ -23,8 +23,7 @@ struct options {
   std::string server_name = "hive";
   // Peers whose X-Forwarded-For / Forwarded headers may be believed: CIDRs ("10.0.0.0/8",
   // "fd00::/8"; a bare address is /32 or /128), each checked when parsed. Empty: believe no
-  // one, so a client cannot forge its address. Parsed and checked only: the server does not
-  // read those headers yet.
+  // one, so a client cannot forge its address. request::client_address() reads them.
   std::vector<std::string> trusted_proxies;
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.
