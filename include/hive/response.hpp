@@ -16,6 +16,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "hive/stream.hpp"
+
 namespace hive {
 
 class deferred;
@@ -23,12 +25,17 @@ class response;
 
 namespace detail {
 struct deferred_state;
-// The connection side of defer(), implemented by hive's HTTP session.
+// The connection side of defer() and stream(), implemented by hive's HTTP session.
 class responder {
  public:
   virtual std::shared_ptr<deferred_state> make_deferred() = 0;
   virtual response* deferred_target() = 0;
   virtual void complete_deferred(bool failed) = 0;
+  virtual std::shared_ptr<stream_state> make_stream() = 0;
+  // False: more than the high-water mark is queued, or the stream is over.
+  virtual bool stream_write(std::string_view part) = 0;
+  // `complete`: end() was called; otherwise the last handle was dropped (the body is cut).
+  virtual void stream_end(bool complete) = 0;
 
  protected:
   ~responder() = default;
@@ -70,13 +77,18 @@ class response {
   void file_range(int fd, std::uint64_t offset, std::uint64_t length,
                   std::shared_ptr<const void> owner, std::string_view content_type = {});
 
+  // Sends the head now and the body in parts as they are written; see `stream`. Set the status
+  // and headers first (changes after this call are not sent). `content_type` as for body().
+  // Throws std::logic_error on a response hive did not hand to a handler, or one already sent.
+  hive::stream stream(std::string_view content_type = {});
+
   // Keep the request open and answer later; see `deferred`. Calling it again for the same
   // response returns the same handle. Throws std::logic_error on a response hive did not hand
   // to a handler.
   deferred defer();
 
   // What was set — for hive's serializer, and for code that inspects a response.
-  enum class body_kind : std::uint8_t { bytes, ref, file };
+  enum class body_kind : std::uint8_t { bytes, ref, file, stream };
   body_kind kind() const { return kind_; }
   std::string_view fields() const { return fields_; }  // the "name: value\r\n" lines set
   std::string_view content_type() const;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,8 @@
 
 namespace hive::detail {
 
+class protocol;
+
 // Where the route of the request in progress is kept (in the connection's pooled memory).
 struct route_state {
   const handler* target = nullptr;  // null: see status
@@ -22,6 +25,9 @@ struct route_state {
   std::string allow;                // for 405: the methods the path has, comma-separated
   std::vector<route_param> params;
   std::string scratch;              // percent-decoded parameter values
+  // Set by route(): the body goes to dispatcher::body_data as it arrives instead of being
+  // buffered for request::body().
+  bool stream_body = false;
 };
 
 // Who produced a response.
@@ -47,6 +53,14 @@ class dispatcher {
   // The head is complete: find the route. False when there is none (the body is not worth
   // inviting with 100 Continue).
   virtual bool route(std::string_view method, std::string_view path, route_state& r) const = 0;
+  // Body bytes of a message whose route asked for them as they arrive (stream_body), in order.
+  // Must not throw.
+  virtual void body_data(route_state& r, std::string_view bytes) = 0;
+  // An upgrade request (`Upgrade` with `Connection: upgrade`) is complete. To switch, add the
+  // 101's fields to `res` and return the protocol that takes the connection once the 101 is
+  // written; it is fed the bytes read past the request. Null: handle() answers the request as
+  // any other, and the connection closes after that answer. May throw (hive answers 500).
+  virtual std::unique_ptr<protocol> upgrade(const request& req, response& res, const route_state& r) = 0;
   // The message is complete: fill `res`. A handler may throw (the session answers 500) or defer.
   virtual void handle(const request& req, response& res, const route_state& r) const = 0;
   // hive answers `status` itself (no route, a refused request, a failed handler): the body.

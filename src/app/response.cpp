@@ -161,13 +161,14 @@ response* deferred::target() const {
 void deferred::complete_() {
   state_->done = true;
   state_->on_close = nullptr;  // it may hold the handle: no cycle once finished
-  state_->owner->complete_deferred(false);
+  // No owner: `fill` turned the response into a stream, which answers from now on.
+  if (state_->owner != nullptr) state_->owner->complete_deferred(false);
 }
 
 void deferred::fail_() {
   state_->done = true;
   state_->on_close = nullptr;
-  state_->owner->complete_deferred(true);
+  if (state_->owner != nullptr) state_->owner->complete_deferred(true);
 }
 
 void deferred::on_close(std::function<void()> f) {

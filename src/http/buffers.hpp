@@ -44,8 +44,13 @@ struct conn_buffers {
   response_link link;  // before `res`, which points to it
   response res{&link};
   std::weak_ptr<deferred_state> deferred;
+  std::weak_ptr<stream_state> stream;
+
+  // The route's body_data while its route streams the body (set at the head, cleared per message).
+  dispatcher* body_to = nullptr;
 
   void clear_request() {
+    body_to = nullptr;
     raw_headers.clear();
     headers.clear();
     route.params.clear();

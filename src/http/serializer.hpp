@@ -17,11 +17,17 @@ struct response_head {
   bool close = false;             // Connection: close
   bool keep_alive_10 = false;     // Connection: keep-alive, for an HTTP/1.0 client that asked
   bool head_request = false;      // HEAD: length of the body, but no body
+  bool chunked = false;           // a streamed body: Transfer-Encoding: chunked
 };
 
 // Appends the whole response to `out`; returns the bytes queued. 1xx, 204 and 304 carry neither
-// body nor Content-Length.
+// body nor Content-Length. A stream body queues only the head (no Content-Length; chunked when
+// `head.chunked`): its parts follow as they are written.
 std::uint64_t serialize(output_queue& out, const response_head& head, const response& res);
+
+// Appends a 101 with the response's fields (Upgrade and the protocol's own) and
+// `Connection: upgrade`; returns the bytes queued.
+std::uint64_t serialize_switching(output_queue& out, std::string_view common, const response& res);
 
 // Appends `HTTP/1.1 100 Continue\r\n\r\n`.
 void serialize_continue(output_queue& out);

@@ -1,12 +1,12 @@
 #include "http/session.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "app/stream_state.hpp"
 #include "http/date_cache.hpp"
 #include "http/serializer.hpp"
 #include "util/log.hpp"
@@ -20,6 +20,8 @@ constexpr std::size_t min_read_bytes = 4096;
 // Output queued past this stops the handling of further pipelined requests until the client
 // reads: a client that pipelines and never reads cannot make the worker buffer without bound.
 constexpr std::size_t max_queued_output = 1024 * 1024;
+// A stream's write() asks the producer to wait above this much queued output.
+constexpr std::size_t stream_high_water = 64 * 1024;
 
 // Splits the target into the path to route on and the query.
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
@@ -75,6 +77,7 @@ void session::release_all() {
   parsed_ = 0;
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->abandon();
+  if (auto s = b_->stream.lock()) s->abandon();
   give_buffers();
 }
 
@@ -92,6 +95,8 @@ conn_buffers& session::buffers() {
 void session::give_buffers() {
   messages_done_ += b_->parser.messages_begun();
   b_->link.owner = nullptr;
+  b_->deferred.reset();
+  b_->stream.reset();
   pool_.give(std::move(b_));
 }
 
@@ -121,17 +126,35 @@ void session::feed(std::string_view bytes) {
 
 void session::on_eof() {
   eof_ = true;
-  // A half-sent request will never complete: close once the answers so far are written.
-  if (!deferred_pending_) closing_ = true;
+  switch (state_) {
+    case state::reading:
+      // Complete requests are still answered; a half-sent one never completes. step() closes
+      // once the answers so far are written.
+      break;
+    case state::awaiting:
+    case state::streaming:
+      // Nothing complete waits behind the held response: nobody will read it (RFC 9112 §9.6
+      // lets a server close). Complete requests still unread are answered first.
+      if (!unread_input()) peer_gone();
+      break;
+    case state::dispatching:
+    case state::switching:
+    case state::closing:
+    case state::handed_off:
+      break;
+  }
 }
 
 void session::peer_gone() {
   eof_ = true;
-  closing_ = true;
+  const bool streamed = state_ == state::streaming;
+  state_ = state::closing;
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->abandon();  // pending() is false from now on
   b_->deferred.reset();
-  deferred_pending_ = false;
+  if (auto s = b_->stream.lock()) s->abandon();
+  b_->stream.reset();
+  if (streamed) report_finished(origin::handler, stream_bytes_);  // cut short, but it was sent
   b_->out.clear();
 }
 
@@ -139,27 +162,55 @@ void session::consume(std::size_t n) {
   if (!b_) return;
   b_->out.consume(n);
   if (!b_->out.empty()) return;
+  if (state_ == state::streaming) {
+    // The pull side of a stream: its producer may go on (user code, run from the loop).
+    if (auto s = b_->stream.lock()) s->drained();
+    return;
+  }
   process();  // requests held back by the output cap, if any
 }
 
-session::phase session::current_phase() const {
-  if (closing_) return phase::closing;
-  if (deferred_pending_) return phase::handling;
-  switch (parser_phase()) {
-    case request_parser::state::head: return phase::head;
-    case request_parser::state::body: return phase::body;
-    case request_parser::state::idle: break;
+protocol::next session::step() const {
+  switch (state_) {
+    case state::reading:
+      if (!eof_) return next::read;
+      return linger_ || unread_input() ? next::linger : next::close;
+    case state::awaiting:
+    case state::streaming:
+      return accepts_held_input() ? next::hold : next::wait;
+    case state::dispatching:
+      return next::wait;
+    case state::switching:
+      return next::hand_off;
+    case state::closing:
+    case state::handed_off:
+      break;
   }
-  return phase::idle;
+  // Unread input (pipelined past a close) would turn close() into a reset that can destroy the
+  // answer in flight: the connection half-closes and drains first (RFC 9112 §9.6).
+  return linger_ || unread_input() ? next::linger : next::close;
 }
 
+protocol::timer session::read_timer() const {
+  if (state_ != state::reading) return timer::none;
+  switch (parser_phase()) {
+    case request_parser::state::head: return timer::head;
+    case request_parser::state::body: return timer::body;
+    case request_parser::state::idle: break;
+  }
+  return timer::idle;
+}
+
+void session::resume() {
+  if (state_ == state::reading) process();
+}
 
 void session::process() {
   if (!in_) {
     release_if_idle();
     return;
   }
-  while (!closing_ && !deferred_pending_ && parsed_ < in_.len &&
+  while (state_ == state::reading && parsed_ < in_.len &&
          (!b_ || b_->out.bytes() < max_queued_output)) {
     conn_buffers& b = buffers();
     if (b.parser.phase() == request_parser::state::idle) {
@@ -170,16 +221,15 @@ void session::process() {
     const auto r = b.parser.execute(in_, b, parsed_);
     parsed_ = b_->parser.parsed();
     b_->message_bytes += parsed_ - before;
-    if (r == request_parser::result::need_more) break;
-    if (r == request_parser::result::head_done) {
-      route_head();
-    } else if (r == request_parser::result::message_done) {
-      handle_message();
-    } else {
-      reject(b_->parser.failure());
+    switch (r) {
+      case request_parser::result::need_more: break;
+      case request_parser::result::head_done: route_head(); continue;
+      case request_parser::result::message_done: handle_message(); continue;
+      case request_parser::result::error: reject(b_->parser.failure()); continue;
     }
+    break;
   }
-  if (parsed_ == in_.len && parser_phase() == request_parser::state::idle) {
+  if (parsed_ == in_.len && parser_phase() == request_parser::state::idle && state_ != state::switching) {
     in_.len = 0;
     parsed_ = 0;
   }
@@ -195,7 +245,9 @@ void session::start_response() {
   b.path = {static_cast<std::uint32_t>(path.data() - target.data()), static_cast<std::uint32_t>(path.size())};
   b.query = {query.empty() ? 0 : static_cast<std::uint32_t>(query.data() - target.data()),
             static_cast<std::uint32_t>(query.size())};
+  b.route.stream_body = false;
   dispatcher_.route(b_->parser.method(), path, b.route);
+  if (b.route.stream_body) b.body_to = &dispatcher_;
 }
 
 void session::route_head() {
@@ -203,16 +255,13 @@ void session::route_head() {
   if (!b_->parser.expects_continue()) return;
   if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
-    keep_alive_ = false;
-    head_request_ = b_->parser.method() == "HEAD";
-    http10_ = false;
+    framing_ = {false, b_->parser.method() == "HEAD", false, false};
     b_->res.reset();
     b_->record_method = b_->parser.method();
     b_->record_target = {in_.data.get() + b_->parser.target().off, b_->parser.target().len};
     dispatcher_.hive_answer(b_->route.status, &b_->route, b_->res);
     finish_response(origin::hive);
-    closing_ = true;
-    linger_ = true;
+    close_after(true);
     return;
   }
   serialize_continue(b_->out);
@@ -230,17 +279,15 @@ void session::handle_message() {
 }
 
 void session::dispatch() {
-  keep_alive_ = b_->parser.keep_alive() && !b_->parser.upgrade_or_connect();
-  head_request_ = b_->parser.method() == "HEAD";
-  http10_ = b_->parser.minor() == 0;
   auto& b = *b_;
+  framing_ = {b.parser.keep_alive() && !b.parser.upgrade_or_connect(), b.parser.method() == "HEAD",
+              b.parser.minor() == 0, false};
   b.res.reset();
   b.record_method = b.req.method();
   b.record_target = b.req.target();
-  deferred_taken_ = false;
-  handler_failed_ = false;
-  in_dispatch_ = true;
-  finished_inline_ = false;
+  answer_ = answer::direct;
+  state_ = state::dispatching;
+  if (b.parser.upgrade_or_connect() && try_upgrade()) return;
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
@@ -248,39 +295,96 @@ void session::dispatch() {
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
-  in_dispatch_ = false;
-  if (deferred_taken_ && !finished_inline_) {
-    deferred_pending_ = true;
-    // The request's bytes may move while the answer is pending (the connection keeps reading):
-    // the finished record keeps copies.
-    b.pending_method.assign(b.req.method());
-    b.pending_target.assign(b.req.target());
-    b.record_method = b.pending_method;
-    b.record_target = b.pending_target;
-    return;
+  if (state_ != state::dispatching) return;  // it became a stream (or one that was cut)
+  switch (answer_) {
+    case answer::deferred:
+      state_ = state::awaiting;
+      // The request's bytes may move while the answer is pending (the connection keeps
+      // reading): the finished record keeps copies.
+      b.pending_method.assign(b.req.method());
+      b.pending_target.assign(b.req.target());
+      b.record_method = b.pending_method;
+      b.record_target = b.pending_target;
+      return;
+    case answer::direct:
+    case answer::finished:
+      finish_response(b.route.target != nullptr ? origin::handler : origin::hive);
+      return;
+    case answer::failed:
+      finish_response(origin::hive);
+      return;
   }
-  finish_response(b.route.target != nullptr && !handler_failed_ ? origin::handler : origin::hive);
+}
+
+// An upgrade request: the application may switch the connection to another protocol.
+bool session::try_upgrade() {
+  auto& b = *b_;
+  // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored; CONNECT is not an upgrade.
+  if (framing_.http10 || b.parser.method() == "CONNECT") return false;
+  std::unique_ptr<protocol> next;
+  try {
+    next = dispatcher_.upgrade(b.req, b.res, b.route);
+  } catch (const std::exception& e) {
+    handler_failed(e.what());
+  } catch (...) {
+    handler_failed("an exception not derived from std::exception");
+  }
+  if (answer_ == answer::failed) {
+    finish_response(origin::hive);
+    return true;
+  }
+  if (!next) {
+    b.res.reset();
+    return false;
+  }
+  report_finished(origin::handler, serialize_switching(b.out, cfg_.date->fields(), b.res), 101);
+  successor_ = std::move(next);
+  state_ = state::switching;
+  return true;
+}
+
+std::unique_ptr<protocol> session::successor() {
+  if (state_ != state::switching) return nullptr;
+  auto next = std::move(successor_);
+  state_ = state::handed_off;
+  // The bytes read past the request are the new protocol's first.
+  if (in_) {
+    std::string_view rest(in_.data.get() + parsed_, in_.len - parsed_);
+    while (!rest.empty()) {
+      auto into = next->prepare();
+      const std::size_t n = std::min(into.size(), rest.size());
+      std::memcpy(into.data(), rest.data(), n);
+      next->commit(n);
+      rest.remove_prefix(n);
+    }
+  }
+  release_all();
+  return next;
 }
 
 void session::handler_failed(std::string_view what) {
-  std::string line = "hive ";
-  line += std::to_string(::getpid());
-  line += ": handler for ";
-  line += b_->req.method();
-  line += ' ';
-  line += b_->req.path();
-  line += " threw: ";
-  line += what;
-  line += "; answered 500";
-  log_line(line);
+  const bool streamed = state_ == state::streaming;
+  warn("handler for ", b_->req.method(), ' ', b_->req.path(), " threw: ", what,
+       streamed ? "; its streamed body is cut" : "; answered 500");
   if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
     s->on_close = nullptr;
   }
   b_->deferred.reset();
-  deferred_taken_ = false;
-  handler_failed_ = true;
+  if (streamed) {
+    // The head is out: no 500 can follow it. The body is cut, so the client sees it incomplete.
+    if (auto s = b_->stream.lock()) {
+      s->owner = nullptr;
+      s->on_drain = nullptr;
+      s->on_close = nullptr;
+    }
+    b_->stream.reset();
+    report_finished(origin::handler, stream_bytes_);
+    close_after(false);
+    return;
+  }
+  answer_ = answer::failed;
   answer_500();
 }
 
@@ -290,29 +394,34 @@ void session::answer_500() {
   if (close) b_->res.header("Connection", "close");
 }
 
-// The one place every response leaves through.
+// The one place every response leaves through (a streamed one leaves through stream_end).
 void session::finish_response(origin by) {
   auto& b = *b_;
   // Draining: every complete request already received is answered; the answer to the last one
   // says close (a partial one behind it is answered if it completes within the drain's grace).
-  const bool close = !keep_alive_ || b.res.closes() || (draining_ && !unread_input());
+  const bool close = !framing_.keep_alive || b.res.closes() || (draining_ && !unread_input());
   response_head h;
   h.common = cfg_.date->fields();
   h.close = close;
-  h.keep_alive_10 = http10_ && !close;
-  h.head_request = head_request_;
+  h.keep_alive_10 = framing_.http10 && !close;
+  h.head_request = framing_.head_request;
+  report_finished(by, serialize(b.out, h, b.res));
+  state_ = close ? state::closing : state::reading;
+}
+
+void session::report_finished(origin by, std::uint64_t bytes_out, int status) {
+  const auto& b = *b_;
   finished_record rec;
-  rec.bytes_out = serialize(b.out, h, b.res);
-  rec.status = b.res.status();
+  rec.bytes_out = bytes_out;
+  rec.status = status != 0 ? status : b.res.status();
   rec.by = by;
-  rec.bytes_in = b_->message_bytes;
-  rec.start_ms = b_->message_start_ms;
+  rec.bytes_in = b.message_bytes;
+  rec.start_ms = b.message_start_ms;
   rec.end_ms = now();
   rec.peer = peer_;
   rec.method = b.record_method;
   rec.target = b.record_target;
   dispatcher_.finished(rec);
-  if (close) closing_ = true;
 }
 
 void session::reject(error e) {
@@ -323,14 +432,16 @@ void session::reject(error e) {
   b.req = request();
   b.record_method = {};
   b.record_target = {};
-  keep_alive_ = false;
-  head_request_ = false;
-  http10_ = false;
+  framing_ = {false, false, false, false};
   b.res.reset();
   dispatcher_.hive_answer(status_of(e), nullptr, b.res);
   finish_response(origin::hive);
-  closing_ = true;
-  linger_ = true;
+  close_after(true);
+}
+
+void session::close_after(bool linger) {
+  state_ = state::closing;
+  linger_ = linger;
 }
 
 void session::compact() {
@@ -367,37 +478,46 @@ void session::compact() {
   }
 }
 
-
 void session::release_if_idle() {
-  if (deferred_pending_ || in_dispatch_ || parser_phase() != request_parser::state::idle) return;
+  switch (state_) {
+    case state::reading:
+    case state::closing:
+      break;
+    case state::dispatching:
+    case state::awaiting:
+    case state::streaming:
+    case state::switching:  // the successor takes what was read past the request
+    case state::handed_off:
+      return;
+  }
+  if (parser_phase() != request_parser::state::idle) return;
   if (in_ && in_.len == 0) inputs_.give(std::move(in_));
   if (b_ && b_->out.empty() && !in_) give_buffers();
 }
 
-bool session::accepts_input() const {
-  if (wants_read()) return true;
-  // A deferred response holds the pipeline: keep reading, so that the client's going away is
-  // seen, but buffer no more than one header section's worth of what it pipelines meanwhile.
-  return deferred_pending_ && !eof_ && !closing_ &&
-         (!in_ || in_.len - parsed_ < cfg_.limits.max_header_bytes);
+bool session::accepts_held_input() const {
+  // A held response: keep reading, so that the client's going away is seen, but buffer no more
+  // than one header section's worth of what it pipelines meanwhile.
+  return !eof_ && (!in_ || in_.len - parsed_ < cfg_.limits.max_header_bytes);
 }
 
 void session::timeout() {
-  switch (current_phase()) {
-    case phase::head: reject(error::header_timeout); break;
-    case phase::body: reject(error::body_timeout); break;
-    default: closing_ = true; break;
+  if (state_ == state::reading) {
+    switch (parser_phase()) {
+      case request_parser::state::head: reject(error::header_timeout); return;
+      case request_parser::state::body: reject(error::body_timeout); return;
+      case request_parser::state::idle: break;
+    }
   }
+  state_ = state::closing;
 }
 
-void session::drain() { draining_ = true; }
-
-bool session::unread_input() const { return in_ && parsed_ < in_.len; }
-
-response* session::deferred_target() { return b_ ? &b_->res : nullptr; }
+response* session::deferred_target() {
+  return b_ && (state_ == state::dispatching || state_ == state::awaiting) ? &b_->res : nullptr;
+}
 
 std::shared_ptr<deferred_state> session::make_deferred() {
-  if (!b_ || !(in_dispatch_ || deferred_pending_) || finished_inline_) {
+  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting) || answer_ == answer::finished) {
     throw std::logic_error("hive: defer() on a response that was already sent");
   }
   // One handle per response: a second defer() (or one inside finish()) returns the same, so no
@@ -406,28 +526,110 @@ std::shared_ptr<deferred_state> session::make_deferred() {
   auto s = std::make_shared<deferred_state>();
   s->owner = this;
   b_->deferred = s;
-  deferred_taken_ = true;
+  if (answer_ == answer::direct) answer_ = answer::deferred;
   return s;
 }
 
 void session::complete_deferred(bool failed) {
   if (!b_) return;
   b_->deferred.reset();
+  if (state_ == state::streaming) return;  // the response became a stream: it ends with it
   if (failed) {
     answer_500();
-    handler_failed_ = true;  // a handle dropped unfinished: hive's 500, wherever it happened
+    answer_ = answer::failed;  // a handle dropped unfinished: hive's 500, wherever it happened
   }
-  if (in_dispatch_) {
-    finished_inline_ = true;
+  if (state_ == state::dispatching) {
+    if (answer_ != answer::failed) answer_ = answer::finished;
     return;
   }
-  if (!deferred_pending_) return;
-  deferred_pending_ = false;
-  finish_response(handler_failed_ ? origin::hive : origin::handler);
+  if (state_ != state::awaiting) return;
+  finish_response(answer_ == answer::failed ? origin::hive : origin::handler);
   // No process() here: this runs inside the user's finish() or a handle's destructor, and the
-  // next pipelined request's handler must not run under the user's feet. Requests held back
-  // resume once this response is written (consume() processes them).
-  if (wake_ != nullptr) wake_(wake_ctx_);
+  // next pipelined request's handler must not run under the user's feet. The connection comes
+  // back from its loop (resume()).
+  wake();
+}
+
+std::shared_ptr<stream_state> session::make_stream() {
+  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting)) {
+    throw std::logic_error("hive: stream() on a response that was already sent");
+  }
+  // A deferred handle taken for this response is spent: the stream answers from now on.
+  if (auto d = b_->deferred.lock()) {
+    d->done = true;
+    d->owner = nullptr;
+    d->on_close = nullptr;
+  }
+  b_->deferred.reset();
+  auto s = std::make_shared<stream_state>();
+  s->owner = this;
+  b_->stream = s;
+  const bool in_handler = state_ == state::dispatching;
+  start_stream();
+  if (!in_handler) wake();
+  return s;
+}
+
+void session::start_stream() {
+  auto& b = *b_;
+  const int status = b.res.status();
+  const bool bodiless = status == 204 || status == 304 || framing_.head_request;
+  // HTTP/1.1 gets chunks; a 1.0 client learns the end from the close.
+  framing_.chunked = !framing_.http10 && !bodiless;
+  const bool close = !framing_.keep_alive || b.res.closes() || (draining_ && !unread_input()) ||
+                     (framing_.http10 && !bodiless);
+  response_head h;
+  h.common = cfg_.date->fields();
+  h.close = close;
+  h.keep_alive_10 = framing_.http10 && !close;
+  h.head_request = framing_.head_request;
+  h.chunked = framing_.chunked;
+  framing_.keep_alive = !close;
+  stream_bytes_ = serialize(b.out, h, b.res);
+  // Parts of a bodiless response are dropped: it ends as soon as its head is out.
+  framing_.head_request = bodiless;
+  state_ = state::streaming;
+}
+
+bool session::stream_write(std::string_view part) {
+  if (state_ != state::streaming || !b_) return false;
+  auto& out = b_->out;
+  if (!part.empty() && !framing_.head_request) {
+    if (framing_.chunked) {
+      // chunk = chunk-size CRLF chunk-data CRLF (RFC 9112 §7.1); an empty one would end the body.
+      char size[24];
+      const auto end = std::to_chars(size, size + sizeof size, part.size(), 16).ptr;
+      const std::size_t size_len = static_cast<std::size_t>(end - size);
+      char* p = out.append_space(size_len + 2 + part.size() + 2);
+      std::memcpy(p, size, size_len);
+      p += size_len;
+      std::memcpy(p, "\r\n", 2);
+      std::memcpy(p + 2, part.data(), part.size());
+      std::memcpy(p + 2 + part.size(), "\r\n", 2);
+      stream_bytes_ += size_len + part.size() + 4;
+    } else {
+      out.append(part);
+      stream_bytes_ += part.size();
+    }
+    wake();
+  }
+  return out.bytes() < stream_high_water;
+}
+
+void session::stream_end(bool complete) {
+  if (state_ != state::streaming || !b_) return;
+  b_->stream.reset();
+  if (complete && framing_.chunked) {
+    b_->out.append("0\r\n\r\n");  // the last chunk, no trailers
+    stream_bytes_ += 5;
+  }
+  report_finished(origin::handler, stream_bytes_);
+  if (!complete) {
+    close_after(false);  // cut: the missing last chunk tells the client the body is incomplete
+  } else {
+    state_ = framing_.keep_alive ? state::reading : state::closing;
+  }
+  wake();
 }
 
 }  // namespace hive::detail

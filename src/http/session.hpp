@@ -1,11 +1,11 @@
 // The sans-I/O HTTP/1.1 server session: bytes in, messages to the application through the
 // dispatcher, response bytes out. It knows nothing of sockets; the connection (src/net) moves
-// bytes and tells it when a deadline passed. Every split point, pipeline and hostile input can
-// therefore be tested without a socket.
+// bytes, asks step() what to do next and tells it when a deadline passed. Every split point,
+// pipeline and hostile input can therefore be tested without a socket.
 //
 //   auto in = s.prepare();  n = read(fd, in.data(), in.size());  s.commit(n);
 //   writev(fd, s.output() …);  s.consume(written);
-//   if (s.done()) close;
+//   switch (s.step()) …
 #pragma once
 
 #include <cstddef>
@@ -20,6 +20,7 @@
 #include "http/request_parser.hpp"
 #include "net/input_buffer.hpp"
 #include "net/output_queue.hpp"
+#include "net/protocol.hpp"
 
 namespace hive::detail {
 
@@ -36,92 +37,89 @@ struct session_config {
   const cidr_set* trusted_proxies = nullptr;
 };
 
-class session final : private responder {
+class session final : public protocol, private responder {
  public:
-  // What the connection's deadline is for right now.
-  enum class phase {
-    idle,      // between requests: idle keep-alive timeout
-    head,      // part of a header section: header timeout
-    body,      // part of a body: body timeout
-    handling,  // a deferred response is outstanding: no timeout of its own
-    closing,   // the last response is queued; close once it is written
+  // Where the session is; the connection's next move follows from it (step()).
+  enum class state : std::uint8_t {
+    reading,      // parsing requests and answering each as it completes
+    dispatching,  // inside the application's handler
+    awaiting,     // a deferred response holds the pipeline
+    streaming,    // a streamed response holds the pipeline: parts go out as they are written
+    switching,    // a 101 is queued: once it is written the successor takes the connection
+    closing,      // the last response is queued: close once it is written
+    handed_off,   // the successor has the connection
   };
 
   session(dispatcher& d, const session_config& cfg, buffer_pool& pool, input_pool& inputs);
-  ~session();
+  ~session() override;
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
   // The connection's peer, for requests and finished records (must outlive the session).
   void set_peer(const address* peer) { peer_ = peer; }
 
-  // Where to read into (borrows a buffer from the pool; never empty).
-  std::span<char> prepare();
-  // `n` bytes were read into the span prepare() returned: handle every complete request.
-  void commit(std::size_t n);
+  // protocol
+  std::span<char> prepare() override;
+  void commit(std::size_t n) override;
+  // The client closed its sending side: answer what is complete, then close. With nothing
+  // complete left to answer while the application holds a response, the client is gone.
+  void on_eof() override;
+  void peer_gone() override;
+  output_queue* output() override { return b_ && !b_->out.empty() ? &b_->out : nullptr; }
+  void consume(std::size_t n) override;
+  next step() const override;
+  timer read_timer() const override;
+  std::uint64_t progress() const override { return messages_begun(); }
+  void timeout() override;
+  void drain() override { draining_ = true; }
+  void release_if_idle() override;
+  std::unique_ptr<protocol> successor() override;
+
   // Convenience for tests: prepare + copy + commit, as often as needed.
   void feed(std::string_view bytes);
-  // The client closed its sending side: answer what is complete, then close.
-  void on_eof();
-  // The client went away (its side closed with nothing unread, or a reset) while a deferred
-  // response was pending: nobody will read the answer, so the handle stops being pending.
-  void peer_gone();
-
-  // What to send (null: nothing).
-  output_queue* output() { return b_ && !b_->out.empty() ? &b_->out : nullptr; }
   bool has_output() const { return b_ && !b_->out.empty(); }
-  // `n` bytes of output were written.
-  void consume(std::size_t n);
-
-  phase current_phase() const;
-  // False while a deferred response holds the pipeline, or once closing.
-  bool wants_read() const { return !closing_ && !deferred_pending_ && !eof_; }
-  // Input to read while a deferred response holds the pipeline: only so much is buffered (the
-  // rest waits in the socket), but a read that finds the client gone must be possible.
-  bool accepts_input() const;
-  // Closing and everything written: the connection should close now.
-  bool done() const { return (closing_ || (eof_ && !deferred_pending_)) && !has_output(); }
-  // The close follows a rejection: bytes the client already sent may still arrive, so the
-  // connection should half-close and drain rather than reset (RFC 9112 §9.6).
+  state current() const { return state_; }
+  // The close follows a rejection: the connection half-closes and drains (RFC 9112 §9.6).
   bool linger() const { return linger_; }
-  // Bytes were received that no request consumed (pipelined after a close): closing now would
-  // make the kernel reset the connection, so the shell should linger too.
-  bool unread_input() const;
-  bool draining() const { return draining_; }
-
+  // Bytes were received that no request consumed (pipelined after a close).
+  bool unread_input() const { return in_ && parsed_ < in_.len; }
   std::uint64_t messages_begun() const {
     return messages_done_ + (b_ ? b_->parser.messages_begun() : 0);
   }
-  // Gives the buffers back to the pool if nothing is in progress (after a read found nothing).
-  void release_if_idle();
-  // Gives them back whatever is in progress (the connection is closed).
+  // Woken from the loop after a deferred or streamed response moved on outside a call from the
+  // connection: handles what waited behind it.
+  void resume();
+  // Gives the buffers back whatever is in progress (the connection is closed).
   void release_all();
 
-  // The current phase's deadline passed.
-  void timeout();
-  // Graceful shutdown: the response to the last request received says `Connection: close`.
-  // An idle session is not closed here: the shell decides how long an idle client may still send.
-  void drain();
-
-  // Called when a deferred response added output outside commit(): from inside user code, so
-  // the shell should come back to the session later, from its own loop.
-  void set_wake(void (*fn)(void*), void* ctx) {
-    wake_ = fn;
-    wake_ctx_ = ctx;
-  }
-
  private:
-  // responder: hive::deferred's way back here.
+  // How the response to the message in progress is being produced.
+  enum class answer : std::uint8_t {
+    direct,    // the handler fills the response before it returns
+    deferred,  // a deferred handle was taken and not yet finished
+    finished,  // a deferred handle was finished before the handler returned
+    failed,    // the handler threw, or a handle was dropped unfinished: hive's 500
+  };
+
+  // responder: hive::deferred's and hive::stream's way back here.
   std::shared_ptr<deferred_state> make_deferred() override;
   response* deferred_target() override;
   void complete_deferred(bool failed) override;
+  std::shared_ptr<stream_state> make_stream() override;
+  bool stream_write(std::string_view part) override;
+  void stream_end(bool complete) override;
 
   void process();
   void route_head();
   void handle_message();
   void dispatch();
+  bool try_upgrade();
   void finish_response(origin by);
+  // `status` 0: the response's.
+  void report_finished(origin by, std::uint64_t bytes_out, int status = 0);
+  void start_stream();
   void reject(error e);
+  void close_after(bool linger);
   void compact();
   void start_response();
   void handler_failed(std::string_view what);
@@ -131,6 +129,8 @@ class session final : private responder {
   request_parser::state parser_phase() const {
     return b_ ? b_->parser.phase() : request_parser::state::idle;
   }
+  bool holds_pipeline() const { return state_ == state::awaiting || state_ == state::streaming; }
+  bool accepts_held_input() const;
   std::int64_t now() const { return *cfg_.now_ms; }
 
   dispatcher& dispatcher_;
@@ -139,24 +139,24 @@ class session final : private responder {
   input_pool& inputs_;
   input_buffer in_;
   std::unique_ptr<conn_buffers> b_;
+  std::unique_ptr<protocol> successor_;
   const address* peer_ = nullptr;
   std::size_t parsed_ = 0;
   std::uint64_t messages_done_ = 0;  // begun by parsers given back to the pool
-  bool routed_ = false;
-  bool closing_ = false;
-  bool linger_ = false;
-  bool eof_ = false;
+  std::uint64_t stream_bytes_ = 0;   // of the streamed response in progress, head included
+  state state_ = state::reading;
+  answer answer_ = answer::direct;
+  // How the response in progress is framed (from its request).
+  struct framing {
+    bool keep_alive = true;
+    bool head_request = false;
+    bool http10 = false;
+    bool chunked = false;  // a streamed body in chunks (HTTP/1.1)
+  } framing_;
+  bool routed_ = false;     // the message in progress was routed at its head
+  bool eof_ = false;        // the client sends nothing more
+  bool linger_ = false;     // the close follows a rejection: half-close and drain first
   bool draining_ = false;
-  bool deferred_pending_ = false;
-  bool deferred_taken_ = false;  // defer() was called for the response in progress
-  bool handler_failed_ = false;  // it threw: hive answered 500
-  bool in_dispatch_ = false;
-  bool finished_inline_ = false;
-  bool head_request_ = false;
-  bool keep_alive_ = true;
-  bool http10_ = false;
-  void (*wake_)(void*) = nullptr;
-  void* wake_ctx_ = nullptr;
 };
 
 }  // namespace hive::detail

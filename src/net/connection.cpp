@@ -28,12 +28,15 @@ connection::connection(server_core& srv, int fd, const address& peer)
       session_(srv.app_side(), srv.config(), srv.pool(), srv.inputs()) {
   session_.set_peer(&peer_);
   session_.set_wake(&connection::wake, this);
-  if (srv.draining()) session_.drain();
+  if (srv.draining()) {
+    draining_ = true;
+    session_.drain();
+  }
 }
 
 connection::~connection() = default;
 
-// A deferred response was finished (or abandoned) from user code: write it, and handle what is
+// A deferred or streamed response moved on from user code: write it, and handle what is
 // pipelined behind it, from the loop rather than from inside the user's call.
 void connection::wake(void* self) {
   auto* c = static_cast<connection*>(self);
@@ -42,6 +45,8 @@ void connection::wake(void* self) {
   asio::post(c->srv_.io(), [c, alive = c->srv_.alive()] {
     if (alive.expired()) return;  // the server, and with it `c`, is gone
     c->wake_posted_ = false;  // server_core keeps a closed connection alive while this is set
+    if (c->state_ == state::closed) return;
+    if (c->proto_ == &c->session_) c->session_.resume();
     c->run();
   });
 }
@@ -51,9 +56,9 @@ void connection::on_events(std::uint32_t events) {
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readable_ = true;
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writable_ = true;
   if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
-  // Both directions gone (reset, or closed after our FIN): nobody will read a deferred answer,
-  // so release the connection now rather than when the handler finishes.
-  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && session_.current_phase() == session::phase::handling) {
+  // Both directions gone (reset, or closed after our FIN): nobody will read a held answer, so
+  // release the connection now rather than when the application finishes it.
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && proto_->step() >= protocol::next::hold && proto_->step() <= protocol::next::wait) {
     close_now();
     return;
   }
@@ -64,7 +69,7 @@ void connection::run() {
   if (in_run_) return;  // a deferred response finished from inside this run: the loop sees it
   in_run_ = true;
   while (state_ != state::closed) {
-    if (session_.has_output()) {
+    if (proto_->output() != nullptr) {
       if (!writable_) {
         wait_for(wait::write);
         break;
@@ -79,32 +84,54 @@ void connection::run() {
       linger_read();
       break;
     }
-    if (session_.done()) {
-      // Unread input (pipelined past a close, or not yet read) would turn close() into a reset
-      // that can destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
-      if (session_.linger() || session_.unread_input() || readable_) {
-        transport_.shutdown_write();
-        state_ = state::lingering;
-        continue;
+    const auto next = proto_->step();
+    if (next == protocol::next::read || next == protocol::next::hold) {
+      if (!readable_) {
+        wait_for(next == protocol::next::read ? wait::read : wait::none);
+        break;
       }
-      close_now();
+      if (!read_some()) break;
+      continue;
+    }
+    if (next == protocol::next::wait) {
+      wait_for(wait::none);  // the application holds the pipeline; wake() resumes
       break;
     }
-    if (!session_.accepts_input()) {
-      wait_for(wait::none);  // a deferred response holds the pipeline; wake() resumes
-      break;
+    if (next == protocol::next::hand_off) {
+      if (!hand_off()) break;
+      continue;
     }
-    if (!readable_) {
-      wait_for(session_.wants_read() ? wait::read : wait::none);
-      break;
+    // close or linger. Unread input in the socket would turn close() into a reset that can
+    // destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
+    if (next == protocol::next::linger || readable_) {
+      transport_.shutdown_write();
+      state_ = state::lingering;
+      continue;
     }
-    if (!read_some()) break;
+    close_now();
+    break;
   }
   in_run_ = false;
 }
 
+// After a 101: the successor takes the connection, fed what was read past the request.
+bool connection::hand_off() {
+  auto next = proto_->successor();
+  if (!next) {
+    close_now();
+    return false;
+  }
+  upgraded_ = std::move(next);
+  proto_ = upgraded_.get();
+  proto_->set_wake(&connection::wake, this);
+  if (draining_) proto_->drain();
+  waiting_ = wait::none;  // a new protocol: fresh deadlines
+  deadline_ms_ = 0;
+  return true;
+}
+
 connection::flushed connection::flush() {
-  output_queue* out = session_.output();
+  output_queue* out = proto_->output();
   iovec iov[max_iov];
   output_queue::file_range file;
   const int n = out->next(iov, max_iov, file);
@@ -125,44 +152,33 @@ connection::flushed connection::flush() {
   if (r.n < want) writable_ = false;  // the socket is full: the next edge says when it is not
   if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
   srv_.stats().add(srv_.stats().bytes_out, r.n);
-  session_.consume(r.n);  // may handle held-back requests, which adds output
+  proto_->consume(r.n);  // may handle held-back requests, which adds output
   return r.n < want ? flushed::blocked : flushed::all;
 }
 
 bool connection::read_some() {
-  const auto in = session_.prepare();
+  const auto in = proto_->prepare();
   const io_result r = transport_.read(in);
   switch (r.k) {
     case io_result::kind::done:
       // A short read emptied the socket: the next edge says when there is more.
       if (r.n < in.size() && !hup_) readable_ = false;
       srv_.stats().add(srv_.stats().bytes_in, r.n);
-      session_.commit(r.n);
+      proto_->commit(r.n);
       return true;
     case io_result::kind::eof:
       readable_ = false;
-      peer_closed();
+      proto_->on_eof();
       return true;
     case io_result::kind::would_block:
       readable_ = false;
-      session_.release_if_idle();
+      proto_->release_if_idle();
       return true;
     case io_result::kind::error:
       break;
   }
   close_now();
   return false;
-}
-
-// The client closed its sending side.
-void connection::peer_closed() {
-  // Waiting for a deferred response with nothing more to answer: nobody will read it (RFC 9112
-  // §9.6 lets a server close). Complete requests still unread are answered first.
-  if (session_.current_phase() == session::phase::handling && !session_.unread_input()) {
-    session_.peer_gone();
-    return;
-  }
-  session_.on_eof();
 }
 
 void connection::linger_read() {
@@ -182,8 +198,8 @@ void connection::linger_read() {
 
 void connection::wait_for(wait w) {
   // Joining the poller costs a syscall, so a connection joins only once it has to wait — and
-  // also while a deferred response is pending, so that a client going away is seen.
-  if (!registered_ && (w != wait::none || session_.accepts_input())) {
+  // also while the application holds a response, so that a client going away is seen.
+  if (!registered_ && (w != wait::none || proto_->step() == protocol::next::hold)) {
     if (!srv_.poll().add(transport_.descriptor(), this)) {
       close_now();
       return;
@@ -191,7 +207,7 @@ void connection::wait_for(wait w) {
     registered_ = true;
   }
   if (w == wait::none) {
-    // Waiting on the handler: no deadline applies, least of all one left over from a write.
+    // Waiting on the application: no deadline applies, least of all one left over from a write.
     waiting_ = w;
     deadline_ms_ = 0;
     return;
@@ -199,23 +215,23 @@ void connection::wait_for(wait w) {
   const auto& o = srv_.opts();
   const std::int64_t now = srv_.now_ms() + srv_.tick_ms();  // never early: `now` lags a tick
   if (w == wait::read) {
-    const auto phase = session_.current_phase();
-    const auto message = session_.messages_begun();
-    if (waiting_ == wait::read && phase == deadline_phase_ && message == deadline_message_) return;
-    deadline_phase_ = phase;
-    deadline_message_ = message;
-    switch (phase) {
-      case session::phase::idle:
+    const auto timer = proto_->read_timer();
+    const auto progress = proto_->progress();
+    if (waiting_ == wait::read && timer == deadline_timer_ && progress == deadline_progress_) return;
+    deadline_timer_ = timer;
+    deadline_progress_ = progress;
+    switch (timer) {
+      case protocol::timer::idle:
         // Draining: an idle connection gets the short grace, not a whole idle timeout.
-        deadline_ms_ = now + (session_.draining() ? std::min<std::int64_t>(drain_grace_ms, o.idle_timeout.count())
-                                                  : o.idle_timeout.count());
+        deadline_ms_ = now + (draining_ ? std::min<std::int64_t>(drain_grace_ms, o.idle_timeout.count())
+                                        : o.idle_timeout.count());
         break;
-      case session::phase::head: deadline_ms_ = now + o.header_timeout.count(); break;
-      case session::phase::body: deadline_ms_ = now + o.body_timeout.count(); break;
-      default: deadline_ms_ = 0; break;
+      case protocol::timer::head: deadline_ms_ = now + o.header_timeout.count(); break;
+      case protocol::timer::body: deadline_ms_ = now + o.body_timeout.count(); break;
+      case protocol::timer::none: deadline_ms_ = 0; break;
     }
   } else if (w != waiting_) {
-    deadline_phase_ = session::phase::closing;
+    deadline_timer_ = protocol::timer::none;
     deadline_ms_ = w == wait::write ? now + o.write_timeout.count() : now + linger_ms;
   }
   waiting_ = w;
@@ -229,16 +245,17 @@ void connection::check_deadline(std::int64_t now_ms) {
     return;
   }
   waiting_ = wait::none;
-  session_.timeout();  // 408 for a half-sent request; nothing for an idle one
+  proto_->timeout();  // 408 for a half-sent request; nothing for an idle one
   run();
 }
 
 void connection::drain() {
-  session_.drain();
+  draining_ = true;
+  proto_->drain();
   // An idle keep-alive client may be sending its next request right now: closing at once would
   // lose it. Give it a short grace — a request that arrives is answered with `Connection: close`
   // — then close at the deadline as for any idle connection.
-  if (waiting_ == wait::read && session_.current_phase() == session::phase::idle) {
+  if (waiting_ == wait::read && proto_->read_timer() == protocol::timer::idle) {
     const std::int64_t grace = srv_.now_ms() + srv_.tick_ms() + drain_grace_ms;
     if (deadline_ms_ == 0 || deadline_ms_ > grace) deadline_ms_ = grace;
   }
@@ -249,7 +266,7 @@ void connection::close_now() {
   state_ = state::closed;
   transport_.close();  // also leaves the poller's set
   srv_.remove(this);
-  session_.peer_gone();  // last: a pending deferred response's on_close is user code
+  proto_->peer_gone();  // last: a held response's on_close is user code
 }
 
 }  // namespace hive::detail

@@ -1,12 +1,14 @@
-// One client connection: a transport (plain TCP now) below the HTTP/1.1 session that gives the
-// bytes meaning. The connection moves bytes between them as the session asks, and enforces the
-// session's deadlines from the worker's coarse timer. Readiness comes from the worker's poller
+// One client connection: a transport (plain TCP now) below a protocol that gives the bytes
+// meaning — the HTTP/1.1 session, or whatever it hands the connection to after a 101. The
+// connection moves bytes between them as the protocol asks, and enforces its deadlines from the
+// worker's coarse timer. Readiness comes from the worker's poller
 // (edge-triggered, so the connection remembers what is ready). A keep-alive request costs one
 // recv and one send; a connection whose request came with the accept (TCP_DEFER_ACCEPT) and
 // which closes after answering never joins the poller at all.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "http/session.hpp"
 #include "net/poller.hpp"
@@ -55,7 +57,7 @@ class connection final : public poll_target {
   flushed flush();
   bool read_some();
   void linger_read();
-  void peer_closed();
+  bool hand_off();
   void wait_for(wait w);
   void close_now();
   static void wake(void* self);
@@ -64,15 +66,18 @@ class connection final : public poll_target {
   tcp_transport transport_;
   address peer_;
   session session_;
+  std::unique_ptr<protocol> upgraded_;  // the successor, after a 101
+  protocol* proto_ = &session_;         // the one in charge
   std::int64_t deadline_ms_ = 0;  // 0: none
   // What the deadline was set for: a new phase or a new message starts a new one.
-  std::uint64_t deadline_message_ = 0;
-  session::phase deadline_phase_ = session::phase::closing;
+  std::uint64_t deadline_progress_ = 0;
+  protocol::timer deadline_timer_ = protocol::timer::none;
   state state_ = state::open;
   wait waiting_ = wait::none;
   bool readable_ = true;  // edge-triggered: what the last event said and no call has used up
   bool writable_ = true;
   bool hup_ = false;      // the peer closed: reads go on until they return 0
+  bool draining_ = false;
   bool registered_ = false;
   bool in_run_ = false;
   bool wake_posted_ = false;

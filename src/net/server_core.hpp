@@ -57,7 +57,10 @@ class server_core {
 
   // For connections and the listener.
   asio::io_context& io() { return io_; }
-  dispatcher& app_side() { return dispatcher_; }
+  dispatcher& app_side() { return *side_; }
+  // Puts another application side in front of connections accepted from now on (a test's, or
+  // one that adds protocols); it must outlive them.
+  void set_app_side(dispatcher& d) { side_ = &d; }
   const session_config& config() const { return cfg_; }
   const options& opts() const { return opts_; }
   buffer_pool& pool() { return pool_; }
@@ -90,6 +93,7 @@ class server_core {
   const options opts_;  // a copy: the caller's may be a temporary
   cidr_set trusted_;
   app_dispatcher dispatcher_;
+  dispatcher* side_ = &dispatcher_;
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;

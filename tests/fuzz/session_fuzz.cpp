@@ -243,7 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::size_t cut : cuts) {
       std::string_view piece = input.substr(at, cut - at);
       at = cut;
-      while (!piece.empty() && s.wants_read()) {
+      while (!piece.empty() && hive::test::wants_read(s)) {
         auto in = s.prepare();
         if (in.empty()) broken("prepare() gave nothing while the session wants to read", out);
         const std::size_t n = std::min(in.size(), piece.size());
@@ -263,7 +263,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((f & timeout_at_end) != 0) s.timeout();
     drain();
     chk.check(out);
-    if (chk.closed && (s.wants_read() || !s.done())) broken("closed but the session goes on", out);
+    if (chk.closed && (hive::test::wants_read(s) || !hive::test::done(s))) broken("closed but the session goes on", out);
     if (chk.finals > static_cast<int>(s.messages_begun()) + 1) broken("more answers than requests", out);
     // Unfinished handles answer 500 as they go, which may run the next pipelined handler and
     // park another: never destroy them inside `parked` itself.

@@ -16,14 +16,18 @@
 
 #include <asio/io_context.hpp>
 
+#include "app/app_dispatcher.hpp"
 #include "net/server_core.hpp"
 #include "support/http_reader.hpp"
+#include "support/shout_protocol.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
 std::vector<hive::deferred> parked;
+std::vector<hive::stream> live_streams;
+int streams_closed = 0;
 
 // 8 bytes per line, each line its own index: a lost, repeated or reordered byte shows.
 std::string numbered(std::size_t bytes) {
@@ -47,6 +51,29 @@ const hive::app& test_app() {
       res.body(numbered(4 * 1024 * 1024), "application/octet-stream");
     });
     app.get("/defer", [](const hive::request&, hive::response& res) { parked.push_back(res.defer()); });
+    // 8 MiB produced only as fast as the client reads: on_drain pulls the next 64 KiB.
+    app.get("/produce", [](const hive::request&, hive::response& res) {
+      auto s = res.stream("application/octet-stream");
+      auto body = std::make_shared<std::string>(numbered(8 * 1024 * 1024));
+      auto sent = std::make_shared<std::size_t>(0);
+      auto pump = [s, body, sent]() mutable {
+        while (*sent < body->size()) {
+          const std::size_t n = std::min<std::size_t>(64 * 1024, body->size() - *sent);
+          const bool more = s.write(std::string_view(*body).substr(*sent, n));
+          *sent += n;
+          if (!more) return;  // on_drain calls again
+        }
+        s.end();
+      };
+      s.on_drain(pump);
+      pump();
+    });
+    app.get("/forever", [](const hive::request&, hive::response& res) {
+      auto s = res.stream();
+      s.on_close([] { ++streams_closed; });
+      s.write("tick\n");
+      live_streams.push_back(s);
+    });
     return app;
   }();
   return a;
@@ -329,4 +356,100 @@ TEST_CASE("connection: EOF after complete requests: the answers, then a close") 
   REQUIRE(s.run_until([&] { return s.core.connection_count() == 0; }));
   CHECK(read_now(idle, eof).empty());
   CHECK(eof);
+}
+
+TEST_CASE("connection: a streamed body produced as the client reads arrives whole and in order") {
+  pair_server s;
+  const int c = s.connect();
+  send_all(c, "GET /produce HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string got;
+  bool eof = false;
+  REQUIRE(s.run_until([&] {
+    // A slow client: at most 256 KiB per turn, so the producer is held back again and again.
+    got += read_now(c, eof, 256 * 1024);
+    return hive::test::read_responses(got, {}, false).responses.size() == 2;
+  }));
+  const auto r = hive::test::read_responses(got);
+  REQUIRE(r.responses.size() == 2);
+  CHECK(r.responses[0].header("Transfer-Encoding") == "chunked");
+  CHECK(r.responses[0].body == numbered(8 * 1024 * 1024));
+  CHECK(r.responses[1].body == "Hello");
+  CHECK(!eof);
+}
+
+TEST_CASE("connection: a client that leaves during a stream closes it; on_close runs once") {
+  live_streams.clear();
+  streams_closed = 0;
+  pair_server s;
+  const int c = s.connect(SOCK_STREAM, [](int client, int) {
+    send_all(client, "GET /forever HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  REQUIRE(live_streams.size() == 1);
+  CHECK(live_streams[0].write("tock\n"));
+  s.io.poll();
+  bool eof = false;
+  CHECK(read_now(c, eof).ends_with("5\r\ntick\n\r\n5\r\ntock\n\r\n"));
+  ::close(c);
+  s.clients.clear();
+  REQUIRE(s.run_until([&] { return s.core.connection_count() == 0; }));
+  CHECK(streams_closed == 1);
+  CHECK(!live_streams[0].open());
+  CHECK(!live_streams[0].write("nobody"));
+  live_streams.clear();
+  CHECK(streams_closed == 1);
+}
+
+namespace {
+// The app's own side, plus an upgrade to the shouting protocol on /shout.
+class shouting_side final : public hive::detail::dispatcher {
+ public:
+  explicit shouting_side(const hive::app& a) : inner_(a, nullptr) {}
+  bool route(std::string_view m, std::string_view p, hive::detail::route_state& r) const override {
+    return inner_.route(m, p, r);
+  }
+  void body_data(hive::detail::route_state& r, std::string_view b) override { inner_.body_data(r, b); }
+  std::unique_ptr<hive::detail::protocol> upgrade(const hive::request& req, hive::response& res,
+                                                  const hive::detail::route_state& r) override {
+    if (req.path() != "/shout") return inner_.upgrade(req, res, r);
+    res.header("Upgrade", "shout");
+    return std::make_unique<hive::test::shout>();
+  }
+  void handle(const hive::request& req, hive::response& res, const hive::detail::route_state& r) const override {
+    inner_.handle(req, res, r);
+  }
+  void hive_answer(int status, const hive::detail::route_state* r, hive::response& res) const override {
+    inner_.hive_answer(status, r, res);
+  }
+  void finished(const hive::detail::finished_record&) override {}
+
+ private:
+  hive::detail::app_dispatcher inner_;
+};
+}  // namespace
+
+TEST_CASE("connection: after a 101 the successor protocol has the socket, and the bytes sent with the request") {
+  pair_server s;
+  shouting_side side(test_app());
+  s.core.set_app_side(side);
+  const int c = s.connect(SOCK_STREAM, [](int client, int) {
+    send_all(client, "GET /shout HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\nearly ");
+  });
+  std::string got;
+  bool eof = false;
+  REQUIRE(s.run_until([&] {
+    got += read_now(c, eof);
+    return got.ends_with("EARLY ");
+  }));
+  CHECK(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+  CHECK(got.find("\r\nConnection: upgrade\r\n") != std::string::npos);
+  send_all(c, "and later");
+  REQUIRE(s.run_until([&] {
+    got += read_now(c, eof);
+    return got.ends_with("AND LATER");
+  }));
+  ::shutdown(c, SHUT_WR);
+  REQUIRE(s.run_until([&] {
+    read_now(c, eof);
+    return eof && s.core.connection_count() == 0;
+  }));
 }

@@ -67,6 +67,44 @@ read_result read_responses(std::string_view bytes, const std::vector<bool>& head
     std::size_t length = 0;
     const bool is_head = out.responses.size() < head_requests.size() && head_requests[out.responses.size()];
     const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304 || is_head;
+    const auto te = r.header("Transfer-Encoding");
+    if (te && !bodiless) {
+      if (!iequal(*te, "chunked")) {
+        out.malformed = true;
+        return out;
+      }
+      // chunk-size CRLF data CRLF …, then 0 CRLF CRLF (streamed responses send no trailers).
+      std::size_t at = body_start;
+      bool complete = false;
+      while (true) {
+        const auto size_end = bytes.find("\r\n", at);
+        if (size_end == std::string_view::npos) break;
+        std::size_t size = 0;
+        const auto [ptr, ec] = std::from_chars(bytes.data() + at, bytes.data() + size_end, size, 16);
+        if (ec != std::errc() || ptr != bytes.data() + size_end) {
+          out.malformed = true;
+          return out;
+        }
+        if (size == 0) {
+          if (bytes.substr(size_end, 4) == "\r\n\r\n") {
+            at = size_end + 4;
+            complete = true;
+          }
+          break;
+        }
+        if (size_end + 2 + size + 2 > bytes.size()) break;
+        if (bytes.substr(size_end + 2 + size, 2) != "\r\n") {
+          out.malformed = true;
+          return out;
+        }
+        r.body.append(bytes.substr(size_end + 2, size));
+        at = size_end + 2 + size + 2;
+      }
+      if (!complete) break;
+      pos = at;
+      out.responses.push_back(std::move(r));
+      continue;
+    }
     if (auto cl = r.header("Content-Length"); cl && !bodiless) {
       std::from_chars(cl->data(), cl->data() + cl->size(), length);
     }

@@ -1,5 +1,5 @@
 // A small, strict HTTP/1.1 response reader for the tests: splits a byte stream into responses
-// (Content-Length framing only, which is all hive sends) so tests can assert on each.
+// (Content-Length framing, and chunked for streamed bodies) so tests can assert on each.
 #pragma once
 
 #include <optional>

@@ -27,4 +27,11 @@ inline std::size_t take_output(detail::session& s, std::string& out,
   return took;
 }
 
+// Everything is written and the connection should close (with or without lingering).
+inline bool done(const detail::session& s) {
+  const auto next = s.step();
+  return !s.has_output() && (next == detail::protocol::next::close || next == detail::protocol::next::linger);
+}
+inline bool wants_read(const detail::session& s) { return s.step() == detail::protocol::next::read; }
+
 }  // namespace hive::test

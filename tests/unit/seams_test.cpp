@@ -28,6 +28,11 @@ class recording final : public hive::detail::dispatcher {
   void handle(const hive::request& req, hive::response& res, const hive::detail::route_state& r) const override {
     inner_.handle(req, res, r);
   }
+  void body_data(hive::detail::route_state& r, std::string_view bytes) override { inner_.body_data(r, bytes); }
+  std::unique_ptr<hive::detail::protocol> upgrade(const hive::request& req, hive::response& res,
+                                                  const hive::detail::route_state& r) override {
+    return inner_.upgrade(req, res, r);
+  }
   void hive_answer(int status, const hive::detail::route_state* r, hive::response& res) const override {
     inner_.hive_answer(status, r, res);
   }
@@ -170,12 +175,12 @@ TEST_CASE("seams: a client that goes away leaves its deferred handle not pending
   int closed = 0;
   held[0].on_close([&] { ++closed; });
   CHECK(held[0].pending());
-  CHECK(r.s->current_phase() == hive::detail::session::phase::handling);
+  CHECK(r.s->current() == hive::detail::session::state::awaiting);
   r.s->peer_gone();
   CHECK(!held[0].pending());
   CHECK(closed == 1);
   CHECK(!held[0].finish([](hive::response& res) { res.text("late"); }));
-  CHECK(r.s->done());
+  CHECK(hive::test::done(*r.s));
   held.clear();
   CHECK(closed == 1);
   CHECK(r.d.records.empty());  // nothing was answered
@@ -191,7 +196,7 @@ TEST_CASE("seams: draining answers every complete pipelined request, the last wi
   REQUIRE(res.responses.size() == 8);
   for (int i = 0; i < 7; ++i) CHECK(!res.responses[i].header("Connection"));
   CHECK(res.responses[7].header("Connection") == "close");
-  CHECK(r.s->done());
+  CHECK(hive::test::done(*r.s));
 }
 
 TEST_CASE("seams: remote_address is the peer; client_address believes only trusted proxies") {

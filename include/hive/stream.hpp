@@ -1,0 +1,47 @@
+// hive::stream — a response body sent in parts as the application produces them (a long
+// download generated on the fly, a feed of events). Set the status and headers, then:
+//
+//   auto s = res.stream("text/plain");   // the head goes out now: chunked on HTTP/1.1
+//   s.write("first part\n");             // false: the client is behind; wait for on_drain
+//   s.on_drain([s]() mutable { s.write("more\n"); s.end(); });
+//
+// Use a stream on the worker's loop that made it, like a deferred. Dropped without end(), the
+// body is cut: the connection closes without the last chunk, so the client sees it incomplete.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace hive {
+
+namespace detail {
+struct stream_state;
+}
+
+class stream {
+ public:
+  stream() = default;
+
+  // Queues a part (copied). True while the client keeps up; false once more than 64 KiB waits
+  // for the client (on_drain says when to go on; the part is queued all the same) or once the
+  // stream is ended or the client gone (see open()).
+  bool write(std::string_view part);
+  // Ends the body: the last chunk goes out and the connection serves its next request.
+  void end();
+  // True until end(), or until the client goes away.
+  bool open() const;
+
+  // Runs when everything queued was sent after a write() returned false: the pull side of the
+  // stream. Runs on the worker's loop.
+  void on_drain(std::function<void()> f);
+  // Runs once if the client goes away before end(). Runs on the worker's loop.
+  void on_close(std::function<void()> f);
+
+ private:
+  friend class response;
+  explicit stream(std::shared_ptr<detail::stream_state> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::stream_state> state_;
+};
+
+}  // namespace hive

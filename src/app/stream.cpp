@@ -1,0 +1,86 @@
+#include "hive/stream.hpp"
+
+#include <stdexcept>
+
+#include "app/stream_state.hpp"
+#include "util/log.hpp"
+
+namespace hive {
+
+bool stream::write(std::string_view part) {
+  if (!state_ || state_->owner == nullptr) return false;
+  if (state_->owner->stream_write(part)) return true;
+  state_->behind = true;
+  return false;
+}
+
+void stream::end() {
+  if (!state_ || state_->owner == nullptr) return;
+  auto* owner = state_->owner;
+  state_->owner = nullptr;
+  state_->on_drain = nullptr;  // they may hold the handle: no cycle once ended
+  state_->on_close = nullptr;
+  owner->stream_end(true);
+}
+
+bool stream::open() const { return state_ && state_->owner != nullptr; }
+
+void stream::on_drain(std::function<void()> f) {
+  if (open()) state_->on_drain = std::move(f);
+}
+
+void stream::on_close(std::function<void()> f) {
+  if (!state_) return;
+  if (state_->owner == nullptr) return;  // ended, or gone (on_close already ran or was never set)
+  state_->on_close = std::move(f);
+}
+
+hive::stream response::stream(std::string_view content_type) {
+  if (link_ == nullptr || link_->owner == nullptr) {
+    throw std::logic_error("hive: stream() on a response that no connection is waiting for");
+  }
+  set_type(content_type, type_kind::octets);
+  drop_body();
+  bytes_.clear();
+  kind_ = body_kind::stream;
+  return hive::stream(link_->owner->make_stream());
+}
+
+namespace detail {
+
+namespace {
+// User code run from hive's own paths: what it throws is logged, never raised.
+void run_callback(const std::function<void()>& f, const char* what) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    warn("a stream's ", what, " threw: ", e.what());
+  } catch (...) {
+    warn("a stream's ", what, " threw");
+  }
+}
+}  // namespace
+
+stream_state::~stream_state() {
+  if (owner != nullptr) owner->stream_end(false);
+}
+
+void stream_state::abandon() {
+  owner = nullptr;
+  on_drain = nullptr;
+  auto f = std::move(on_close);
+  on_close = nullptr;
+  if (f) run_callback(f, "on_close");
+}
+
+void stream_state::drained() {
+  if (!behind || owner == nullptr) return;
+  behind = false;
+  if (!on_drain) return;
+  auto f = on_drain;  // a copy: the callback may replace itself
+  run_callback(f, "on_drain");
+}
+
+}  // namespace detail
+
+}  // namespace hive

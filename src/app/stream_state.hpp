@@ -1,0 +1,23 @@
+// What a hive::stream handle shares with the session that sends its parts. The session keeps a
+// weak reference; the handles keep it alive. The last handle dropped without end() cuts the body.
+#pragma once
+
+#include <functional>
+
+#include "hive/response.hpp"
+
+namespace hive::detail {
+
+struct stream_state {
+  responder* owner = nullptr;  // null once ended or once the client is gone
+  bool behind = false;         // a write returned false: on_drain is owed
+  std::function<void()> on_drain;
+  std::function<void()> on_close;
+  ~stream_state();
+  // The client went away: the stream closes and on_close runs.
+  void abandon();
+  // Everything queued was sent after a write returned false.
+  void drained();
+};
+
+}  // namespace hive::detail
