@@ -46,11 +46,11 @@ struct conn_buffers {
   std::weak_ptr<deferred_state> deferred;
   std::weak_ptr<stream_state> stream;
 
-  // The route's body_data while its route streams the body (set at the head, cleared per message).
+  // Where body bytes go when the route streams the body (route.stream_body, cleared per message).
   dispatcher* body_to = nullptr;
 
   void clear_request() {
-    body_to = nullptr;
+    route.stream_body = false;
     raw_headers.clear();
     headers.clear();
     route.params.clear();

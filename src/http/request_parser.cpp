@@ -324,7 +324,7 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   s.body_seen_ += len;
   if (s.body_seen_ > s.limits_->max_body_bytes) return s.fail(error::body_too_large);
-  if (s.b_->body_to != nullptr) {
+  if (s.b_->route.stream_body) {
     s.b_->body_to->body_data(s.b_->route, {at, len});
   } else {
     s.b_->body.append(at, len);

@@ -13,19 +13,47 @@ char* put(char* p, std::string_view s) {
   if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
+
+
 }  // namespace
+
+std::uint64_t serialize_stream_head(output_queue& out, const response_head& h, const response& res) {
+  constexpr std::string_view chunked = "Transfer-Encoding: chunked\r\n";
+  const std::string_view line = status_line(res.status());
+  const std::string_view type = res.content_type();
+  const std::string_view connection = h.close           ? "Connection: close\r\n"
+                                      : h.keep_alive_10 ? "Connection: keep-alive\r\n"
+                                                        : "";
+  constexpr std::string_view type_name = "Content-Type: ";
+  const std::string_view fields = res.fields();
+  const std::size_t size = line.size() + h.common.size() +
+                           (type.empty() ? 0 : type_name.size() + type.size() + 2) + fields.size() +
+                           (h.chunked ? chunked.size() : 0) + connection.size() + 2;
+  char* p = out.append_space(size);
+  p = put(p, line);
+  p = put(p, h.common);
+  if (!type.empty()) {
+    p = put(p, type_name);
+    p = put(p, type);
+    p = put(p, "\r\n");
+  }
+  p = put(p, fields);
+  if (h.chunked) p = put(p, chunked);
+  p = put(p, connection);
+  put(p, "\r\n");
+  return size;
+}
 
 std::uint64_t serialize(output_queue& out, const response_head& h, const response& res) {
   const int status = res.status();
   const bool bodiless = status < 200 || status == 204 || status == 304;
-  const bool streamed = res.kind() == response::body_kind::stream;
   const bool send_body = !bodiless && !h.head_request;
   const std::uint64_t body_size = res.body_size();
   const bool copy_body = send_body && res.kind() == response::body_kind::bytes;
   const std::string_view body = copy_body ? res.body_bytes() : std::string_view();
   char length[24];
   std::size_t length_size = 0;
-  if (!bodiless && !streamed) length_size = static_cast<std::size_t>(std::to_chars(length, length + sizeof length, body_size).ptr - length);
+  if (!bodiless) length_size = static_cast<std::size_t>(std::to_chars(length, length + sizeof length, body_size).ptr - length);
   const std::string_view line = status_line(status);
   const std::string_view type = res.content_type();
   const std::string_view fields = res.fields();
@@ -34,13 +62,10 @@ std::uint64_t serialize(output_queue& out, const response_head& h, const respons
                                                         : "";
   constexpr std::string_view type_name = "Content-Type: ";
   constexpr std::string_view length_name = "Content-Length: ";
-  const std::string_view framing = streamed ? (h.chunked ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view())
-                                   : bodiless ? std::string_view()
-                                              : length_name;
   // Sized once, filled with memcpy: a dozen appends each re-check the capacity.
   const std::size_t head_size = line.size() + h.common.size() +
                                 (type.empty() ? 0 : type_name.size() + type.size() + 2) +
-                                fields.size() + framing.size() + (length_size == 0 ? 0 : length_size + 2) +
+                                fields.size() + (bodiless ? 0 : length_name.size() + length_size + 2) +
                                 connection.size() + 2;
   char* p = out.append_space(head_size + body.size());
   p = put(p, line);
@@ -51,15 +76,15 @@ std::uint64_t serialize(output_queue& out, const response_head& h, const respons
     p = put(p, "\r\n");
   }
   p = put(p, fields);
-  p = put(p, framing);
-  if (length_size != 0) {
+  if (!bodiless) {
+    p = put(p, length_name);
     p = put(p, {length, length_size});
     p = put(p, "\r\n");
   }
   p = put(p, connection);
   p = put(p, "\r\n");
   put(p, body);
-  if (!send_body || copy_body || streamed) return head_size + body.size();
+  if (!send_body || copy_body) return head_size + body.size();
   if (res.kind() == response::body_kind::ref) {
     out.append_view(res.body_bytes(), res.body_owner());
   } else {

@@ -21,9 +21,12 @@ struct response_head {
 };
 
 // Appends the whole response to `out`; returns the bytes queued. 1xx, 204 and 304 carry neither
-// body nor Content-Length. A stream body queues only the head (no Content-Length; chunked when
-// `head.chunked`): its parts follow as they are written.
+// body nor Content-Length. Not for stream bodies:
 std::uint64_t serialize(output_queue& out, const response_head& head, const response& res);
+
+// A streamed body's head: no Content-Length, `Transfer-Encoding: chunked` when `head.chunked`.
+// The parts follow as they are written.
+std::uint64_t serialize_stream_head(output_queue& out, const response_head& head, const response& res);
 
 // Appends a 101 with the response's fields (Upgrade and the protocol's own) and
 // `Connection: upgrade`; returns the bytes queued.

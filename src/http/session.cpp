@@ -85,6 +85,7 @@ conn_buffers& session::buffers() {
   if (!b_) {
     b_ = pool_.take();
     b_->link.owner = this;
+    b_->body_to = &dispatcher_;
     // The parser holds nothing between messages: a connection between requests needs none, and
     // one taken from the pool starts fresh.
     b_->parser.reset(cfg_.limits);
@@ -95,8 +96,6 @@ conn_buffers& session::buffers() {
 void session::give_buffers() {
   messages_done_ += b_->parser.messages_begun();
   b_->link.owner = nullptr;
-  b_->deferred.reset();
-  b_->stream.reset();
   pool_.give(std::move(b_));
 }
 
@@ -245,9 +244,7 @@ void session::start_response() {
   b.path = {static_cast<std::uint32_t>(path.data() - target.data()), static_cast<std::uint32_t>(path.size())};
   b.query = {query.empty() ? 0 : static_cast<std::uint32_t>(query.data() - target.data()),
             static_cast<std::uint32_t>(query.size())};
-  b.route.stream_body = false;
-  dispatcher_.route(b_->parser.method(), path, b.route);
-  if (b.route.stream_body) b.body_to = &dispatcher_;
+  dispatcher_.route(b_->parser.method(), path, b.route);  // may set route.stream_body
 }
 
 void session::route_head() {
@@ -280,14 +277,16 @@ void session::handle_message() {
 
 void session::dispatch() {
   auto& b = *b_;
-  framing_ = {b.parser.keep_alive() && !b.parser.upgrade_or_connect(), b.parser.method() == "HEAD",
-              b.parser.minor() == 0, false};
+  const bool upgrade = b.parser.upgrade_or_connect();
+  framing_.keep_alive = b.parser.keep_alive() && !upgrade;
+  framing_.head_request = b.parser.method() == "HEAD";
+  framing_.http10 = b.parser.minor() == 0;
   b.res.reset();
   b.record_method = b.req.method();
   b.record_target = b.req.target();
   answer_ = answer::direct;
   state_ = state::dispatching;
-  if (b.parser.upgrade_or_connect() && try_upgrade()) return;
+  if (upgrade && try_upgrade()) return;
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
@@ -409,7 +408,7 @@ void session::finish_response(origin by) {
   state_ = close ? state::closing : state::reading;
 }
 
-void session::report_finished(origin by, std::uint64_t bytes_out, int status) {
+[[gnu::always_inline]] inline void session::report_finished(origin by, std::uint64_t bytes_out, int status) {
   const auto& b = *b_;
   finished_record rec;
   rec.bytes_out = bytes_out;
@@ -585,7 +584,7 @@ void session::start_stream() {
   h.head_request = framing_.head_request;
   h.chunked = framing_.chunked;
   framing_.keep_alive = !close;
-  stream_bytes_ = serialize(b.out, h, b.res);
+  stream_bytes_ = serialize_stream_head(b.out, h, b.res);
   // Parts of a bodiless response are dropped: it ends as soon as its head is out.
   framing_.head_request = bodiless;
   state_ = state::streaming;

@@ -68,39 +68,46 @@ void connection::on_events(std::uint32_t events) {
 void connection::run() {
   if (in_run_) return;  // a deferred response finished from inside this run: the loop sees it
   in_run_ = true;
+  // The HTTP session is called directly (it is final: no virtual calls on the hot path); a
+  // successor after a 101 through the protocol interface.
+  while (proto_ == &session_ ? run_with(session_) : run_with(*proto_)) {
+  }
+  in_run_ = false;
+}
+
+// True when the protocol was handed off and the new one should run.
+template <class P>
+bool connection::run_with(P& p) {
   while (state_ != state::closed) {
-    if (proto_->output() != nullptr) {
+    if (p.output() != nullptr) {
       if (!writable_) {
-        wait_for(wait::write);
+        wait_for(p, wait::write);
         break;
       }
-      if (flush() == flushed::failed) {
+      if (flush(p) == flushed::failed) {
         close_now();  // EPIPE, ECONNRESET: the client is gone
         break;
       }
       continue;  // writing may have let held-back requests through, or the socket is full
     }
     if (state_ == state::lingering) {
-      linger_read();
+      linger_read(p);
       break;
     }
-    const auto next = proto_->step();
+    const auto next = p.step();
     if (next == protocol::next::read || next == protocol::next::hold) {
       if (!readable_) {
-        wait_for(next == protocol::next::read ? wait::read : wait::none);
+        wait_for(p, next == protocol::next::read ? wait::read : wait::none);
         break;
       }
-      if (!read_some()) break;
+      if (!read_some(p)) break;
       continue;
     }
     if (next == protocol::next::wait) {
-      wait_for(wait::none);  // the application holds the pipeline; wake() resumes
+      wait_for(p, wait::none);  // the application holds the pipeline; wake() resumes
       break;
     }
-    if (next == protocol::next::hand_off) {
-      if (!hand_off()) break;
-      continue;
-    }
+    if (next == protocol::next::hand_off) return hand_off();
     // close or linger. Unread input in the socket would turn close() into a reset that can
     // destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
     if (next == protocol::next::linger || readable_) {
@@ -111,7 +118,7 @@ void connection::run() {
     close_now();
     break;
   }
-  in_run_ = false;
+  return false;
 }
 
 // After a 101: the successor takes the connection, fed what was read past the request.
@@ -130,8 +137,9 @@ bool connection::hand_off() {
   return true;
 }
 
-connection::flushed connection::flush() {
-  output_queue* out = proto_->output();
+template <class P>
+connection::flushed connection::flush(P& p) {
+  output_queue* out = p.output();
   iovec iov[max_iov];
   output_queue::file_range file;
   const int n = out->next(iov, max_iov, file);
@@ -152,27 +160,28 @@ connection::flushed connection::flush() {
   if (r.n < want) writable_ = false;  // the socket is full: the next edge says when it is not
   if (waiting_ == wait::write) waiting_ = wait::none;  // progress: a fresh write deadline
   srv_.stats().add(srv_.stats().bytes_out, r.n);
-  proto_->consume(r.n);  // may handle held-back requests, which adds output
+  p.consume(r.n);  // may handle held-back requests, which adds output
   return r.n < want ? flushed::blocked : flushed::all;
 }
 
-bool connection::read_some() {
-  const auto in = proto_->prepare();
+template <class P>
+bool connection::read_some(P& p) {
+  const auto in = p.prepare();
   const io_result r = transport_.read(in);
   switch (r.k) {
     case io_result::kind::done:
       // A short read emptied the socket: the next edge says when there is more.
       if (r.n < in.size() && !hup_) readable_ = false;
       srv_.stats().add(srv_.stats().bytes_in, r.n);
-      proto_->commit(r.n);
+      p.commit(r.n);
       return true;
     case io_result::kind::eof:
       readable_ = false;
-      proto_->on_eof();
+      p.on_eof();
       return true;
     case io_result::kind::would_block:
       readable_ = false;
-      proto_->release_if_idle();
+      p.release_if_idle();
       return true;
     case io_result::kind::error:
       break;
@@ -181,7 +190,8 @@ bool connection::read_some() {
   return false;
 }
 
-void connection::linger_read() {
+template <class P>
+void connection::linger_read(P& p) {
   const auto sink = srv_.sink();
   while (readable_) {
     const io_result r = transport_.read(sink);
@@ -193,13 +203,14 @@ void connection::linger_read() {
     close_now();  // EOF or error: the client has everything it will read
     return;
   }
-  wait_for(wait::linger);
+  wait_for(p, wait::linger);
 }
 
-void connection::wait_for(wait w) {
+template <class P>
+void connection::wait_for(P& p, wait w) {
   // Joining the poller costs a syscall, so a connection joins only once it has to wait — and
   // also while the application holds a response, so that a client going away is seen.
-  if (!registered_ && (w != wait::none || proto_->step() == protocol::next::hold)) {
+  if (!registered_ && (w != wait::none || p.step() == protocol::next::hold)) {
     if (!srv_.poll().add(transport_.descriptor(), this)) {
       close_now();
       return;
@@ -215,8 +226,8 @@ void connection::wait_for(wait w) {
   const auto& o = srv_.opts();
   const std::int64_t now = srv_.now_ms() + srv_.tick_ms();  // never early: `now` lags a tick
   if (w == wait::read) {
-    const auto timer = proto_->read_timer();
-    const auto progress = proto_->progress();
+    const auto timer = p.read_timer();
+    const auto progress = p.progress();
     if (waiting_ == wait::read && timer == deadline_timer_ && progress == deadline_progress_) return;
     deadline_timer_ = timer;
     deadline_progress_ = progress;

@@ -54,11 +54,17 @@ class connection final : public poll_target {
   // Does everything that can be done now: write, read, handle, close.
   void run();
   enum class flushed : std::uint8_t { all, blocked, failed };
-  flushed flush();
-  bool read_some();
-  void linger_read();
+  template <class P>
+  bool run_with(P& p);
+  template <class P>
+  flushed flush(P& p);
+  template <class P>
+  bool read_some(P& p);
+  template <class P>
+  void linger_read(P& p);
   bool hand_off();
-  void wait_for(wait w);
+  template <class P>
+  void wait_for(P& p, wait w);
   void close_now();
   static void wake(void* self);
 
