@@ -106,6 +106,11 @@ TEST_CASE("examples/embed: hive shares the program's io_context") {
   const auto start = std::chrono::steady_clock::now();
   CHECK(ask(port, "GET /wait/200 HTTP/1.1\r\nHost: x\r\n\r\n").body == "waited 200 ms\n");
   CHECK(std::chrono::steady_clock::now() - start >= 190ms);
+  const auto counting = std::chrono::steady_clock::now();
+  const auto counted = ask(port, "GET /count/5 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(counted.header("Transfer-Encoding") == "chunked");
+  CHECK(counted.body == "1\n2\n3\n4\n5\n");
+  CHECK(std::chrono::steady_clock::now() - counting >= 80ms);  // four ticks between five lines
   const int status = p.stop(SIGTERM, 5s);
   CHECK(WIFEXITED(status));
 }
