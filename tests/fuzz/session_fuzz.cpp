@@ -10,6 +10,7 @@
 // order; error responses carry only hive's own text, never request bytes; nothing after a
 // response that says `Connection: close`; a closing session asks for no more input.
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <cstdint>
 #include <cstdlib>
@@ -40,6 +41,7 @@ enum flags : std::uint8_t {
 
 int seq = 0;  // handler responses, numbered in the order the handlers ran
 std::vector<hive::deferred> parked;
+std::vector<hive::stream> open_streams;
 
 void number(hive::response& res) { res.header("X-Seq", std::to_string(seq++)); }
 
@@ -70,6 +72,21 @@ const hive::app& fuzz_app() {
     app.get("/defer", [](const hive::request&, hive::response& res) {
       number(res);
       parked.push_back(res.defer());
+    });
+    app.get("/stream", [](const hive::request&, hive::response& res) {
+      number(res);
+      auto s = res.stream();
+      s.write("a");
+      s.write("");
+      s.write("bc");
+      s.end();
+    });
+    // Ended when parked responses finish; cut if still open at the end.
+    app.get("/stream-later", [](const hive::request&, hive::response& res) {
+      number(res);
+      auto s = res.stream();
+      s.write("first");
+      open_streams.push_back(s);
     });
     app.get("/users/:id", [](const hive::request& req, hive::response& res) {
       number(res);
@@ -128,7 +145,7 @@ struct checker {
       const int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
       if (status < 100 || status > 599 || line[9] < '1' || line[9] > '5') broken("bad status", out);
       long length = -1;
-      int lengths = 0, seqs = 0, dates = 0;
+      int lengths = 0, seqs = 0, dates = 0, chunked = 0;
       long seq_value = -1;
       bool close = false;
       std::string_view fields = line.size() < head.size() ? head.substr(line.size() + 2) : "";
@@ -158,7 +175,8 @@ struct checker {
         } else if (name == "Connection") {
           close = value == "close";
         } else if (name == "Transfer-Encoding") {
-          broken("Transfer-Encoding in a response", out);
+          if (value != "chunked") broken("Transfer-Encoding other than chunked", out);
+          ++chunked;
         }
         if (e == std::string_view::npos) break;
         fields.remove_prefix(e + 2);
@@ -171,9 +189,41 @@ struct checker {
       ++finals;
       if (dates != 1) broken("not exactly one Date", out);
       const bool bodiless = status < 200 || status == 204 || status == 304;
-      if (bodiless ? lengths != 0 : lengths != 1) broken("Content-Length count", out);
+      if (chunked > 1 || (chunked == 1 && (lengths != 0 || bodiless || seqs != 1))) {
+        broken("a streamed answer framed wrong", out);
+      }
+      if (chunked == 0 && (bodiless ? lengths != 0 : lengths != 1) && !(seqs == 1 && lengths == 0 && !bodiless)) {
+        broken("Content-Length count", out);
+      }
       std::string_view body;
-      if (!bodiless && length > 0) {
+      if (chunked == 1) {
+        // A streamed body: chunks to the last one, or cut (or still open) at the end of output.
+        bool complete = false;
+        while (pos < out.size()) {
+          const auto size_end = out.find("\r\n", pos);
+          if (size_end == std::string_view::npos) break;
+          std::size_t n = 0;
+          const auto [ptr, ec] = std::from_chars(out.data() + pos, out.data() + size_end, n, 16);
+          if (ec != std::errc() || ptr != out.data() + size_end) broken("bad chunk size", out);
+          if (n == 0) {
+            if (out.substr(size_end, 4) != "\r\n\r\n") broken("bad last chunk", out);
+            pos = size_end + 4;
+            complete = true;
+            break;
+          }
+          if (out.size() < size_end + 2 + n + 2) break;
+          if (out.substr(size_end + 2 + n, 2) != "\r\n") broken("chunk without CRLF", out);
+          pos = size_end + 2 + n + 2;
+        }
+        if (!complete) {
+          if (pos != out.size()) broken("bytes after an unfinished stream", out);
+          closed = true;  // nothing may follow a cut or open stream
+        }
+      } else if (seqs == 1 && lengths == 0 && !bodiless) {
+        // A stream answered to HEAD (neither length nor chunks), or to HTTP/1.0: its body runs
+        // to the close.
+        if (close) pos = out.size();
+      } else if (!bodiless && length > 0) {
         // A HEAD answer has the length but no body: the next response (or the end) follows at
         // once. No body hive or this app sends starts with "HTTP/", so the two cannot be confused.
         const auto rest = out.substr(pos);
@@ -229,6 +279,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   hive::detail::input_pool inputs(1024, 4);
   seq = 0;
   parked.clear();
+  open_streams.clear();
   checker chk;
   std::string out;
   {
@@ -256,6 +307,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto waiting = std::move(parked);
         parked.clear();
         for (auto& d : waiting) d.finish([](hive::response& r) { r.text("later"); });
+        auto streaming = std::move(open_streams);
+        open_streams.clear();
+        for (auto& st : streaming) {
+          st.write("more");
+          st.end();
+        }
+        s.resume();  // what the connection's wake does from its loop
         drain();
       }
     }
@@ -267,9 +325,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (chk.finals > static_cast<int>(s.messages_begun()) + 1) broken("more answers than requests", out);
     // Unfinished handles answer 500 as they go, which may run the next pipelined handler and
     // park another: never destroy them inside `parked` itself.
-    while (!parked.empty()) {
+    while (!parked.empty() || !open_streams.empty()) {
       auto dropped = std::move(parked);
       parked.clear();
+      auto cut = std::move(open_streams);
+      open_streams.clear();
     }
   }
   if (pool.idle() > 4 || inputs.idle() > 4) broken("the pool kept more buffers than asked", out);
