@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     res.json({{"ticks", ticks}});
   });
   app.get("/wait/:ms", [&](const hive::request& req, hive::response& res) {
-    const int ms = std::atoi(std::string(req.param("ms")).c_str());
+    const int ms = std::atoi(std::string(*req.param("ms")).c_str());
     auto later = res.defer();
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(ms));
     timer->async_wait([later, timer, ms](const asio::error_code&) mutable {
