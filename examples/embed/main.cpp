@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     res.json({{"ticks", ticks}});
   });
   app.get("/wait/:ms", [&](const hive::request& req, hive::response& res) {
-    const int ms = std::atoi(std::string(req.param("ms")).c_str());
+    const int ms = std::atoi(std::string(*req.param("ms")).c_str());
     auto later = res.defer();
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(ms));
     timer->async_wait([later, timer, ms](const asio::error_code&) mutable {
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
 
   // 1, 2, … n, one line every 20 ms: the body is written as the loop's timer fires.
   app.get("/count/:n", [&](const hive::request& req, hive::response& res) {
-    const int n = std::atoi(std::string(req.param("n")).c_str());
+    const int n = std::atoi(std::string(*req.param("n")).c_str());
     auto out = res.stream("text/plain");
     auto timer = std::make_shared<asio::steady_timer>(io);
     out.on_close([timer] { timer->cancel(); });  // the client left: stop counting

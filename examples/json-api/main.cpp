@@ -54,12 +54,12 @@ int main(int argc, char** argv) {
     res.status(201).header("Location", "/notes/" + std::to_string(id)).json({{"id", id}, {"text", text}});
   });
   app.get("/notes/:id", [](const hive::request& req, hive::response& res) {
-    const auto it = notes.find(parse_id(req.param("id")));
+    const auto it = notes.find(parse_id(*req.param("id")));
     if (it == notes.end()) return res.status(404).json({{"error", "no such note"}});
     res.json({{"id", it->first}, {"text", it->second}});
   });
   app.put("/notes/:id", [](const hive::request& req, hive::response& res) {
-    const auto it = notes.find(parse_id(req.param("id")));
+    const auto it = notes.find(parse_id(*req.param("id")));
     if (it == notes.end()) return res.status(404).json({{"error", "no such note"}});
     std::string text;
     if (!parse_note(req, res, text)) return;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     res.json({{"id", it->first}, {"text", it->second}});
   });
   app.del("/notes/:id", [](const hive::request& req, hive::response& res) {
-    if (notes.erase(parse_id(req.param("id"))) == 0) return res.status(404).json({{"error", "no such note"}});
+    if (notes.erase(parse_id(*req.param("id"))) == 0) return res.status(404).json({{"error", "no such note"}});
     res.status(204);
   });
   return hive::serve(app, hive::options::from_args(argc, argv));

@@ -4,7 +4,7 @@
 //   hive::app app;
 //   app.get("/", [](const hive::request&, hive::response& res) { res.text("Hello, world!\n"); });
 //   app.post("/users/:id", [](const hive::request& req, hive::response& res) {
-//     res.status(201).json({{"id", req.param("id")}});
+//     res.status(201).json({{"id", *req.param("id")}});
 //   });
 #pragma once
 

@@ -1,5 +1,7 @@
 // hive::request — what the client asked for. Everything in it is a view into the worker's read
-// buffer and is valid only while the handler runs: copy what a deferred response needs later.
+// buffer (or, for a decoded query value, into memory the request owns as long) and is valid only
+// while the handler runs: copy what a deferred response needs later. Whatever may be absent — a
+// query parameter, a header, a route parameter — is a std::optional<std::string_view>.
 #pragma once
 
 #include <array>
@@ -13,6 +15,7 @@ namespace hive {
 
 namespace detail {
 struct request_builder;
+struct request_scratch;
 class cidr_set;
 }  // namespace detail
 
@@ -44,8 +47,9 @@ class request {
   std::string_view target() const { return target_; }  // as sent: path and query
   std::string_view path() const { return path_; }      // target without the query, not decoded
   std::string_view query_string() const { return query_; }
-  // The first value of a query parameter, percent-decoded (`+` is a space); nullopt if absent.
-  std::optional<std::string> query(std::string_view name) const;
+  // The first value of a query parameter, percent-decoded (`+` is a space; a malformed escape is
+  // passed on as sent); nullopt if absent, empty for `?name` or `?name=`.
+  std::optional<std::string_view> query(std::string_view name) const;
 
   int version_major() const { return major_; }
   int version_minor() const { return minor_; }
@@ -54,8 +58,9 @@ class request {
   std::optional<std::string_view> header(std::string_view name) const;
   std::span<const header_field> headers() const { return headers_; }
 
-  // A `:name` segment of the route, or the `*` tail under the name "*"; empty if absent.
-  std::string_view param(std::string_view name) const;
+  // A `:name` segment of the route (percent-decoded), or the `*` tail under the name "*";
+  // nullopt if the route has no such parameter.
+  std::optional<std::string_view> param(std::string_view name) const;
   std::span<const route_param> params() const { return params_; }
 
   std::string_view body() const { return body_; }
@@ -75,6 +80,7 @@ class request {
   int major_ = 1, minor_ = 1;
   const address* remote_ = &no_address_;
   const detail::cidr_set* trusted_ = nullptr;
+  detail::request_scratch* scratch_ = nullptr;  // where query() decodes
   static const address no_address_;
 };
 

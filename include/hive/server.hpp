@@ -22,7 +22,8 @@ namespace hive {
 
 namespace detail {
 class server_core;
-}
+struct server_access;
+}  // namespace detail
 
 class server {
  public:
@@ -48,9 +49,9 @@ class server {
   void close();
 
   std::size_t connection_count() const;
-  detail::server_core& core() { return *core_; }
 
  private:
+  friend struct detail::server_access;
   std::unique_ptr<detail::server_core> core_;
 };
 

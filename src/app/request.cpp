@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "app/request_scratch.hpp"
 #include "util/cidr.hpp"
 #include "util/text.hpp"
 
@@ -87,29 +88,29 @@ std::optional<std::string_view> request::header(std::string_view name) const {
   return std::nullopt;
 }
 
-std::string_view request::param(std::string_view name) const {
+std::optional<std::string_view> request::param(std::string_view name) const {
   for (const auto& p : params_) {
     if (p.name == name) return p.value;
   }
-  return {};
+  return std::nullopt;
 }
 
-std::optional<std::string> request::query(std::string_view name) const {
+std::optional<std::string_view> request::query(std::string_view name) const {
   std::string_view rest = query_;
-  std::string key;
   while (!rest.empty()) {
     const auto amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const auto eq = pair.find('=');
-    key.clear();
-    if (!detail::percent_decode(pair.substr(0, eq), key, true) || key != name) continue;
-    std::string value;
-    if (eq != std::string_view::npos &&
-        !detail::percent_decode(pair.substr(eq + 1), value, true)) {
-      value.assign(pair.substr(eq + 1));  // a malformed escape is passed on as sent
-    }
-    return value;
+    if (!detail::percent_decodes_to(pair.substr(0, eq), name, true)) continue;
+    const std::string_view raw = pair.substr(eq == std::string_view::npos ? pair.size() : eq + 1);
+    if (raw.find_first_of("%+") == std::string_view::npos) return raw;
+    // Decoding never lengthens, so each value decodes to its own offset in a scratch the size of
+    // the query: values decoded earlier stay where they are, and asking twice rewrites the same
+    // bytes. Only the first request for room can grow the scratch, before any view into it.
+    char* out = scratch_->reserve(query_.size()) + (raw.data() - query_.data());
+    if (const auto n = detail::percent_decode(raw, out, true)) return std::string_view(out, *n);
+    return raw;  // a malformed escape is passed on as sent
   }
   return std::nullopt;
 }

@@ -35,6 +35,12 @@ int serve(const app& a, const options& opts) { return detail::serve(a, opts, {})
 
 namespace hive::detail {
 
+// hive::serve runs the loop itself: it reaches the server's core, which the public header keeps
+// opaque.
+struct server_access {
+  static server_core& core(server& s) { return *s.core_; }
+};
+
 void run_stop_hooks(const worker_hooks& hooks) {
   for (const auto& hook : hooks.stop) {
     try {
@@ -107,7 +113,7 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
-  srv.core().run();  // one epoll_wait for the connections and Asio's own work
+  server_access::core(srv).run();  // one epoll_wait for the connections and Asio's own work
   log("stopped");
   return 0;
 }

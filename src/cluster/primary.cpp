@@ -15,6 +15,7 @@
 #include "cluster/cpu_count.hpp"
 #include "cluster/slot_listeners.hpp"
 #include "cluster/worker_runtime.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
 
@@ -23,12 +24,6 @@ namespace hive::detail {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string seconds(std::int64_t ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
 
 std::string describe(int wait_status) {
   if (WIFEXITED(wait_status)) return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
@@ -263,7 +258,7 @@ void primary::on_exit(pid_t pid, int wait_status) {
 void primary::after_crash(int k, proc& p, std::int64_t uptime_ms, const std::string& how) {
   slot& s = slots_[static_cast<std::size_t>(k)];
   const auto d = s.policy->on_crash(milliseconds(uptime_ms));
-  const std::string what = who(p) + " " + how + " after " + seconds(uptime_ms);
+  const std::string what = who(p) + " " + how + " after " + seconds_text(milliseconds(uptime_ms));
   if (d.give_up) {
     log(what);
     give_up(k, d.quick_crashes);
@@ -291,7 +286,7 @@ void primary::give_up(int k, int crashes) {
   if (s.listen_fd >= 0) ::close(s.listen_fd);
   s.listen_fd = -1;
   log("slot ", k, " given up: its worker died ", crashes, " times in a row, each within --min-uptime ",
-      seconds(opts_.min_uptime.count()), " (--max-restarts ", opts_.max_restarts,
+      seconds_text(opts_.min_uptime), " (--max-restarts ", opts_.max_restarts,
       "); closed its listener, new connections go to the other slots");
   const bool all = std::all_of(slots_.begin(), slots_.end(),
                                [](const slot& x) { return x.status == slot_status::given_up; });
@@ -327,15 +322,16 @@ void primary::check_heartbeats() {
       // --listen-timeout instead, or the heartbeat timeout if that is longer.
       const std::int64_t bound = std::max(opts_.listen_timeout.count(), opts_.heartbeat_timeout.count());
       if (now - p->started_ms > bound) {
-        kill_worker(*p, "has not started listening after " + seconds(now - p->started_ms));
+        kill_worker(*p, "has not started listening after " +
+                            seconds_text(milliseconds(now - p->started_ms)));
       }
       continue;
     }
     const auto stamp =
         stats_->slot(p->handle->slot()).cells[p->cell].heartbeat_ms.load(std::memory_order_relaxed);
     if (now - stamp > opts_.heartbeat_timeout.count()) {
-      kill_worker(*p, "has not stamped its heartbeat for " + seconds(now - stamp) +
-                          " (--heartbeat-timeout " + seconds(opts_.heartbeat_timeout.count()) +
+      kill_worker(*p, "has not stamped its heartbeat for " + seconds_text(milliseconds(now - stamp)) +
+                          " (--heartbeat-timeout " + seconds_text(opts_.heartbeat_timeout) +
                           "): its event loop is stuck");
     }
   }
@@ -387,7 +383,7 @@ void primary::begin_stop(const char* why) {
     s.listen_fd = -1;
   }
   log("stopping (", why, "): draining ", procs_.size(), " workers, at most ",
-      seconds(opts_.shutdown_timeout.count()));
+      seconds_text(opts_.shutdown_timeout));
   for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", true}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {

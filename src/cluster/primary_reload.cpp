@@ -2,17 +2,10 @@
 // socket, so its accept queue is shared, never reset), wait until it listens, then drain the old
 // one. A new worker that fails or is late stops the reload; the old one keeps serving.
 #include "cluster/primary.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace hive::detail {
-
-namespace {
-std::string seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
-  return buf;
-}
-}  // namespace
 
 void primary::start_reload(const char* why) {
   if (stopping_ || !running_) return;
@@ -53,7 +46,7 @@ void primary::reload_next() {
         return;
       }
       abort_reload("new worker " + std::to_string(pid) + " for slot " + std::to_string(k) +
-                   " did not report listening within " + seconds(opts_.listen_timeout) +
+                   " did not report listening within " + seconds_text(opts_.listen_timeout) +
                    " (--listen-timeout)");
     });
     return;

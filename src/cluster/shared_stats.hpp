@@ -37,7 +37,6 @@ class shared_stats {
   shared_stats(const shared_stats&) = delete;
   shared_stats& operator=(const shared_stats&) = delete;
 
-  int slots() const { return slots_; }
   stats_slot& slot(int k) { return base_[k]; }
   const stats_slot& slot(int k) const { return base_[k]; }
   // Sums every cell of every slot.

@@ -1,10 +1,6 @@
 #include "cluster/slot_listeners.hpp"
 
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <string>
-#include <system_error>
 
 #include <asio/ip/tcp.hpp>
 
@@ -17,27 +13,7 @@ namespace {
 // Binds host:port without SO_REUSEPORT and without listening, then lets it go. Returns the port
 // (the chosen one when `port` is 0).
 std::uint16_t check_address_free(asio::io_context& io, const options& opts) {
-  asio::error_code ec;
-  const auto addr = asio::ip::make_address(opts.host, ec);
-  if (ec) {
-    throw std::system_error(ec, "hive: '" + opts.host +
-                                    "' is not an IP address; pass --host with an IPv4 or IPv6 address");
-  }
-  const asio::ip::tcp::endpoint ep(addr, opts.port);
-  asio::ip::tcp::acceptor probe(io);
-  probe.open(ep.protocol(), ec);
-  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) probe.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    throw std::system_error(ec, "hive: port " + std::to_string(opts.port) + " on " + opts.host +
-                                    " is in use (another server listens there; hive will not "
-                                    "share it); stop that server or choose another with --port");
-  }
-  if (ec == asio::error::access_denied) {
-    throw std::system_error(ec, "hive: may not bind " + opts.host + ":" + std::to_string(opts.port) +
-                                    " (ports below 1024 need privileges); choose another with --port");
-  }
-  if (ec) throw std::system_error(ec, "hive: cannot bind " + opts.host + ":" + std::to_string(opts.port));
+  const auto probe = bind_address(io, opts.host, opts.port, /*reuse_port=*/false);
   return probe.local_endpoint().port();
 }
 

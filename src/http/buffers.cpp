@@ -27,6 +27,7 @@ void buffer_pool::give(std::unique_ptr<conn_buffers> b) {
   b->out.clear();
   b->out.shrink();
   trim_string(b->body);
+  if (b->scratch.cap > trim_bytes) b->scratch = {};
   b->res.reset();
   b->deferred.reset();
   b->clear_request();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/dispatcher.hpp"
+#include "app/request_scratch.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"
 #include "http/request_parser.hpp"
@@ -33,6 +34,7 @@ struct conn_buffers {
   request req;
   route_state route;
   span path, query;                   // relative to the request target
+  request_scratch scratch;            // query values request::query() decodes
   std::uint64_t message_bytes = 0;    // of the message in progress, as parsed
   // What the finished record names: views of the request, or of the copies a deferred response
   // keeps (its request's bytes may move while it is pending).

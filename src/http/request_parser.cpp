@@ -44,9 +44,7 @@ void request_parser::reset(const parser_limits& limits) {
   limits_ = &limits;
   llhttp_reset(&parser_);
   state_ = state::idle;
-  failed_ = false;
-  field_open_ = false;
-  in_value_ = false;
+  part_ = part::idle;
   last_byte_ = 0;
   messages_begun_ = 0;
 }
@@ -56,10 +54,9 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
   b_ = &b;
   exec_from_ = from;
   if (state_ == state::idle) msg_start_ = from;
-  head_event_ = false;
   char* base = in.data.get();
   llhttp_errno_t err = llhttp_execute(&parser_, base + from, in.len - from);
-  if (err == HPE_INVALID_VERSION && !failed_ && take_later_minor_as_11()) {
+  if (err == HPE_INVALID_VERSION && part_ != part::failed && take_later_minor_as_11()) {
     // The message starts again with the version rewritten: llhttp has no way to resume after an
     // error, and its strict mode stays on. The same message, so no new header deadline.
     llhttp_reset(&parser_);
@@ -71,18 +68,7 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
     case HPE_OK:
       parsed_ = in.len;
       if (parsed_ > from) last_byte_ = base[parsed_ - 1];
-      // A head that trickles in without ever reaching a callback boundary still has a limit.
-      if (state_ == state::head) {
-        if (!url_done_ && parsed_ - msg_start_ > limits_->max_request_line_bytes + 32) {
-          fail(error::target_too_long);
-          return result::error;
-        }
-        if (url_done_ && parsed_ - url_.end() > limits_->max_header_bytes + 4) {
-          fail(error::header_too_large);
-          return result::error;
-        }
-      }
-      return result::need_more;
+      return trickle_limits_ok() ? result::need_more : result::error;
     case HPE_PAUSED:
     case HPE_PAUSED_UPGRADE:
       parsed_ = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - base);
@@ -91,7 +77,9 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
       } else {
         llhttp_resume_after_upgrade(&parser_);
       }
-      if (head_event_) {
+      // What the pause was for: the head (on_headers_complete leaves the parser at the body) or
+      // the message's end (on_message_complete leaves it between messages).
+      if (part_ == part::body) {
         last_byte_ = base[parsed_ - 1];
         return result::head_done;
       }
@@ -104,10 +92,40 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
     default:
       // A rule of ours failed (llhttp reports a callback's refusal under its own code), or
       // llhttp's grammar did.
-      if (!failed_) error_ = error_from_llhttp(err);
-      failed_ = true;
+      if (part_ != part::failed) {
+        error_ = error_from_llhttp(err);
+        part_ = part::failed;
+      }
       return result::error;
   }
+}
+
+// A head that trickles in without ever reaching a callback boundary still has a limit.
+bool request_parser::trickle_limits_ok() {
+  switch (part_) {
+    case part::request_line:
+    case part::version:
+      if (parsed_ - msg_start_ > limits_->max_request_line_bytes + 32) {
+        fail(error::target_too_long);
+        return false;
+      }
+      return true;
+    case part::fields:
+    case part::field_name:
+    case part::field_value:
+      if (parsed_ - url_.end() > limits_->max_header_bytes + 4) {
+        fail(error::header_too_large);
+        return false;
+      }
+      return true;
+    case part::idle:
+    case part::body:
+    case part::trailer_value:
+    case part::trailer_value_split:
+    case part::failed:
+      return true;
+  }
+  return true;
 }
 
 void request_parser::rebase(std::size_t head_shift, std::size_t new_parsed) {
@@ -126,7 +144,7 @@ void request_parser::rebase(std::size_t head_shift, std::size_t new_parsed) {
 
 int request_parser::fail(error e) {
   error_ = e;
-  failed_ = true;
+  part_ = part::failed;
   return HPE_USER;
 }
 
@@ -137,21 +155,17 @@ void request_parser::append(span& s, const char* at, std::size_t len) {
   head_end_ = std::max<std::size_t>(head_end_, s.end());
 }
 
+// Called from the field lines only: the header section starts where the target ends.
 int request_parser::check_head_bytes(std::size_t end_off) {
-  if (url_done_ && end_off - url_.end() > limits_->max_header_bytes) {
-    return fail(error::header_too_large);
-  }
-  return 0;
+  return end_off - url_.end() > limits_->max_header_bytes ? fail(error::header_too_large) : 0;
 }
 
 int request_parser::on_message_begin(llhttp_t* p) {
   auto& s = self(p);
   s.state_ = state::head;
+  s.part_ = part::request_line;
   ++s.messages_begun_;
   s.url_ = {};
-  s.url_done_ = false;
-  s.version_seen_ = false;
-  s.in_value_ = false;
   s.expect_continue_ = false;
   s.has_body_ = false;
   s.chunked_ = false;
@@ -182,27 +196,28 @@ int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
 
 int request_parser::on_version(llhttp_t* p, const char* at, std::size_t) {
   auto& s = self(p);
-  // llhttp's version span starts after "HTTP/".
-  if (!s.version_seen_ && !s.single_space_before(at - 5)) return s.fail(error::bad_request_line);
-  s.version_seen_ = true;
+  // llhttp's version span starts after "HTTP/"; a version split across reads comes in pieces.
+  if (s.part_ == part::version) return 0;
+  if (!s.single_space_before(at - 5)) return s.fail(error::bad_request_line);
+  s.part_ = part::version;
   return 0;
 }
 
 int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
-  s.url_done_ = true;
   s.field_bytes_ += len;
-  const std::size_t end = static_cast<std::size_t>(at - s.in_->data.get()) + len;
-  if (s.state_ == state::body) return s.count_chunk_meta(len);  // trailer: checked, not kept
   auto& hs = s.b_->raw_headers;
-  if (!s.field_open_) {
-    if (hs.size() >= s.limits_->max_header_count) return s.fail(error::too_many_headers);
-    hs.emplace_back();
+  switch (s.part_) {
+    case part::body: return s.count_chunk_meta(len);  // a trailer: checked, not kept
+    case part::field_name: break;                      // the name goes on in this read
+    default:                                           // a new field line ends the line before
+      if (hs.size() >= s.limits_->max_header_count) return s.fail(error::too_many_headers);
+      hs.emplace_back();
+      s.part_ = part::field_name;
+      break;
   }
-  s.field_open_ = true;
-  s.in_value_ = false;
   s.append(hs.back().name, at, len);
-  return s.check_head_bytes(end);
+  return s.check_head_bytes(static_cast<std::size_t>(at - s.in_->data.get()) + len);
 }
 
 // field-name = token (RFC 9110 §5.1): llhttp lets an empty name (a line starting with ':') through.
@@ -216,38 +231,48 @@ int request_parser::on_header_field_complete(llhttp_t* p) {
 int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   const std::size_t end = static_cast<std::size_t>(at - s.in_->data.get()) + len;
-  if (s.state_ == state::body) {
-    // Trailer values get the same byte rules as header values (validate_head): no control
-    // characters, and no obs-fold, which llhttp reports as a second piece of the same value
-    // (a piece that ended at the end of the buffer legitimately continues in the next read).
-    if (s.in_value_ ? !s.value_at_end_ : s.folded(at)) return s.fail(error::bad_header);
-    s.in_value_ = true;
-    s.value_at_end_ = end == s.in_->len;
-    if (!field_bytes_ok(std::string_view(at, len))) return s.fail(error::bad_header);
-    return s.count_chunk_meta(len);
+  if (s.state_ == state::head) {  // the last field's value, in one piece or more
+    s.part_ = part::field_value;
+    s.append(s.b_->raw_headers.back().value, at, len);
+    return s.check_head_bytes(end);
   }
-  s.in_value_ = true;
-  s.append(s.b_->raw_headers.back().value, at, len);
-  return s.check_head_bytes(end);
+  // Trailer values get the same byte rules as header values (validate_head): no control
+  // characters, and no obs-fold, which llhttp reports as a second piece of the same value (a
+  // piece that ended at the end of the buffer legitimately continues in the next read).
+  switch (s.part_) {
+    case part::trailer_value_split: return s.trailer_value_piece(at, len, end);  // goes on
+    case part::trailer_value: return s.fail(error::bad_header);                 // an obs-fold
+    default:  // the value's first piece
+      if (s.folded(at)) return s.fail(error::bad_header);
+      return s.trailer_value_piece(at, len, end);
+  }
+}
+
+int request_parser::trailer_value_piece(const char* at, std::size_t len, std::size_t end) {
+  part_ = end == in_->len ? part::trailer_value_split : part::trailer_value;
+  if (!field_bytes_ok(std::string_view(at, len))) return fail(error::bad_header);
+  return count_chunk_meta(len);
 }
 
 int request_parser::on_header_value_complete(llhttp_t* p) {
   auto& s = self(p);
-  s.in_value_ = false;
-  s.field_open_ = false;
+  // The field line ends: another may follow, or the end of the head (or of the trailers).
+  s.part_ = s.state_ == state::body ? part::body : part::fields;
   return 0;
 }
 
 int request_parser::on_headers_complete(llhttp_t* p) {
   auto& s = self(p);
-  s.url_done_ = true;
-  if (!s.head_lines_ok()) return s.fail(s.version_seen_ ? error::bad_header : error::bad_request_line);
+  if (!s.head_lines_ok()) {
+    return s.fail(s.request_line_has_version() ? error::bad_header : error::bad_request_line);
+  }
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
   if (int rc = s.validate_head(); rc != 0) return rc;
   s.state_ = state::body;
-  if (!s.has_body_) return 0;  // no pause: the message ends at once and is handled then
-  s.head_event_ = true;
-  return HPE_PAUSED;
+  s.part_ = part::body;
+  // With a body, pause at the head (execute reports head_done); without, the message ends at
+  // once and is handled then.
+  return s.has_body_ ? HPE_PAUSED : 0;
 }
 
 int request_parser::validate_head() {
@@ -387,6 +412,7 @@ int request_parser::on_message_complete(llhttp_t* p) {
   auto& s = self(p);
   // Only trailers, parsed since the head, could change the answer.
   if (s.chunked_) s.keep_alive_ = s.keep_alive_ && llhttp_should_keep_alive(p) != 0;
+  s.part_ = part::idle;
   return HPE_PAUSED;
 }
 
@@ -426,6 +452,12 @@ bool request_parser::head_lines_ok() const {
     if (i < in_->len && (base[i] == ' ' || base[i] == '\t')) return false;
   }
   return true;
+}
+
+// llhttp lets a request line without a version (the HTTP/0.9 form) through to the fields: its
+// target then ends the line, where a version is one space away.
+bool request_parser::request_line_has_version() const {
+  return url_.len != 0 && url_.end() < in_->len && in_->data[url_.end()] == ' ';
 }
 
 // The same for the end of a chunked body (last-chunk, trailers, the empty line), which llhttp
@@ -480,8 +512,19 @@ error request_parser::error_from_llhttp(llhttp_errno_t e) const {
     case HPE_INVALID_TRANSFER_ENCODING: return error::bad_transfer_encoding;
     case HPE_INVALID_CHUNK_SIZE: return error::bad_chunk;
     default:
-      if (state_ == state::body) return error::bad_chunk;
-      return url_done_ ? error::bad_header : error::bad_request_line;
+      switch (part_) {
+        case part::request_line:
+        case part::version:
+        case part::failed: return error::bad_request_line;
+        case part::idle:  // data after a message that closes the connection
+        case part::fields:
+        case part::field_name:
+        case part::field_value: return error::bad_header;
+        case part::body:
+        case part::trailer_value:
+        case part::trailer_value_split: return error::bad_chunk;
+      }
+      return error::bad_request_line;
   }
 }
 

@@ -39,6 +39,7 @@ struct parser_limits {
 
 class request_parser {
  public:
+  // Where the message is, as the session sees it: which timeout applies, what compaction keeps.
   enum class state { idle, head, body };
   enum class result {
     need_more,   // every byte consumed, the message (if any) is incomplete
@@ -103,9 +104,12 @@ class request_parser {
   int fail(error e);
   bool single_space_before(const char* at) const;
   int check_head_bytes(std::size_t end_off);
+  bool trickle_limits_ok();
+  int trailer_value_piece(const char* at, std::size_t len, std::size_t end);
   int validate_head();
   bool target_ok(std::string_view target) const;
   bool head_lines_ok() const;
+  bool request_line_has_version() const;
   bool folded(const char* value) const;
   int count_chunk_meta(std::size_t len);
   bool chunked_body_ends_in_crlf(std::size_t from) const;
@@ -113,24 +117,36 @@ class request_parser {
   error error_from_llhttp(llhttp_errno_t e) const;
   void append(span& s, const char* at, std::size_t len);
 
+  // Where the parser is, finer than `state`: what llhttp's next callback continues, and why it
+  // last paused. Each callback checks and moves it.
+  enum class part : std::uint8_t {
+    idle,                 // between messages: none began yet, or the last ended (and paused there)
+    request_line,         // the method and the target
+    version,              // the request line's version: its first piece was checked
+    fields,               // the head's field lines, between two of them
+    field_name,           // a field's name (until its value begins): a further piece continues it
+    field_value,          // a field's value
+    body,                 // the head is done (and paused there if a body follows): body bytes,
+                          // chunk lines, trailer names
+    trailer_value,        // a trailer's value whose last piece ended inside the read: another
+                          // piece of it is an obs-fold
+    trailer_value_split,  // a trailer's value whose last piece ended with the read: the next
+                          // piece continues it
+    failed,               // a framing error: `error_` says which; nothing more is parsed
+  };
+
   llhttp_t parser_{};
   const parser_limits* limits_ = nullptr;
   input_buffer* in_ = nullptr;
   conn_buffers* b_ = nullptr;
   state state_ = state::idle;
+  part part_ = part::idle;  // within state_; state_ stays where a failure happened
   error error_ = error::bad_request_line;
   std::size_t parsed_ = 0;
   std::size_t exec_from_ = 0;  // where the running execute() began
   std::size_t msg_start_ = 0;
   std::size_t head_end_ = 0;
   span url_{};
-  bool url_done_ = false;
-  bool version_seen_ = false;
-  bool failed_ = false;
-  bool in_value_ = false;
-  bool value_at_end_ = false;  // the last trailer value piece ended at the end of the input
-  bool field_open_ = false;
-  bool head_event_ = false;
   bool keep_alive_ = true;
   bool expect_continue_ = false;
   bool has_body_ = false;

@@ -63,6 +63,7 @@ struct request_builder {
     r.body_ = b.body;
     if (peer != nullptr) r.remote_ = peer;
     r.trusted_ = trusted;
+    r.scratch_ = &b.scratch;
   }
 };
 

@@ -177,8 +177,8 @@ void tune_listener(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
 }
 
-asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& host,
-                                      std::uint16_t port, bool reuse_port, int backlog) {
+asio::ip::tcp::acceptor bind_address(asio::io_context& io, const std::string& host,
+                                     std::uint16_t port, bool reuse_port) {
   const std::string where = host + ":" + std::to_string(port);
   asio::error_code ec;
   const auto addr = asio::ip::make_address(host, ec);
@@ -202,15 +202,23 @@ asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& h
   acc.bind(ep, ec);
   if (ec == asio::error::address_in_use) {
     throw std::system_error(ec, "hive: port " + std::to_string(port) + " on " + host +
-                                    " is in use; choose another with --port");
+                                    " is in use (another server listens there; hive will not share "
+                                    "it); stop that server or choose another with --port");
   }
   if (ec == asio::error::access_denied) {
     throw std::system_error(ec, "hive: may not bind " + where +
                                     " (ports below 1024 need privileges); choose another with --port");
   }
   if (ec) throw std::system_error(ec, "hive: cannot bind " + where);
+  return acc;
+}
+
+asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& host,
+                                      std::uint16_t port, bool reuse_port, int backlog) {
+  auto acc = bind_address(io, host, port, reuse_port);
+  asio::error_code ec;
   acc.listen(backlog, ec);
-  if (ec) throw std::system_error(ec, "hive: cannot listen on " + where);
+  if (ec) throw std::system_error(ec, "hive: cannot listen on " + host + ":" + std::to_string(port));
   tune_listener(acc.native_handle());
   return acc;
 }

@@ -42,8 +42,12 @@ class listener final : public poll_target {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it still exists
 };
 
-// Opens, configures and binds a listening socket for host:port; throws std::system_error whose
-// what() names the address and says what to do. `reuse_port` for the cluster's per-slot sockets.
+// Opens and binds a socket for host:port, close-on-exec, without listening: the one place that
+// parses the host and explains a failed bind. Throws std::system_error whose what() names the
+// address and says what to do. `reuse_port` for the cluster's per-slot sockets.
+asio::ip::tcp::acceptor bind_address(asio::io_context& io, const std::string& host,
+                                     std::uint16_t port, bool reuse_port);
+// bind_address, then listens with hive's listener options (tune_listener).
 asio::ip::tcp::acceptor bind_listener(asio::io_context& io, const std::string& host,
                                       std::uint16_t port, bool reuse_port, int backlog = 4096);
 

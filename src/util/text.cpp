@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 namespace hive::detail {
 
 namespace {
@@ -47,7 +49,10 @@ bool valid_host(std::string_view host) {
   return true;
 }
 
-bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+namespace {
+// One decoder for every destination: `out` takes runs to copy as they are and decoded bytes.
+template <class Out>
+bool decode(std::string_view in, bool plus_is_space, Out& out) {
   // Most paths and parameters hold nothing to decode: copy runs between escapes whole.
   while (!in.empty()) {
     std::size_t run = 0;
@@ -68,6 +73,45 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
     in.remove_prefix(3);
   }
   return true;
+}
+
+struct to_memory {
+  char* at;
+  void append(const char* p, std::size_t n) {
+    if (n != 0) std::memcpy(at, p, n);
+    at += n;
+  }
+  void push_back(char c) { *at++ = c; }
+};
+
+// Compares with what is left of `want` instead of writing anywhere.
+struct to_comparison {
+  std::string_view want;
+  bool same = true;
+  void append(const char* p, std::size_t n) {
+    same = same && want.starts_with(std::string_view(p, n));
+    if (same) want.remove_prefix(n);
+  }
+  void push_back(char c) {
+    same = same && !want.empty() && want.front() == c;
+    if (same) want.remove_prefix(1);
+  }
+};
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  return decode(in, plus_is_space, out);
+}
+
+std::optional<std::size_t> percent_decode(std::string_view in, char* out, bool plus_is_space) {
+  to_memory sink{out};
+  if (!decode(in, plus_is_space, sink)) return std::nullopt;
+  return static_cast<std::size_t>(sink.at - out);
+}
+
+bool percent_decodes_to(std::string_view in, std::string_view decoded, bool plus_is_space) {
+  to_comparison sink{decoded};
+  return decode(in, plus_is_space, sink) && sink.same && sink.want.empty();
 }
 
 }  // namespace hive::detail

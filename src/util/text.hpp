@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -102,5 +103,11 @@ bool valid_host(std::string_view host);
 // Decodes %XX (and `+` as space when `plus_is_space`) into `out`, appending. Returns false, and
 // appends nothing more, on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+// The same into `out`, which has room for in.size() bytes (decoding never lengthens): the decoded
+// size, or nullopt on a malformed escape.
+std::optional<std::size_t> percent_decode(std::string_view in, char* out, bool plus_is_space);
+// Whether `in` percent-decodes to `decoded`, without decoding it anywhere; false when `in` holds a
+// malformed escape.
+bool percent_decodes_to(std::string_view in, std::string_view decoded, bool plus_is_space);
 
 }  // namespace hive::detail

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     res.json({{"pid", ::getpid()}, {"slot", hive::worker::slot()}, {"count", hive::worker::count()}});
   });
   app.get("/slow", [](const hive::request& req, hive::response& res) {
-    const int ms = std::stoi(req.query("ms").value_or("1000"));
+    const int ms = std::stoi(std::string(req.query("ms").value_or("1000")));
     auto timer = std::make_shared<asio::steady_timer>(hive::worker::io(), std::chrono::milliseconds(ms));
     timer->async_wait([timer, d = res.defer()](const asio::error_code&) mutable {
       d.finish([](hive::response& r) { r.text("slow done\n"); });
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     res.text(hive::worker::send(msg) ? "sent" : "refused");
   });
   app.post("/relay", [](const hive::request& req, hive::response& res) {
-    const int to = std::stoi(req.query("to").value_or("0"));
+    const int to = std::stoi(std::string(req.query("to").value_or("0")));
     res.text(hive::worker::send_to(to, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
   });
 

@@ -90,7 +90,7 @@ const hive::app& fuzz_app() {
     });
     app.get("/users/:id", [](const hive::request& req, hive::response& res) {
       number(res);
-      res.text("id " + std::to_string(req.param("id").size()));
+      res.text("id " + std::to_string(req.param("id")->size()));
     });
     app.get("/*", [](const hive::request&, hive::response& res) {
       number(res);

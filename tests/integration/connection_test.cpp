@@ -45,7 +45,7 @@ const hive::app& test_app() {
     hive::app app;
     app.get("/hello", [](const hive::request&, hive::response& res) { res.text("Hello"); });
     app.get("/n/:i", [](const hive::request& req, hive::response& res) {
-      res.text("n=" + std::string(req.param("i")));
+      res.text("n=" + std::string(*req.param("i")));
     });
     app.get("/big", [](const hive::request&, hive::response& res) {
       res.body(numbered(4 * 1024 * 1024), "application/octet-stream");

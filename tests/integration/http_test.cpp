@@ -24,8 +24,8 @@ hive::app make_app(asio::io_context** io_slot) {
   app.get("/later/:ms", [io_slot](const hive::request& req, hive::response& res) {
     auto d = res.defer();
     auto timer = std::make_shared<asio::steady_timer>(**io_slot);
-    timer->expires_after(std::chrono::milliseconds(std::stoi(std::string(req.param("ms")))));
-    std::string tag(req.param("ms"));
+    timer->expires_after(std::chrono::milliseconds(std::stoi(std::string(*req.param("ms")))));
+    std::string tag(*req.param("ms"));
     timer->async_wait([d, timer, tag](const asio::error_code&) mutable {
       d.finish([&](hive::response& r) { r.text("later " + tag); });
     });

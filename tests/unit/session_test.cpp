@@ -20,7 +20,7 @@ const hive::app& test_app() {
       res.body(req.body(), req.header("Content-Type").value_or("application/octet-stream"));
     });
     app.get("/users/:id", [](const hive::request& req, hive::response& res) {
-      res.text("user:" + std::string(req.param("id")));
+      res.text("user:" + std::string(*req.param("id")));
     });
     app.get("/query", [](const hive::request& req, hive::response& res) {
       res.text(req.query("a").value_or("<none>"));

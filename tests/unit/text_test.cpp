@@ -2,6 +2,7 @@
 // whitespace, comma lists, Host syntax and percent-decoding.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,4 +116,38 @@ TEST_CASE("text: percent_decode refuses a malformed escape and appends nothing a
   out.clear();
   CHECK(!d::percent_decode("ok+%41%zz%42", out, true));
   CHECK(out == "ok A");  // what came before the bad escape, and nothing from it on
+}
+
+TEST_CASE("text: percent_decode into memory writes the decoded bytes and says how many") {
+  const auto decode = [](std::string_view in, bool plus) -> std::optional<std::string> {
+    std::string room(in.size(), '#');
+    const auto n = d::percent_decode(in, room.data(), plus);
+    if (!n) return std::nullopt;
+    CHECK(room.substr(*n) == std::string(in.size() - *n, '#'));  // nothing past what it decoded
+    return room.substr(0, *n);
+  };
+  CHECK(decode("plain", true) == "plain");
+  CHECK(decode("", true) == "");
+  CHECK(decode("x+y%21", true) == "x y!");
+  CHECK(decode("x+y%21", false) == "x+y!");
+  CHECK(decode("%2B+", true) == "+ ");
+  for (const char* bad : {"%", "%4", "%zz", "abc%2", "%%41"}) {
+    CAPTURE(bad);
+    CHECK(!decode(bad, true));
+  }
+}
+
+TEST_CASE("text: percent_decodes_to compares what a text decodes to, a malformed one with nothing") {
+  CHECK(d::percent_decodes_to("name", "name", true));
+  CHECK(d::percent_decodes_to("", "", true));
+  CHECK(d::percent_decodes_to("%6Eame", "name", true));
+  CHECK(d::percent_decodes_to("a+b", "a b", true));
+  CHECK(!d::percent_decodes_to("a+b", "a b", false));
+  CHECK(d::percent_decodes_to("a+b", "a+b", false));
+  CHECK(!d::percent_decodes_to("name", "nam", true));    // longer
+  CHECK(!d::percent_decodes_to("nam", "name", true));    // shorter
+  CHECK(!d::percent_decodes_to("%6E", "", true));
+  CHECK(!d::percent_decodes_to("nbme", "name", true));
+  CHECK(!d::percent_decodes_to("name%zz", "name%zz", true));  // malformed: equal to nothing
+  CHECK(!d::percent_decodes_to("na%", "na%", true));
 }
