@@ -88,6 +88,16 @@ class session final : private responder {
   // make the kernel reset the connection, so the shell should linger too.
   bool unread_input() const;
   bool draining() const { return draining_; }
+  // Memory the client decides the size of, for the worker's budgets: the input buffer and the
+  // body received; the copied output waiting to be sent and the response body it was copied from.
+  std::size_t input_held() const {
+    return (in_ ? in_.cap : 0) + (b_ ? b_->body.capacity() : 0);
+  }
+  std::size_t output_held() const {
+    if (!b_) return 0;
+    const bool copy = b_->res.kind() == response::body_kind::bytes;
+    return b_->out.arena_bytes() + (copy ? b_->res.body_bytes().size() : 0);
+  }
 
   std::uint64_t messages_begun() const {
     return messages_done_ + (b_ ? b_->parser.messages_begun() : 0);

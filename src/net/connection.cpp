@@ -101,6 +101,10 @@ void connection::run() {
     if (!read_some()) break;
   }
   in_run_ = false;
+  // Once per run, not per byte: a run grows a connection by at most its own caps.
+  if (state_ != state::closed) {
+    srv_.report_held(held_, {session_.input_held(), session_.output_held()});
+  }
 }
 
 connection::flushed connection::flush() {
@@ -247,6 +251,7 @@ void connection::drain() {
 void connection::close_now() {
   if (state_ == state::closed) return;
   state_ = state::closed;
+  srv_.report_held(held_, {});
   transport_.close();  // also leaves the poller's set
   srv_.remove(this);
   session_.peer_gone();  // last: a pending deferred response's on_close is user code
