@@ -31,6 +31,10 @@ struct options {
   std::size_t max_header_bytes = 16 * 1024;        // 431 past it: header bombs
   std::size_t max_header_count = 100;              // 431 past it: many tiny headers
   std::size_t max_body_bytes = 1024 * 1024;        // 413 past it, before reading when declared
+  // Per worker, summed over its connections (each also capped on its own): past one, the
+  // connections holding the most are closed until the sum is back under 90 % of it. >= 1 MiB.
+  std::size_t max_worker_input_bytes = 64 * 1024 * 1024;   // partial heads and bodies: slowloris
+  std::size_t max_worker_output_bytes = 64 * 1024 * 1024;  // queued copies: clients that never read
 
   // Timeouts: each bounds how long a connection may hold a worker's resources.
   std::chrono::milliseconds header_timeout{10'000};  // whole header section: slowloris → 408

@@ -107,7 +107,8 @@ class response {
   file_part body_file() const { return file_; }
   const std::shared_ptr<const void>& body_owner() const { return owner_; }
 
-  // Back to an untouched 200, keeping the memory it grew (hive reuses responses).
+  // Back to an untouched 200, keeping the memory it grew (hive reuses responses), except a body
+  // over 256 KiB, which is freed.
   void reset();
 
  private:

@@ -16,6 +16,7 @@ struct stats {
   std::uint64_t responses[6] = {};  // by status class: [1] 1xx … [5] 5xx; [0] unused
   std::uint64_t connections_open = 0;
   std::uint64_t connections_total = 0;
+  std::uint64_t connections_shed = 0;  // closed because the worker was over a memory budget
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t restarts = 0;  // workers the primary started again after a crash or a kill

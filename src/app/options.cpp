@@ -38,6 +38,14 @@ std::size_t parse_size(std::string_view v) {
   return static_cast<std::size_t>(n * mul);
 }
 
+// A worker budget: a size, and at least enough for a few connections' buffers.
+std::size_t parse_budget(std::string_view v) {
+  constexpr std::size_t least = 1024 * 1024;
+  const std::size_t n = parse_size(v);
+  if (n < least) throw std::invalid_argument("less than 1MiB, the least a worker budget may be");
+  return n;
+}
+
 std::string show_days(milliseconds d) {
   return std::to_string(d / std::chrono::hours(24)) + " days";
 }
@@ -156,6 +164,14 @@ const std::vector<flag>& flags() {
        [](options& o, std::string_view v) { o.max_header_count = static_cast<std::size_t>(parse_int(v, 1, 10000)); },
        [](const options& o) { return std::to_string(o.max_header_count); }},
       HIVE_SIZE_FLAG(max_body_bytes, "max-body", "HIVE_MAX_BODY", "largest request body (413 past it)"),
+      {"max-worker-input", "HIVE_MAX_WORKER_INPUT",
+       "request bytes all connections buffer (the greediest close past it)",
+       [](options& o, std::string_view v) { o.max_worker_input_bytes = parse_budget(v); },
+       [](const options& o) { return show_size(o.max_worker_input_bytes); }},
+      {"max-worker-output", "HIVE_MAX_WORKER_OUTPUT",
+       "unsent output all connections hold (the greediest close past it)",
+       [](options& o, std::string_view v) { o.max_worker_output_bytes = parse_budget(v); },
+       [](const options& o) { return show_size(o.max_worker_output_bytes); }},
       HIVE_TIME_FLAG(header_timeout, "header-timeout", "HIVE_HEADER_TIMEOUT",
                      "whole header section (408 past it)"),
       HIVE_TIME_FLAG(body_timeout, "body-timeout", "HIVE_BODY_TIMEOUT", "whole request body (408 past it)"),

@@ -12,6 +12,11 @@ namespace hive {
 
 using detail::iequals;
 
+namespace {
+// A body that grew past this is freed by reset(), not kept for the next response.
+constexpr std::size_t keep_body_bytes = 256 * 1024;
+}  // namespace
+
 response& response::status(int code) {
   // 1xx are interim: sent as the final answer, the client would take the next response as this
   // request's, and every answer after it would be off by one.
@@ -143,7 +148,13 @@ void response::reset() {
   fields_.clear();
   type_kind_ = type_kind::none;
   drop_body();
-  bytes_.clear();
+  // hive reuses a response from request to request and keeps idle ones in its pool: one large
+  // answer must not pin its size there for the life of the worker.
+  if (bytes_.capacity() > keep_body_bytes) {
+    std::string().swap(bytes_);
+  } else {
+    bytes_.clear();
+  }
 }
 
 deferred response::defer() {

@@ -19,6 +19,7 @@ void to_json(nlohmann::json& j, const stats& s) {
         {"4xx", s.responses[4]}, {"5xx", s.responses[5]}}},
       {"connections_open", s.connections_open},
       {"connections_total", s.connections_total},
+      {"connections_shed", s.connections_shed},
       {"bytes_in", s.bytes_in},
       {"bytes_out", s.bytes_out},
       {"restarts", s.restarts},

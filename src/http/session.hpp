@@ -74,6 +74,14 @@ class session final : public protocol, private responder {
   void drain() override { draining_ = true; }
   void release_if_idle() override;
   std::unique_ptr<protocol> successor() override;
+  // Memory the client decides the size of: the input buffer and the body received; the copied
+  // output waiting to be sent and the response body it was copied from.
+  held_bytes held() const override {
+    if (!b_) return {in_ ? in_.cap : 0, 0};
+    const bool copy = b_->res.kind() == response::body_kind::bytes;
+    return {(in_ ? in_.cap : 0) + b_->body.capacity(),
+            b_->out.arena_bytes() + (copy ? b_->res.body_bytes().size() : 0)};
+  }
 
   // Convenience for tests: prepare + copy + commit, as often as needed.
   void feed(std::string_view bytes);

@@ -73,6 +73,8 @@ void connection::run() {
   while (proto_ == &session_ ? run_with(session_) : run_with(*proto_)) {
   }
   in_run_ = false;
+  // Once per run, not per byte: a run grows a connection by at most its own caps.
+  if (state_ != state::closed) srv_.report_held(held_, proto_ == &session_ ? session_.held() : proto_->held());
 }
 
 // True when the protocol was handed off and the new one should run.
@@ -275,6 +277,7 @@ void connection::drain() {
 void connection::close_now() {
   if (state_ == state::closed) return;
   state_ = state::closed;
+  srv_.report_held(held_, {});
   transport_.close();  // also leaves the poller's set
   srv_.remove(this);
   proto_->peer_gone();  // last: a held response's on_close is user code

@@ -13,6 +13,7 @@
 #include "http/session.hpp"
 #include "net/poller.hpp"
 #include "net/tcp_transport.hpp"
+#include "net/worker_budget.hpp"
 
 namespace hive::detail {
 
@@ -37,6 +38,8 @@ class connection final : public poll_target {
   bool closed() const { return state_ == state::closed; }
   // Closed, and no work posted to the loop still names it: it may be freed.
   bool freeable() const { return state_ == state::closed && !wake_posted_; }
+  // What it holds, as it last told the worker's budget (at the end of each run).
+  const held_bytes& held() const { return held_; }
 
   // The server's list of connections.
   connection* prev = nullptr;
@@ -74,6 +77,7 @@ class connection final : public poll_target {
   session session_;
   std::unique_ptr<protocol> upgraded_;  // the successor, after a 101
   protocol* proto_ = &session_;         // the one in charge
+  held_bytes held_;
   std::int64_t deadline_ms_ = 0;  // 0: none
   // What the deadline was set for: a new phase or a new message starts a new one.
   std::uint64_t deadline_progress_ = 0;

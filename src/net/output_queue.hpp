@@ -35,6 +35,8 @@ class output_queue {
 
   bool empty() const { return queued_ == 0; }
   std::size_t bytes() const { return queued_; }
+  // The memory copied output takes (the arena's capacity): what a worker's budget counts.
+  std::size_t arena_bytes() const { return arena_cap_; }
 
   // The next write: either up to `max` memory segments as iovecs (returns their count), or, when
   // the front is a file range, 0 and `file` filled.

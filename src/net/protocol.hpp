@@ -11,6 +11,7 @@
 #include <span>
 
 #include "net/output_queue.hpp"
+#include "net/worker_budget.hpp"
 
 namespace hive::detail {
 
@@ -53,6 +54,9 @@ class protocol {
   virtual void drain() = 0;
   // A read found nothing: memory held only for the next bytes may go back to its pool.
   virtual void release_if_idle() = 0;
+
+  // What it holds that the client decides the size of, for the worker's memory budgets.
+  virtual held_bytes held() const = 0;
 
   // With step() == hand_off: the protocol that takes over, already fed the bytes read past the
   // last message. The old one is done.

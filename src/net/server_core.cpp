@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include <asio/post.hpp>
 
 #include "net/connection.hpp"
 #include "util/clock.hpp"
+#include "util/log.hpp"
 #include "net/listener.hpp"
 
 namespace hive::detail {
@@ -19,6 +21,8 @@ namespace {
 constexpr std::int64_t trim_check_ms = 3000;
 // Idle buffers a pool may hold beyond two per connection of the last check's busiest moment.
 constexpr std::size_t trim_slack = 8;
+// Under a sustained attack the worker sheds again and again: one log line per this at most.
+constexpr std::int64_t shed_log_ms = 10'000;
 }  // namespace
 
 server_core::server_core(asio::io_context& io, const app& a, const options& opts)
@@ -27,6 +31,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
       opts_(opts),
       trusted_(opts.trusted_proxies),
       dispatcher_(a, &own_stats_),
+      budget_(opts.max_worker_input_bytes, opts.max_worker_output_bytes),
       date_(opts.server_name),
       timer_(io),
       poller_(io) {
@@ -96,7 +101,9 @@ void server_core::before_batch(void* self) {
 }
 
 void server_core::after_batch(void* self) {
-  static_cast<server_core*>(self)->free_closed();
+  auto* s = static_cast<server_core*>(self);
+  if (s->shed_pending_) s->shed();
+  s->free_closed();  // the shed ones too
 }
 
 void server_core::remove(connection* c) {
@@ -182,6 +189,49 @@ void server_core::maybe_trim() {
 #if defined(__GLIBC__)
   ::malloc_trim(0);
 #endif
+}
+
+void server_core::schedule_shed() {
+  shed_pending_ = true;
+  // Never from inside the connection that reported: inside the poller's dispatch the batch's
+  // end sheds; otherwise (a timer, a posted wake) the loop does, next.
+  if (poller_.dispatching()) return;
+  asio::post(io_, [this, alive = alive()] {
+    if (!alive.expired() && shed_pending_) shed();
+  });
+}
+
+// A worker over a budget closes the connections holding the most of it until it is back under
+// 90 % of the budget. They are the clients that neither read their answers nor finish their
+// requests: a legitimate client's holding comes and goes with its request.
+void server_core::shed() {
+  shed_pending_ = false;
+  if (stopped_) return;
+  const std::size_t n = shed_greediest(&held_bytes::output) + shed_greediest(&held_bytes::input);
+  if (n == 0) return;
+  stats_->add(stats_->connections_shed, n);
+  shed_unlogged_ += n;
+  if (now_ms_ < next_shed_log_ms_) return;
+  next_shed_log_ms_ = now_ms_ + shed_log_ms;
+  const auto mib = [](std::size_t b) { return b / (1024 * 1024); };
+  warn("over a memory budget (--max-worker-input ", mib(budget_.max().input),
+       " MiB, --max-worker-output ", mib(budget_.max().output), " MiB): closed ", shed_unlogged_,
+       " connections holding the most; now ", mib(budget_.total().input), " MiB in, ",
+       mib(budget_.total().output), " MiB out");
+  shed_unlogged_ = 0;
+}
+
+// Sheds by one part (output or input) if its total is past its budget; returns how many closed.
+std::size_t server_core::shed_greediest(std::size_t held_bytes::*part) {
+  if (budget_.total().*part <= budget_.max().*part) return 0;
+  std::vector<shed_candidate<connection>> all;
+  for (connection* c = head_; c != nullptr; c = c->next) {
+    if (c->held().*part != 0) all.push_back({c->held().*part, c});
+  }
+  std::reverse(all.begin(), all.end());  // the list is newest first
+  const std::size_t k = pick_greediest(all, budget_.total().*part, budget_.target().*part);
+  for (std::size_t i = 0; i < k; ++i) all[i].who->abort();  // each reports it holds nothing now
+  return k;
 }
 
 void server_core::shutdown(std::function<void()> done, bool keep_accepting) {

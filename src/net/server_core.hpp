@@ -19,6 +19,7 @@
 #include "http/session.hpp"
 #include "net/input_buffer.hpp"
 #include "net/poller.hpp"
+#include "net/worker_budget.hpp"
 #include "util/cidr.hpp"
 #include "util/counters.hpp"
 
@@ -77,11 +78,20 @@ class server_core {
   std::weak_ptr<int> alive() const { return alive_; }
   // Unlinks a closed connection; it is freed at the next safe point, never under its own feet.
   void remove(connection* c);
+  // A connection that held `was` (as it last reported) now holds `now`. Past a budget, the
+  // connections holding the most are shed at the next safe point (shed()).
+  void report_held(held_bytes& was, const held_bytes& now) {
+    if (now == was) return;
+    if (budget_.update(was, now) && !shed_pending_) schedule_shed();
+  }
 
  private:
   void start_timer();
   void tick();
   void maybe_trim();
+  void schedule_shed();
+  void shed();
+  std::size_t shed_greediest(std::size_t held_bytes::*part);
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void free_closed();
   static void before_batch(void* self);
@@ -97,6 +107,7 @@ class server_core {
   session_config cfg_;
   buffer_pool pool_;
   input_pool inputs_;
+  worker_budget budget_;
   date_cache date_;
   counters own_stats_;  // counted whether or not anyone reads them: hive::worker::stats() may
   counters* stats_ = &own_stats_;
@@ -113,6 +124,10 @@ class server_core {
   std::uint64_t bytes_in_at_check_ = 0;
   std::size_t peak_count_ = 0;  // most connections open at once since the last check
   bool active_since_trim_ = false;
+  // Shedding connections over a budget (shed).
+  bool shed_pending_ = false;
+  std::size_t shed_unlogged_ = 0;
+  std::int64_t next_shed_log_ms_ = 0;
   bool draining_ = false;
   bool stopped_ = false;
   std::function<void()> drained_;

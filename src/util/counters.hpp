@@ -15,6 +15,7 @@ struct counters {
   std::atomic<std::uint64_t> responses[6] = {};  // by status class: [1] 1xx … [5] 5xx
   std::atomic<std::uint64_t> connections_open{0};
   std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_shed{0};
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
 
@@ -31,6 +32,7 @@ struct counters {
     for (int i = 0; i < 6; ++i) s.responses[i] += responses[i].load(r);
     s.connections_open += connections_open.load(r);
     s.connections_total += connections_total.load(r);
+    s.connections_shed += connections_shed.load(r);
     s.bytes_in += bytes_in.load(r);
     s.bytes_out += bytes_out.load(r);
   }

@@ -33,6 +33,7 @@ class shout final : public detail::protocol {
   void timeout() override { eof_ = true; }
   void drain() override {}
   void release_if_idle() override {}
+  detail::held_bytes held() const override { return {sizeof buf_, out_.arena_bytes()}; }
 
   int gone = 0;
 

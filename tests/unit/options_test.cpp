@@ -28,6 +28,8 @@ TEST_CASE("options: defaults match the documented ones") {
   CHECK(o.body_timeout == 30s);
   CHECK(o.idle_timeout == 5s);
   CHECK(o.write_timeout == 30s);
+  CHECK(o.max_worker_input_bytes == 64 * 1024 * 1024);
+  CHECK(o.max_worker_output_bytes == 64 * 1024 * 1024);
 }
 
 TEST_CASE("options: flags in both spellings, units for sizes and durations") {
@@ -112,4 +114,24 @@ TEST_CASE("options: a size that does not fit size_t is refused; the largest that
   CHECK_THROWS_AS(parse({"--max-header-bytes", gib_over.c_str()}), std::invalid_argument);
   // One past the largest uint64: from_chars overflows; the message says too big, not "not a size".
   CHECK(parse_error({"--max-body", "18446744073709551616"}).find("too big") != std::string::npos);
+}
+
+TEST_CASE("options: worker memory budgets take sizes of at least 1 MiB") {
+  const auto o = parse({"--max-worker-input", "1MiB", "--max-worker-output=2GiB"});
+  CHECK(o.max_worker_input_bytes == 1024 * 1024);
+  CHECK(o.max_worker_output_bytes == 2048ull * 1024 * 1024);
+  ::setenv("HIVE_MAX_WORKER_OUTPUT", "8MiB", 1);
+  const auto env = parse({});
+  ::unsetenv("HIVE_MAX_WORKER_OUTPUT");
+  CHECK(env.max_worker_output_bytes == 8 * 1024 * 1024);
+  const auto small = parse_error({"--max-worker-input", "1023KiB"});
+  CHECK(small.find("--max-worker-input") != std::string::npos);
+  CHECK(small.find("1MiB") != std::string::npos);
+  CHECK(parse_error({"--max-worker-output", "0"}).find("--max-worker-output") != std::string::npos);
+  CHECK(parse_error({"--max-worker-output", "lots"}).find("--max-worker-output") != std::string::npos);
+  const auto u = hive::options::usage();
+  for (const char* s : {"--max-worker-input", "HIVE_MAX_WORKER_INPUT", "--max-worker-output",
+                        "HIVE_MAX_WORKER_OUTPUT", "64MiB"}) {
+    CHECK_MESSAGE(u.find(s) != std::string::npos, s);
+  }
 }
