@@ -61,7 +61,11 @@ int main(int argc, char** argv) {
       out.write(std::to_string(i) + "\n");
       timer->expires_after(std::chrono::milliseconds(20));
       timer->async_wait([next, i](const asio::error_code& ec) {
-        if (!ec && *next) (*next)(i + 1);
+        if (ec) {
+          *next = nullptr;  // cancelled (the client left): let go of it all
+        } else if (*next) {
+          (*next)(i + 1);
+        }
       });
     };
     (*next)(1);

@@ -31,7 +31,10 @@ void stream::on_drain(std::function<void()> f) {
 
 void stream::on_close(std::function<void()> f) {
   if (!state_) return;
-  if (state_->owner == nullptr) return;  // ended, or gone (on_close already ran or was never set)
+  if (state_->owner == nullptr) {
+    if (state_->gone && f) f();  // already gone, as deferred::on_close does; ended: never
+    return;
+  }
   state_->on_close = std::move(f);
 }
 
@@ -67,6 +70,7 @@ stream_state::~stream_state() {
 
 void stream_state::abandon() {
   owner = nullptr;
+  gone = true;
   on_drain = nullptr;
   auto f = std::move(on_close);
   on_close = nullptr;
@@ -74,9 +78,9 @@ void stream_state::abandon() {
 }
 
 void stream_state::drained() {
-  if (!behind || owner == nullptr) return;
+  // Without a callback yet, the debt stands: the next drain pays it.
+  if (!behind || owner == nullptr || !on_drain) return;
   behind = false;
-  if (!on_drain) return;
   auto f = on_drain;  // a copy: the callback may replace itself
   run_callback(f, "on_drain");
 }

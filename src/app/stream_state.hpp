@@ -11,6 +11,7 @@ namespace hive::detail {
 struct stream_state {
   responder* owner = nullptr;  // null once ended or once the client is gone
   bool behind = false;         // a write returned false: on_drain is owed
+  bool gone = false;           // the client went away before end()
   std::function<void()> on_drain;
   std::function<void()> on_close;
   ~stream_state();

@@ -43,9 +43,14 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
 
 // Fills hive::request from the parser's spans; the one place that knows request's layout.
 struct request_builder {
+  // What stays the same for every request of a connection: set when it borrows the buffers.
+  static void bind(request& r, conn_buffers& b, const address* peer, const cidr_set* trusted) {
+    r.remote_ = peer != nullptr ? peer : &request::no_address_;  // never another connection's
+    r.trusted_ = trusted;
+    r.scratch_ = &b.scratch;
+  }
   static void build(request& r, const request_parser& p, const input_buffer& in, conn_buffers& b,
-                    std::string_view path, std::string_view query, const address* peer,
-                    const cidr_set* trusted) {
+                    std::string_view path, std::string_view query) {
     const char* base = in.data.get();
     r.method_ = p.method();
     r.target_ = {base + p.target().off, p.target().len};
@@ -61,9 +66,6 @@ struct request_builder {
     r.headers_ = b.headers;
     r.params_ = b.route.params;
     r.body_ = b.body;
-    if (peer != nullptr) r.remote_ = peer;
-    r.trusted_ = trusted;
-    r.scratch_ = &b.scratch;
   }
 };
 
@@ -87,6 +89,7 @@ conn_buffers& session::buffers() {
     b_ = pool_.take();
     b_->link.owner = this;
     b_->body_to = &dispatcher_;
+    request_builder::bind(b_->req, *b_, peer_, cfg_.trusted_proxies);
     // The parser holds nothing between messages: a connection between requests needs none, and
     // one taken from the pool starts fresh.
     b_->parser.reset(cfg_.limits);
@@ -154,7 +157,7 @@ void session::peer_gone() {
   b_->deferred.reset();
   if (auto s = b_->stream.lock()) s->abandon();
   b_->stream.reset();
-  if (streamed) report_finished(origin::handler, stream_bytes_);  // cut short, but it was sent
+  if (streamed) report_finished(origin::handler, stream_bytes_, stream_status_);  // cut short, but sent
   b_->out.clear();
 }
 
@@ -272,7 +275,7 @@ void session::handle_message() {
   auto& b = *b_;
   const char* target = in_.data.get() + b_->parser.target().off;
   request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
-                         {target + b.query.off, b.query.len}, peer_, cfg_.trusted_proxies);
+                         {target + b.query.off, b.query.len});
   dispatch();
 }
 
@@ -299,12 +302,7 @@ void session::dispatch() {
   switch (answer_) {
     case answer::deferred:
       state_ = state::awaiting;
-      // The request's bytes may move while the answer is pending (the connection keeps
-      // reading): the finished record keeps copies.
-      b.pending_method.assign(b.req.method());
-      b.pending_target.assign(b.req.target());
-      b.record_method = b.pending_method;
-      b.record_target = b.pending_target;
+      keep_record();
       return;
     case answer::direct:
     case answer::finished:
@@ -316,12 +314,25 @@ void session::dispatch() {
   }
 }
 
+// The response outlives the handler's call while the connection keeps reading, which may move
+// or overwrite the request's bytes: the finished record keeps copies of what it names.
+void session::keep_record() {
+  auto& b = *b_;
+  b.pending_method.assign(b.record_method);
+  b.pending_target.assign(b.record_target);
+  b.record_method = b.pending_method;
+  b.record_target = b.pending_target;
+}
+
 // An upgrade request: the application may switch the connection to another protocol.
 bool session::try_upgrade() {
   auto& b = *b_;
   // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored; CONNECT is not an upgrade.
-  if (framing_.http10 || b.parser.method() == "CONNECT") return false;
+  // Draining: the connection closes after this answer, so it is answered as HTTP.
+  if (framing_.http10 || draining_ || b.parser.method() == "CONNECT") return false;
   std::unique_ptr<protocol> next;
+  // The 101 is hive's to send: defer() and stream() on it throw (and become a 500).
+  b.link.owner = nullptr;
   try {
     next = dispatcher_.upgrade(b.req, b.res, b.route);
   } catch (const std::exception& e) {
@@ -329,6 +340,7 @@ bool session::try_upgrade() {
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
+  b.link.owner = this;
   if (answer_ == answer::failed) {
     finish_response(origin::hive);
     return true;
@@ -352,40 +364,50 @@ std::unique_ptr<protocol> session::successor() {
     std::string_view rest(in_.data.get() + parsed_, in_.len - parsed_);
     while (!rest.empty()) {
       auto into = next->prepare();
+      if (into.empty()) break;  // against the contract (protocol.hpp): never spin on it
       const std::size_t n = std::min(into.size(), rest.size());
       std::memcpy(into.data(), rest.data(), n);
       next->commit(n);
       rest.remove_prefix(n);
     }
   }
+  // The client's EOF was read already: the connection will not see it again.
+  if (eof_) next->on_eof();
   release_all();
   return next;
 }
 
 void session::handler_failed(std::string_view what) {
-  const bool streamed = state_ == state::streaming;
-  warn("handler for ", b_->req.method(), ' ', b_->req.path(), " threw: ", what,
-       streamed ? "; its streamed body is cut" : "; answered 500");
   if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
     s->on_close = nullptr;
   }
   b_->deferred.reset();
-  if (streamed) {
-    // The head is out: no 500 can follow it. The body is cut, so the client sees it incomplete.
-    if (auto s = b_->stream.lock()) {
-      s->owner = nullptr;
-      s->on_drain = nullptr;
-      s->on_close = nullptr;
-    }
-    b_->stream.reset();
-    report_finished(origin::handler, stream_bytes_);
-    close_after(false);
-    return;
+  const std::string_view method = b_->req.method(), path = b_->req.path();
+  switch (state_) {
+    case state::dispatching:
+      warn("handler for ", method, ' ', path, " threw: ", what, "; answered 500");
+      answer_ = answer::failed;
+      answer_500();
+      return;
+    case state::streaming:
+      // The head is out: no 500 can follow it. The body is cut, so the client sees it incomplete.
+      warn("handler for ", method, ' ', path, " threw: ", what, "; its streamed body is cut");
+      if (auto s = b_->stream.lock()) {
+        s->owner = nullptr;
+        s->on_drain = nullptr;
+        s->on_close = nullptr;
+      }
+      b_->stream.reset();
+      report_finished(origin::handler, stream_bytes_, stream_status_);
+      close_after(false);
+      return;
+    default:
+      // Its stream ended, or was cut as its last handle went with the unwinding: answered.
+      warn("handler for ", method, ' ', path, " threw: ", what, "; its streamed answer had already ended or been cut");
+      return;
   }
-  answer_ = answer::failed;
-  answer_500();
 }
 
 void session::answer_500() {
@@ -517,7 +539,8 @@ response* session::deferred_target() {
 }
 
 std::shared_ptr<deferred_state> session::make_deferred() {
-  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting) || answer_ == answer::finished) {
+  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting) || answer_ == answer::finished ||
+      answer_ == answer::failed) {
     throw std::logic_error("hive: defer() on a response that was already sent");
   }
   // One handle per response: a second defer() (or one inside finish()) returns the same, so no
@@ -551,7 +574,8 @@ void session::complete_deferred(bool failed) {
 }
 
 std::shared_ptr<stream_state> session::make_stream() {
-  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting)) {
+  if (!b_ || (state_ != state::dispatching && state_ != state::awaiting) || answer_ == answer::finished ||
+      answer_ == answer::failed) {
     throw std::logic_error("hive: stream() on a response that was already sent");
   }
   // A deferred handle taken for this response is spent: the stream answers from now on.
@@ -565,6 +589,7 @@ std::shared_ptr<stream_state> session::make_stream() {
   s->owner = this;
   b_->stream = s;
   const bool in_handler = state_ == state::dispatching;
+  if (in_handler) keep_record();  // a deferred answer's are kept already
   start_stream();
   if (!in_handler) wake();
   return s;
@@ -573,6 +598,7 @@ std::shared_ptr<stream_state> session::make_stream() {
 void session::start_stream() {
   auto& b = *b_;
   const int status = b.res.status();
+  stream_status_ = status;  // what the head said, whatever the handler does to `res` later
   const bool bodiless = status == 204 || status == 304 || framing_.head_request;
   // HTTP/1.1 gets chunks; a 1.0 client learns the end from the close.
   framing_.chunked = !framing_.http10 && !bodiless;
@@ -623,11 +649,12 @@ void session::stream_end(bool complete) {
     b_->out.append("0\r\n\r\n");  // the last chunk, no trailers
     stream_bytes_ += 5;
   }
-  report_finished(origin::handler, stream_bytes_);
+  report_finished(origin::handler, stream_bytes_, stream_status_);
   if (!complete) {
     close_after(false);  // cut: the missing last chunk tells the client the body is incomplete
   } else {
-    state_ = framing_.keep_alive ? state::reading : state::closing;
+    const bool close = !framing_.keep_alive || (draining_ && !unread_input());
+    state_ = close ? state::closing : state::reading;
   }
   wake();
 }

@@ -124,6 +124,7 @@ class session final : public protocol, private responder {
   bool try_upgrade();
   void finish_response(origin by);
   // `status` 0: the response's.
+  void keep_record();
   void report_finished(origin by, std::uint64_t bytes_out, int status = 0);
   void start_stream();
   void reject(error e);
@@ -152,6 +153,7 @@ class session final : public protocol, private responder {
   std::size_t parsed_ = 0;
   std::uint64_t messages_done_ = 0;  // begun by parsers given back to the pool
   std::uint64_t stream_bytes_ = 0;   // of the streamed response in progress, head included
+  int stream_status_ = 0;
   state state_ = state::reading;
   answer answer_ = answer::direct;
   // How the response in progress is framed (from its request).

@@ -58,9 +58,12 @@ void connection::on_events(std::uint32_t events) {
   if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
   // Both directions gone (reset, or closed after our FIN): nobody will read a held answer, so
   // release the connection now rather than when the application finishes it.
-  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && proto_->step() >= protocol::next::hold && proto_->step() <= protocol::next::wait) {
-    close_now();
-    return;
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+    const auto next = proto_->step();
+    if (next == protocol::next::hold || next == protocol::next::wait) {
+      close_now();
+      return;
+    }
   }
   run();
 }

@@ -31,7 +31,7 @@ class protocol {
 
   virtual ~protocol() = default;
 
-  // Where to read into, and how much was read there.
+  // Where to read into (never empty), and how much was read there.
   virtual std::span<char> prepare() = 0;
   virtual void commit(std::size_t n) = 0;
   // The client closed its sending side (a read returned 0).

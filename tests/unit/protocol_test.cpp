@@ -66,6 +66,15 @@ const hive::app& stream_app() {
     });
     app.get("/later", [](const hive::request&, hive::response& res) { held_answers.push_back(res.defer()); });
     app.get("/hello", [](const hive::request&, hive::response& res) { res.text("Hello"); });
+    app.get("/drop-then-defer", [](const hive::request&, hive::response& res) {
+      { auto dropped = res.defer(); }  // 500
+      held_answers.push_back(res.defer());  // refused: the answer is decided
+    });
+    app.get("/local-throws", [](const hive::request&, hive::response& res) {
+      auto s = res.stream();
+      s.write("x");
+      throw std::runtime_error("with only a local handle");
+    });
     return app;
   }();
   return a;
@@ -114,6 +123,8 @@ class proto_side final : public hive::detail::dispatcher {
 std::unique_ptr<protocol> proto_side::upgrade(const hive::request& req, hive::response& res,
                                         const hive::detail::route_state& r) {
   ++upgrades_offered;
+  if (req.path() == "/shout-throws") throw std::runtime_error("no");
+  if (req.path() == "/shout-defers") (void)res.defer();
   if (req.path() != "/shout" || req.header("Upgrade") != std::optional<std::string_view>("shout")) {
     return inner_.upgrade(req, res, r);
   }
@@ -362,5 +373,87 @@ TEST_CASE("upgrade: refused by the application, over HTTP/1.0, or to CONNECT: an
     const auto got = hive::test::read_responses(r.out);
     REQUIRE(got.responses.size() == 1);
     CHECK(got.responses[0].status == 404);
+  }
+}
+
+TEST_CASE("stream: requests pipelined while a stream is open leave its finished record intact") {
+  open_streams.clear();
+  proto_rig r;
+  r.feed("GET /parts HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(open_streams.size() == 1);
+  // Enough to make the input buffer grow (and move) while the stream holds the pipeline.
+  const std::string big(13000, 'z');
+  r.feed("POST /" + big + " HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n" + std::string(1000, 'b'));
+  open_streams[0].end();
+  REQUIRE(r.d.records.size() == 1);
+  CHECK(r.d.records[0].method == "GET");
+  CHECK(r.d.records[0].target == "/parts");
+  open_streams.clear();
+}
+
+TEST_CASE("stream: a handler that throws with only a local stream handle: cut once, reported once") {
+  proto_rig r;
+  r.feed("GET /local-throws HTTP/1.1\r\nHost: h\r\n\r\nGET /hello HTTP/1.1\r\nHost: h\r\n\r\n");
+  CHECK(r.out.ends_with("1\r\nx\r\n"));
+  CHECK(r.out.find("500") == std::string::npos);
+  CHECK(r.d.records.size() == 1);
+  CHECK(hive::test::done(*r.s));
+}
+
+TEST_CASE("stream: ending one while draining closes the connection after it") {
+  open_streams.clear();
+  proto_rig r;
+  r.feed("GET /parts HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(open_streams.size() == 1);
+  r.s->drain();
+  open_streams[0].end();
+  r.take();
+  CHECK(r.out.ends_with("0\r\n\r\n"));
+  CHECK(hive::test::done(*r.s));
+  open_streams.clear();
+}
+
+TEST_CASE("deferred: once a dropped handle made the answer a 500, defer() is refused; the next request is unharmed") {
+  held_answers.clear();
+  proto_rig r;
+  r.feed("GET /drop-then-defer HTTP/1.1\r\nHost: h\r\n\r\nGET /later HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(held_answers.size() == 1);  // only /later's
+  CHECK(held_answers[0].pending());
+  CHECK(held_answers[0].finish([](hive::response& res) { res.text("later"); }));
+  r.take();
+  const auto got = hive::test::read_responses(r.out);
+  REQUIRE(got.responses.size() == 2);
+  CHECK(got.responses[0].status == 500);
+  CHECK(got.responses[1].body == "later");
+  held_answers.clear();
+}
+
+TEST_CASE("upgrade: the client's EOF read before the hand-off reaches the successor") {
+  held_answers.clear();
+  proto_rig r;
+  r.feed("GET /later HTTP/1.1\r\nHost: h\r\n\r\n"
+         "GET /shout HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: shout\r\n\r\nbye");
+  r.s->on_eof();  // complete requests are unread: they are still answered
+  REQUIRE(held_answers.size() == 1);
+  held_answers[0].finish([](hive::response& res) { res.text("first"); });
+  r.take();
+  r.s->resume();
+  r.take();
+  REQUIRE(r.s->step() == protocol::next::hand_off);
+  auto next = r.s->successor();
+  REQUIRE(next != nullptr);
+  CHECK(next->output() != nullptr);  // "BYE"
+  CHECK(next->step() == protocol::next::close);
+  held_answers.clear();
+}
+
+TEST_CASE("upgrade: an application that throws, or tries to defer the 101, gets a 500") {
+  for (const char* path : {"/shout-throws", "/shout-defers"}) {
+    proto_rig r;
+    r.feed(std::string("GET ") + path + " HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: shout\r\n\r\n");
+    const auto got = hive::test::read_responses(r.out);
+    REQUIRE(got.responses.size() == 1);
+    CHECK(got.responses[0].status == 500);
+    CHECK(hive::test::done(*r.s));
   }
 }
