@@ -24,33 +24,16 @@ class deferred;
 class response;
 
 namespace detail {
+// hive's side of a response it hands to a handler (defined in hive's sources).
+struct response_link;
 struct deferred_state;
-// The connection side of defer() and stream(), implemented by hive's HTTP session.
-class responder {
- public:
-  virtual std::shared_ptr<deferred_state> make_deferred() = 0;
-  virtual response* deferred_target() = 0;
-  virtual void complete_deferred(bool failed) = 0;
-  virtual std::shared_ptr<stream_state> make_stream() = 0;
-  // False: more than the high-water mark is queued, or the stream is over.
-  virtual bool stream_write(std::string_view part) = 0;
-  // `complete`: end() was called; otherwise the last handle was dropped (the body is cut).
-  virtual void stream_end(bool complete) = 0;
-
- protected:
-  ~responder() = default;
-};
-// Where a response hive hands to a handler finds its connection.
-struct response_link {
-  responder* owner = nullptr;
-};
 }  // namespace detail
 
 class response {
  public:
   // A response of one's own (a test, a cache) works in full, except defer().
   response() = default;
-  // One that hive hands to handlers: defer() reaches the connection through `link`.
+  // One that hive hands to handlers (defer() and stream() reach the connection through it).
   explicit response(detail::response_link* link) : link_(link) {}
 
   response& status(int code);  // 200..599; other codes throw std::invalid_argument
@@ -167,15 +150,5 @@ class deferred {
   std::shared_ptr<detail::deferred_state> state_;
 };
 
-namespace detail {
-struct deferred_state {
-  responder* owner = nullptr;
-  bool done = false;
-  std::function<void()> on_close;
-  ~deferred_state();
-  // The client went away: the handle stops being pending and on_close runs.
-  void abandon();
-};
-}  // namespace detail
 
 }  // namespace hive

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/responder.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 

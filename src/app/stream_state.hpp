@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "hive/response.hpp"
+#include "app/responder.hpp"
 
 namespace hive::detail {
 

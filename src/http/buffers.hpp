@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/dispatcher.hpp"
+#include "app/responder.hpp"
 #include "app/request_scratch.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"

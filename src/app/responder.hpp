@@ -1,0 +1,46 @@
+// How a response that hive handed to a handler reaches its connection: deferred answers and
+// streams call back into the session through `responder`. Internal: public headers name these
+// types only as opaque declarations.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "hive/response.hpp"
+
+namespace hive::detail {
+
+struct stream_state;
+
+// The connection side of defer() and stream(), implemented by hive's HTTP session.
+class responder {
+ public:
+  virtual std::shared_ptr<deferred_state> make_deferred() = 0;
+  virtual response* deferred_target() = 0;
+  virtual void complete_deferred(bool failed) = 0;
+  virtual std::shared_ptr<stream_state> make_stream() = 0;
+  // False: more than the high-water mark is queued, or the stream is over.
+  virtual bool stream_write(std::string_view part) = 0;
+  // `complete`: end() was called; otherwise the last handle was dropped (the body is cut).
+  virtual void stream_end(bool complete) = 0;
+
+ protected:
+  ~responder() = default;
+};
+
+// Where a response hive hands to a handler finds its connection.
+struct response_link {
+  responder* owner = nullptr;
+};
+
+struct deferred_state {
+  responder* owner = nullptr;
+  bool done = false;
+  std::function<void()> on_close;
+  ~deferred_state();
+  // The client went away: the handle stops being pending and on_close runs.
+  void abandon();
+};
+
+}  // namespace hive::detail
