@@ -74,13 +74,13 @@ class session final : public protocol, private responder {
   void drain() override { draining_ = true; }
   void release_if_idle() override;
   std::unique_ptr<protocol> successor() override;
-  // Memory the client decides the size of: the input buffer and the body received; the copied
-  // output waiting to be sent and the response body it was copied from.
+  // Memory the client decides the size of: the input buffer and the body received so far; the
+  // copied output queued for it. Spare capacity a pooled buffer kept from earlier requests is not
+  // counted: it belongs to the pool, and closing this connection would not free it.
   held_bytes held() const override {
-    if (!b_) return {in_ ? in_.cap : 0, 0};
-    const bool copy = b_->res.kind() == response::body_kind::bytes;
-    return {(in_ ? in_.cap : 0) + b_->body.capacity(),
-            b_->out.arena_bytes() + (copy ? b_->res.body_bytes().size() : 0)};
+    const std::size_t input = in_ ? in_.cap : 0;
+    if (!b_) return {input, 0};
+    return {input + b_->body.size(), b_->out.arena_used()};
   }
 
   // Convenience for tests: prepare + copy + commit, as often as needed.

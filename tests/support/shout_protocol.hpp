@@ -33,7 +33,7 @@ class shout final : public detail::protocol {
   void timeout() override { eof_ = true; }
   void drain() override {}
   void release_if_idle() override {}
-  detail::held_bytes held() const override { return {sizeof buf_, out_.arena_bytes()}; }
+  detail::held_bytes held() const override { return {sizeof buf_, out_.arena_used()}; }
 
   int gone = 0;
 

@@ -66,6 +66,7 @@ const hive::app& stream_app() {
     });
     app.get("/later", [](const hive::request&, hive::response& res) { held_answers.push_back(res.defer()); });
     app.get("/hello", [](const hive::request&, hive::response& res) { res.text("Hello"); });
+    app.post("/echo", [](const hive::request& req, hive::response& res) { res.body(req.body()); });
     app.get("/drop-then-defer", [](const hive::request&, hive::response& res) {
       { auto dropped = res.defer(); }  // 500
       held_answers.push_back(res.defer());  // refused: the answer is decided
@@ -456,4 +457,23 @@ TEST_CASE("upgrade: an application that throws, or tries to defer the 101, gets 
     CHECK(got.responses[0].status == 500);
     CHECK(hive::test::done(*r.s));
   }
+}
+
+TEST_CASE("held: what a session reports to the worker's budgets is what its client made it hold") {
+  proto_rig r;
+  const std::string big(200 * 1000, 'b');
+  r.s->feed("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 200000\r\n\r\n" + big);
+  auto held = r.s->held();
+  CHECK(held.input >= big.size());   // the body received
+  CHECK(held.output >= big.size());  // its copy, queued
+  r.take();
+  held = r.s->held();
+  CHECK(held.input == 0);  // between requests: nothing
+  CHECK(held.output == 0);
+  // The pooled buffers kept capacity from the large request; a new partial request on them is
+  // not charged for it.
+  r.s->feed("GET /hello HT");
+  held = r.s->held();
+  CHECK(held.input < 64 * 1024);
+  CHECK(held.output == 0);
 }
