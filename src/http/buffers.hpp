@@ -18,6 +18,7 @@
 #include "hive/response.hpp"
 #include "http/request_parser.hpp"
 #include "net/output_queue.hpp"
+#include "net/protocol.hpp"
 
 namespace hive::detail {
 
@@ -48,6 +49,10 @@ struct conn_buffers {
   response res{&link};
   std::weak_ptr<deferred_state> deferred;
   std::weak_ptr<stream_state> stream;
+  std::uint64_t stream_bytes = 0;  // of the streamed response in progress, head included
+  int stream_status = 0;           // what its head said
+  // After a 101 is queued: the protocol that takes the connection once it is written.
+  std::unique_ptr<protocol> successor;
 
   // Where body bytes go when the route streams the body (route.stream_body, cleared per message).
   dispatcher* body_to = nullptr;

@@ -81,6 +81,7 @@ void session::release_all() {
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->abandon();
   if (auto s = b_->stream.lock()) s->abandon();
+  b_->successor.reset();  // closed while switching: nobody takes over
   give_buffers();
 }
 
@@ -157,7 +158,7 @@ void session::peer_gone() {
   b_->deferred.reset();
   if (auto s = b_->stream.lock()) s->abandon();
   b_->stream.reset();
-  if (streamed) report_finished(origin::handler, stream_bytes_, stream_status_);  // cut short, but sent
+  if (streamed) report_finished(origin::handler, b_->stream_bytes, b_->stream_status);  // cut short, but sent
   b_->out.clear();
 }
 
@@ -350,14 +351,14 @@ bool session::try_upgrade() {
     return false;
   }
   report_finished(origin::handler, serialize_switching(b.out, cfg_.date->fields(), b.res), 101);
-  successor_ = std::move(next);
+  b_->successor = std::move(next);
   state_ = state::switching;
   return true;
 }
 
 std::unique_ptr<protocol> session::successor() {
   if (state_ != state::switching) return nullptr;
-  auto next = std::move(successor_);
+  auto next = std::move(b_->successor);
   state_ = state::handed_off;
   // The bytes read past the request are the new protocol's first.
   if (in_) {
@@ -400,7 +401,7 @@ void session::handler_failed(std::string_view what) {
         s->on_close = nullptr;
       }
       b_->stream.reset();
-      report_finished(origin::handler, stream_bytes_, stream_status_);
+      report_finished(origin::handler, b_->stream_bytes, b_->stream_status);
       close_after(false);
       return;
     default:
@@ -598,7 +599,7 @@ std::shared_ptr<stream_state> session::make_stream() {
 void session::start_stream() {
   auto& b = *b_;
   const int status = b.res.status();
-  stream_status_ = status;  // what the head said, whatever the handler does to `res` later
+  b_->stream_status = status;  // what the head said, whatever the handler does to `res` later
   const bool bodiless = status == 204 || status == 304 || framing_.head_request;
   // HTTP/1.1 gets chunks; a 1.0 client learns the end from the close.
   framing_.chunked = !framing_.http10 && !bodiless;
@@ -611,7 +612,7 @@ void session::start_stream() {
   h.head_request = framing_.head_request;
   h.chunked = framing_.chunked;
   framing_.keep_alive = !close;
-  stream_bytes_ = serialize_stream_head(b.out, h, b.res);
+  b_->stream_bytes = serialize_stream_head(b.out, h, b.res);
   // Parts of a bodiless response are dropped: it ends as soon as its head is out.
   framing_.head_request = bodiless;
   state_ = state::streaming;
@@ -632,10 +633,10 @@ bool session::stream_write(std::string_view part) {
       std::memcpy(p, "\r\n", 2);
       std::memcpy(p + 2, part.data(), part.size());
       std::memcpy(p + 2 + part.size(), "\r\n", 2);
-      stream_bytes_ += size_len + part.size() + 4;
+      b_->stream_bytes += size_len + part.size() + 4;
     } else {
       out.append(part);
-      stream_bytes_ += part.size();
+      b_->stream_bytes += part.size();
     }
     wake();
   }
@@ -647,9 +648,9 @@ void session::stream_end(bool complete) {
   b_->stream.reset();
   if (complete && framing_.chunked) {
     b_->out.append("0\r\n\r\n");  // the last chunk, no trailers
-    stream_bytes_ += 5;
+    b_->stream_bytes += 5;
   }
-  report_finished(origin::handler, stream_bytes_, stream_status_);
+  report_finished(origin::handler, b_->stream_bytes, b_->stream_status);
   if (!complete) {
     close_after(false);  // cut: the missing last chunk tells the client the body is incomplete
   } else {

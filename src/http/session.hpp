@@ -148,12 +148,9 @@ class session final : public protocol, private responder {
   input_pool& inputs_;
   input_buffer in_;
   std::unique_ptr<conn_buffers> b_;
-  std::unique_ptr<protocol> successor_;
   const address* peer_ = nullptr;
   std::size_t parsed_ = 0;
   std::uint64_t messages_done_ = 0;  // begun by parsers given back to the pool
-  std::uint64_t stream_bytes_ = 0;   // of the streamed response in progress, head included
-  int stream_status_ = 0;
   state state_ = state::reading;
   answer answer_ = answer::direct;
   // How the response in progress is framed (from its request).

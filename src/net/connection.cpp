@@ -46,7 +46,7 @@ void connection::wake(void* self) {
     if (alive.expired()) return;  // the server, and with it `c`, is gone
     c->wake_posted_ = false;  // server_core keeps a closed connection alive while this is set
     if (c->state_ == state::closed) return;
-    if (c->proto_ == &c->session_) c->session_.resume();
+    if (!c->upgraded_) c->session_.resume();
     c->run();
   });
 }
@@ -59,7 +59,7 @@ void connection::on_events(std::uint32_t events) {
   // Both directions gone (reset, or closed after our FIN): nobody will read a held answer, so
   // release the connection now rather than when the application finishes it.
   if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
-    const auto next = proto_->step();
+    const auto next = proto().step();
     if (next == protocol::next::hold || next == protocol::next::wait) {
       close_now();
       return;
@@ -73,11 +73,11 @@ void connection::run() {
   in_run_ = true;
   // The HTTP session is called directly (it is final: no virtual calls on the hot path); a
   // successor after a 101 through the protocol interface.
-  while (proto_ == &session_ ? run_with(session_) : run_with(*proto_)) {
+  while (upgraded_ ? run_with(*upgraded_) : run_with(session_)) {
   }
   in_run_ = false;
   // Once per run, not per byte: a run grows a connection by at most its own caps.
-  if (state_ != state::closed) srv_.report_held(held_, proto_ == &session_ ? session_.held() : proto_->held());
+  if (state_ != state::closed) srv_.report_held(held_, upgraded_ ? upgraded_->held() : session_.held());
 }
 
 // True when the protocol was handed off and the new one should run.
@@ -128,15 +128,14 @@ bool connection::run_with(P& p) {
 
 // After a 101: the successor takes the connection, fed what was read past the request.
 bool connection::hand_off() {
-  auto next = proto_->successor();
+  auto next = proto().successor();
   if (!next) {
     close_now();
     return false;
   }
   upgraded_ = std::move(next);
-  proto_ = upgraded_.get();
-  proto_->set_wake(&connection::wake, this);
-  if (draining_) proto_->drain();
+  upgraded_->set_wake(&connection::wake, this);
+  if (draining_) upgraded_->drain();
   waiting_ = wait::none;  // a new protocol: fresh deadlines
   deadline_ms_ = 0;
   return true;
@@ -261,17 +260,17 @@ void connection::check_deadline(std::int64_t now_ms) {
     return;
   }
   waiting_ = wait::none;
-  proto_->timeout();  // 408 for a half-sent request; nothing for an idle one
+  proto().timeout();  // 408 for a half-sent request; nothing for an idle one
   run();
 }
 
 void connection::drain() {
   draining_ = true;
-  proto_->drain();
+  proto().drain();
   // An idle keep-alive client may be sending its next request right now: closing at once would
   // lose it. Give it a short grace — a request that arrives is answered with `Connection: close`
   // — then close at the deadline as for any idle connection.
-  if (waiting_ == wait::read && proto_->read_timer() == protocol::timer::idle) {
+  if (waiting_ == wait::read && proto().read_timer() == protocol::timer::idle) {
     const std::int64_t grace = srv_.now_ms() + srv_.tick_ms() + drain_grace_ms;
     if (deadline_ms_ == 0 || deadline_ms_ > grace) deadline_ms_ = grace;
   }
@@ -283,7 +282,7 @@ void connection::close_now() {
   srv_.report_held(held_, {});
   transport_.close();  // also leaves the poller's set
   srv_.remove(this);
-  proto_->peer_gone();  // last: a held response's on_close is user code
+  proto().peer_gone();  // last: a held response's on_close is user code
 }
 
 }  // namespace hive::detail

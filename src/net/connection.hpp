@@ -68,6 +68,7 @@ class connection final : public poll_target {
   bool hand_off();
   template <class P>
   void wait_for(P& p, wait w);
+  protocol& proto() { return upgraded_ ? *upgraded_ : static_cast<protocol&>(session_); }
   void close_now();
   static void wake(void* self);
 
@@ -75,8 +76,7 @@ class connection final : public poll_target {
   tcp_transport transport_;
   address peer_;
   session session_;
-  std::unique_ptr<protocol> upgraded_;  // the successor, after a 101
-  protocol* proto_ = &session_;         // the one in charge
+  std::unique_ptr<protocol> upgraded_;  // the successor, after a 101: in charge from then on
   held_bytes held_;
   std::int64_t deadline_ms_ = 0;  // 0: none
   // What the deadline was set for: a new phase or a new message starts a new one.
