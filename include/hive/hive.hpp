@@ -3,6 +3,7 @@
 
 #include "hive/app.hpp"
 #include "hive/cluster.hpp"
+#include "hive/event_stream.hpp"
 #include "hive/options.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"

@@ -17,6 +17,7 @@
 #include <asio/io_context.hpp>
 
 #include "app/app_dispatcher.hpp"
+#include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
 #include "support/http_reader.hpp"
 #include "support/shout_protocol.hpp"
@@ -27,6 +28,7 @@ namespace {
 
 std::vector<hive::deferred> parked;
 std::vector<hive::stream> live_streams;
+std::vector<hive::event_stream> live_events;
 int streams_closed = 0;
 
 // 8 bytes per line, each line its own index: a lost, repeated or reordered byte shows.
@@ -67,6 +69,9 @@ const hive::app& test_app() {
       };
       s.on_drain(pump);
       pump();
+    });
+    app.get("/quiet-events", [](const hive::request&, hive::response& res) {
+      live_events.push_back(hive::event_stream(res, {.heartbeat = std::chrono::milliseconds(30)}));
     });
     app.get("/forever", [](const hive::request&, hive::response& res) {
       auto s = res.stream();
@@ -452,4 +457,36 @@ TEST_CASE("connection: after a 101 the successor protocol has the socket, and th
     read_now(c, eof);
     return eof && s.core.connection_count() == 0;
   }));
+}
+
+TEST_CASE("connection: a quiet event stream sends heartbeat comments on the loop's timer, and stops when the client leaves") {
+  live_events.clear();
+  pair_server s;
+  // As hive::server does: hive::worker::io() finds this server's loop.
+  hive::detail::add_local_server(&s.core);
+  struct unregister {
+    hive::detail::server_core* core;
+    ~unregister() { hive::detail::remove_local_server(core); }
+  } registered{&s.core};
+  const int c = s.connect(SOCK_STREAM, [](int client, int) {
+    send_all(client, "GET /quiet-events HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  REQUIRE(live_events.size() == 1);
+  std::string got;
+  bool eof = false;
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(s.run_until([&] {
+    got += read_now(c, eof);
+    std::size_t beats = 0;
+    for (auto at = got.find("3\r\n:\n\n\r\n"); at != std::string::npos; at = got.find("3\r\n:\n\n\r\n", at + 1)) ++beats;
+    return beats >= 2;
+  }));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(55));  // two periods
+  CHECK(live_events[0].open());
+  ::close(c);
+  s.clients.clear();
+  REQUIRE(s.run_until([&] { return s.core.connection_count() == 0; }));
+  CHECK(!live_events[0].open());
+  live_events.clear();
+  s.io.poll();  // the cancelled heartbeat's completion finds nothing to do
 }

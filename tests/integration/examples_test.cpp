@@ -115,6 +115,26 @@ TEST_CASE("examples/embed: hive shares the program's io_context") {
   CHECK(WIFEXITED(status));
 }
 
+TEST_CASE("examples/events: server-sent events with ids, resumed from Last-Event-ID, ended by count") {
+  process p({hive::test::example_path("events"), "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
+  const auto port = hive::test::port_in(p.wait_for_line("listening on", 5s));
+  REQUIRE(port != 0);
+  auto r = ask(port, "GET /events?count=3&every=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(r.header("Content-Type") == "text/event-stream");
+  CHECK(r.body ==
+        "retry: 1000\n\n"
+        "event: tick\nid: 1\ndata: worker 0\ndata: event 1\n\n"
+        "event: tick\nid: 2\ndata: worker 0\ndata: event 2\n\n"
+        "event: tick\nid: 3\ndata: worker 0\ndata: event 3\n\n");
+  r = ask(port, "GET /events?count=2&every=10 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 41\r\n\r\n");
+  CHECK(r.body.find("id: 42\n") != std::string::npos);
+  CHECK(r.body.find("id: 43\n") != std::string::npos);
+  CHECK(r.body.find("id: 44\n") == std::string::npos);
+  CHECK(ask(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").body.find("EventSource") != std::string::npos);
+  const int status = p.stop(SIGTERM, 5s);
+  CHECK(WIFEXITED(status));
+}
+
 TEST_CASE("examples/json-api: create, read, update, delete") {
   process p({hive::test::example_path("json-api"), "--port", "0", "--workers", "0", "--host", "127.0.0.1"});
   const auto port = hive::test::port_in(p.wait_for_line("listening on", 5s));
