@@ -8,7 +8,9 @@
 //     keep(events);                                       // send more later, on this worker's loop
 //   });
 //
-// A handle, copyable; use it on the worker's loop that made it. Dropped without end(), the stream
+// A graceful stop of the worker (SIGTERM, a rolling reload) ends the stream cleanly, and the
+// browser reconnects to a worker that stays. A handle, copyable; use it on the worker's loop that
+// made it. Dropped without end(), the stream
 // is cut (see hive::stream), so keep a copy for as long as events should flow.
 #pragma once
 

@@ -37,6 +37,10 @@ class stream {
   void on_drain(std::function<void()> f);
   // Runs once if the client goes away before end(). Runs on the worker's loop.
   void on_close(std::function<void()> f);
+  // Runs once when the worker starts a graceful stop (SIGTERM, a rolling reload) while the stream
+  // is open — at once if it already has: end the stream soon, or it is cut when the shutdown
+  // timeout runs out. (hive::event_stream ends itself; its clients reconnect to another worker.)
+  void on_stop(std::function<void()> f);
 
  private:
   friend class response;

@@ -61,6 +61,13 @@ event_stream::event_stream(response& res, options opts) : state_(std::make_share
   res.header("Cache-Control", "no-cache");
   state_->out = res.stream("text/event-stream");
   if (opts.retry.count() > 0) state_->out.write("retry: " + std::to_string(opts.retry.count()) + "\n\n");
+  // A graceful stop ends the stream cleanly: the browser reconnects, to a worker that stays.
+  state_->out.on_stop([weak = std::weak_ptr<state>(state_)] {
+    if (auto s = weak.lock()) {
+      if (s->heartbeat) s->heartbeat->cancel();
+      s->out.end();
+    }
+  });
   if (state_->heartbeat) {
     state_->every = opts.heartbeat;
     state_->arm(state_);

@@ -20,6 +20,7 @@ void stream::end() {
   state_->owner = nullptr;
   state_->on_drain = nullptr;  // they may hold the handle: no cycle once ended
   state_->on_close = nullptr;
+  state_->on_stop = nullptr;
   owner->stream_end(true);
 }
 
@@ -36,6 +37,15 @@ void stream::on_close(std::function<void()> f) {
     return;
   }
   state_->on_close = std::move(f);
+}
+
+void stream::on_stop(std::function<void()> f) {
+  if (!open() || !f) return;
+  if (state_->stopping) {
+    f();  // stopping already: the stream was started during the drain
+    return;
+  }
+  state_->on_stop = std::move(f);
 }
 
 hive::stream response::stream(std::string_view content_type) {
@@ -72,9 +82,19 @@ void stream_state::abandon() {
   owner = nullptr;
   gone = true;
   on_drain = nullptr;
+  on_stop = nullptr;
   auto f = std::move(on_close);
   on_close = nullptr;
   if (f) run_callback(f, "on_close");
+}
+
+void stream_state::stop() {
+  if (stopping) return;
+  stopping = true;
+  if (owner == nullptr || !on_stop) return;
+  auto f = std::move(on_stop);
+  on_stop = nullptr;
+  run_callback(f, "on_stop");
 }
 
 void stream_state::drained() {

@@ -12,9 +12,13 @@ struct stream_state {
   responder* owner = nullptr;  // null once ended or once the client is gone
   bool behind = false;         // a write returned false: on_drain is owed
   bool gone = false;           // the client went away before end()
+  bool stopping = false;       // the worker is stopping gracefully: on_stop has run (or will at once)
   std::function<void()> on_drain;
   std::function<void()> on_close;
+  std::function<void()> on_stop;
   ~stream_state();
+  // The worker started a graceful stop.
+  void stop();
   // The client went away: the stream closes and on_close runs.
   void abandon();
   // Everything queued was sent after a write returned false.

@@ -524,6 +524,12 @@ bool session::accepts_held_input() const {
   return !eof_ && (!in_ || in_.len - parsed_ < cfg_.limits.max_header_bytes);
 }
 
+void session::drain() {
+  draining_ = true;
+  if (state_ != state::streaming) return;
+  if (auto s = b_->stream.lock()) s->stop();  // user code, from the loop
+}
+
 void session::timeout() {
   if (state_ == state::reading) {
     switch (parser_phase()) {
@@ -588,6 +594,7 @@ std::shared_ptr<stream_state> session::make_stream() {
   b_->deferred.reset();
   auto s = std::make_shared<stream_state>();
   s->owner = this;
+  s->stopping = draining_;  // started during a graceful stop: on_stop runs as it is set
   b_->stream = s;
   const bool in_handler = state_ == state::dispatching;
   if (in_handler) keep_record();  // a deferred answer's are kept already

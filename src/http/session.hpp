@@ -71,7 +71,9 @@ class session final : public protocol, private responder {
   timer read_timer() const override;
   std::uint64_t progress() const override { return messages_begun(); }
   void timeout() override;
-  void drain() override { draining_ = true; }
+  // Graceful shutdown: the answer to the last request received says close; an open stream is
+  // told (stream::on_stop).
+  void drain() override;
   void release_if_idle() override;
   std::unique_ptr<protocol> successor() override;
   // Memory the client decides the size of: the input buffer and the body received so far; the

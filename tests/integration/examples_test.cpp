@@ -131,8 +131,20 @@ TEST_CASE("examples/events: server-sent events with ids, resumed from Last-Event
   CHECK(r.body.find("id: 43\n") != std::string::npos);
   CHECK(r.body.find("id: 44\n") == std::string::npos);
   CHECK(ask(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").body.find("EventSource") != std::string::npos);
+  // An endless stream is ended cleanly by a graceful stop: the last chunk, then the close, long
+  // before the shutdown timeout (30 s).
+  client endless(port);
+  REQUIRE(endless.send("GET /events?every=20 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);
+  const auto stopping = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGTERM);
+  const auto got = endless.read_responses(1, 5s);
+  REQUIRE(got.responses.size() == 1);
+  CHECK(got.responses[0].body.find("id: 2\n") != std::string::npos);
   const int status = p.stop(SIGTERM, 5s);
+  CHECK(std::chrono::steady_clock::now() - stopping < 3s);
   CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("examples/json-api: create, read, update, delete") {

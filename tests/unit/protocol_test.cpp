@@ -477,3 +477,32 @@ TEST_CASE("held: what a session reports to the worker's budgets is what its clie
   CHECK(held.input < 64 * 1024);
   CHECK(held.output == 0);
 }
+
+TEST_CASE("stream: a graceful stop tells an open stream once (on_stop); one started during it at once") {
+  open_streams.clear();
+  proto_rig r;
+  r.feed("GET /parts HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(open_streams.size() == 1);
+  int stops = 0;
+  auto s = open_streams[0];
+  s.on_stop([&] {
+    ++stops;
+    s.write("bye");
+    s.end();
+  });
+  r.s->drain();
+  r.s->drain();
+  CHECK(stops == 1);
+  r.take();
+  CHECK(r.out.ends_with("3\r\nbye\r\n0\r\n\r\n"));
+  CHECK(hive::test::done(*r.s));
+
+  proto_rig late;
+  late.s->drain();
+  late.feed("GET /parts HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(open_streams.size() == 2);
+  int late_stops = 0;
+  open_streams[1].on_stop([&] { ++late_stops; });
+  CHECK(late_stops == 1);
+  open_streams.clear();
+}
