@@ -55,6 +55,28 @@ bool send_to(int slot, const nlohmann::json& msg);
 // slot), delivered on this worker's event loop. A later call replaces the handler.
 void on_message(std::function<void(const nlohmann::json& msg, int from)> handler);
 
+// Why a request got no reply.
+enum class request_error {
+  ok,
+  timeout,         // no reply within the timeout (a late one is dropped)
+  peer_gone,       // the primary went away before replying
+  no_handler,      // the primary has no cluster::on_request handler
+  handler_failed,  // its handler threw, or its reply was over max_message_bytes
+};
+using reply_handler = std::function<void(request_error err, const nlohmann::json& reply)>;
+
+// Asks the primary (its cluster::on_request handler) and calls `on_reply` once, on this worker's
+// loop, with its reply or an error; hive numbers, matches and times out the request. False, and
+// on_reply never called, outside a cluster, when the message is over max_message_bytes or when
+// the primary is gone.
+//
+//   hive::worker::request({{"get", "config"}}, 500ms, [d = res.defer()](auto err, const auto& reply) mutable {
+//     d.finish([&](hive::response& r) {
+//       if (err == hive::worker::request_error::ok) r.json(reply); else r.status(504).text("no answer\n");
+//     });
+//   });
+bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply);
+
 // This worker's event loop, for timers and deferred responses: the cluster worker's, hive::serve's
 // or the io_context an embedded hive::server was given. Throws std::logic_error if no hive server
 // exists in this process yet, or if servers run on several io_contexts and this thread runs none.

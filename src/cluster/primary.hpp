@@ -31,6 +31,7 @@ struct cluster_hooks {
   std::vector<cluster::worker_event> fork, online, listening, disconnect;
   std::vector<std::function<void(worker_handle&, exit_status)>> exit;
   std::vector<std::function<void(worker_handle&, const nlohmann::json&)>> message;
+  std::function<void(worker_handle&, const nlohmann::json&, cluster::reply_fn)> request;
   worker_hooks worker;  // run in each worker
 };
 
@@ -49,6 +50,7 @@ class primary {
   bool send(const worker_handle& w, const nlohmann::json& msg);
   std::vector<worker_handle*> workers();
   hive::stats stats() const;
+  asio::io_context& io() { return io_; }
 
  private:
   // A worker's part in its slot.
@@ -107,6 +109,7 @@ class primary {
   // primary_messages.cpp: the channel
   void on_message(proc& p, nlohmann::json&& m);
   void on_listening(proc& p);
+  void on_request(proc& p, nlohmann::json&& m);
   void on_disconnect(pid_t pid);
 
   // primary_reload.cpp: rolling reload

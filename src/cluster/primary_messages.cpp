@@ -1,6 +1,7 @@
 // The primary's side of the worker channels: control messages, user messages, relays, and the
 // Node-like API over them (send, broadcast, workers).
 #include <algorithm>
+#include <memory>
 
 #include <asio/post.hpp>
 
@@ -34,10 +35,41 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
       return;
     }
     target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+  } else if (t == "request") {
+    on_request(p, std::move(m));
   } else if (t == "pong") {
     // liveness is the heartbeat's job; a pong only shows the channel works
   } else {
     warn("dropped a message of unknown type '", t, "' from ", who(p));
+  }
+}
+
+// {"t":"request","id":N,"data":…} → {"t":"reply","id":N,"data":…} or {…,"error":"…"}.
+void primary::on_request(proc& p, nlohmann::json&& m) {
+  const auto id = m.find("id");
+  const auto data = m.find("data");
+  if (id == m.end() || !id->is_number_unsigned() || data == m.end()) {
+    warn("dropped a request from ", who(p), " with no id or data");
+    return;
+  }
+  const pid_t pid = p.handle->pid();
+  const std::uint64_t n = id->get<std::uint64_t>();
+  // Sends the error, or the reply (then, if it is too large, the error instead). Once.
+  auto answer = [this, pid, n, done = std::make_shared<bool>(false)](const nlohmann::json* reply, const char* error) {
+    if (*done) return;
+    *done = true;
+    auto it = procs_.find(pid);
+    if (it == procs_.end() || !it->second->channel->is_open()) return;
+    ipc_channel& ch = *it->second->channel;
+    if (reply != nullptr && ch.send({{"t", "reply"}, {"id", n}, {"data", *reply}})) return;
+    ch.send({{"t", "reply"}, {"id", n}, {"error", reply != nullptr ? "handler_failed" : error}});
+  };
+  if (!hooks_.request) return answer(nullptr, "no_handler");
+  try {
+    hooks_.request(*p.handle, *data, [answer](const nlohmann::json& reply) mutable { answer(&reply, nullptr); });
+  } catch (const std::exception& e) {
+    report_handler_error(e);
+    answer(nullptr, "handler_failed");
   }
 }
 

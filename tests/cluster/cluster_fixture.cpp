@@ -121,7 +121,31 @@ int main(int argc, char** argv) {
     res.text(hive::worker::send_to(to, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
   });
 
+  // Request/reply: asks the primary with the body, answers {"error":…,"reply":…} once it knows.
+  app.post("/ask", [](const hive::request& req, hive::response& res) {
+    const auto ms = std::stoi(std::string(req.query("timeout_ms").value_or("2000")));
+    const bool sent = hive::worker::request(
+        nlohmann::json::parse(req.body(), nullptr, false), std::chrono::milliseconds(ms),
+        [d = res.defer()](hive::worker::request_error err, const nlohmann::json& reply) mutable {
+          static const char* names[] = {"ok", "timeout", "peer_gone", "no_handler", "handler_failed"};
+          d.finish([&](hive::response& r) {
+            r.json({{"error", names[static_cast<int>(err)]}, {"reply", reply}});
+          });
+        });
+    if (!sent) res.text("refused");
+  });
+
   hive::cluster cluster(app, opts);
+  cluster.on_request([&cluster](hive::worker_handle& w, const nlohmann::json& msg, hive::cluster::reply_fn reply) {
+    if (msg.contains("echo")) return reply({{"echo", msg["echo"]}, {"slot", w.slot()}});
+    if (msg.contains("throw")) throw std::runtime_error("fixture request handler fails");
+    if (msg.contains("big")) return reply({{"big", std::string(100 * 1024, 'x')}});
+    if (msg.contains("later_ms")) {  // from a timer on the primary's loop
+      auto t = std::make_shared<asio::steady_timer>(cluster.io(), std::chrono::milliseconds(msg["later_ms"].get<int>()));
+      t->async_wait([t, reply](const asio::error_code&) { reply({{"later", true}}); });
+    }
+    // anything else: never answered
+  });
   const auto event = [](const char* name) {
     return [name](hive::worker_handle& w) {
       say(std::string("fixture ") + name + " slot=" + std::to_string(w.slot()) + " pid=" + std::to_string(w.pid()));
