@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -107,6 +108,8 @@ class cluster {
   void reload();                              // as SIGHUP: rolling, one slot at a time
   void stop();                                // as SIGTERM: graceful
   void broadcast(const nlohmann::json& msg);  // to every live worker
+  // To every hive::worker::subscribe(topic) handler in every worker.
+  void publish(const std::string& topic, const nlohmann::json& msg);
 
   // The primary's event loop, for timers and work on the primary (it runs from run() on; with
   // opts.workers == 0 there is no primary and nothing runs it).

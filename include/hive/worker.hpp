@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -76,6 +77,16 @@ using reply_handler = std::function<void(request_error err, const nlohmann::json
 //     });
 //   });
 bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply);
+
+// Pub/sub across the cluster. `handler` runs on this worker's loop for every message published
+// to `topic` by any worker (this one included) or by cluster::publish, once per subscription and
+// in publish order per publisher. A topic this worker never subscribed to costs it nothing: the
+// primary forwards only to subscribed workers. A worker that does not read fast enough loses
+// messages (its channel queue is bounded at 4 MiB); the primary logs how many, once a second.
+// Outside a cluster subscribe does nothing and publish returns false.
+void subscribe(const std::string& topic, std::function<void(const nlohmann::json& msg)> handler);
+// False, nothing sent, outside a cluster, over max_message_bytes, or when the primary is gone.
+bool publish(const std::string& topic, const nlohmann::json& msg);
 
 // This worker's event loop, for timers and deferred responses: the cluster worker's, hive::serve's
 // or the io_context an embedded hive::server was given. Throws std::logic_error if no hive server

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ class primary {
   void reload();
   void stop();
   void broadcast(const nlohmann::json& msg);
+  // Posts {"t":"event","topic":…,"data":…} to every worker subscribed to its topic.
+  void publish(nlohmann::json event);
   bool send(const worker_handle& w, const nlohmann::json& msg);
   std::vector<worker_handle*> workers();
   hive::stats stats() const;
@@ -70,6 +73,9 @@ class primary {
     bool disconnected = false;
     bool reaped = false;  // waited for; on_exit still to run
     std::unique_ptr<asio::steady_timer> kill_timer;
+    std::set<std::string, std::less<>> topics;  // pub/sub: what it subscribed to
+    std::uint64_t dropped = 0;                  // published messages it could not take, unlogged
+    std::int64_t dropped_logged_ms = 0;
   };
   enum class slot_status { running, restarting, given_up };
   struct slot {
@@ -110,6 +116,7 @@ class primary {
   void on_message(proc& p, nlohmann::json&& m);
   void on_listening(proc& p);
   void on_request(proc& p, nlohmann::json&& m);
+  void deliver(const nlohmann::json& event);
   void on_disconnect(pid_t pid);
 
   // primary_reload.cpp: rolling reload

@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 
 #include "cluster/primary.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace hive::detail {
@@ -35,6 +36,18 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
       return;
     }
     target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+  } else if (t == "sub") {
+    const auto topic = m.find("topic");
+    if (topic != m.end() && topic->is_string()) p.topics.insert(topic->get<std::string>());
+  } else if (t == "pub") {
+    const auto topic = m.find("topic");
+    const auto data = m.find("data");
+    if (topic == m.end() || !topic->is_string() || data == m.end()) {
+      warn("dropped a publish from ", who(p), " with no topic or data");
+      return;
+    }
+    m["t"] = "event";
+    deliver(m);
   } else if (t == "request") {
     on_request(p, std::move(m));
   } else if (t == "pong") {
@@ -71,6 +84,25 @@ void primary::on_request(proc& p, nlohmann::json&& m) {
     report_handler_error(e);
     answer(nullptr, "handler_failed");
   }
+}
+
+void primary::deliver(const nlohmann::json& event) {
+  const auto& topic = event["topic"].get_ref<const std::string&>();
+  const std::int64_t now = monotonic_ms();
+  for (auto& [pid, p] : procs_) {
+    if (!p->topics.contains(topic) || !p->channel->is_open()) continue;
+    if (!p->channel->send(event)) ++p->dropped;
+    // A subscriber that cannot keep up: one line a second with the count, not one per message.
+    if (p->dropped > 0 && now - p->dropped_logged_ms >= 1000) {
+      warn("dropped ", p->dropped, " published message(s) to ", who(*p), ": it is not reading fast enough");
+      p->dropped = 0;
+      p->dropped_logged_ms = now;
+    }
+  }
+}
+
+void primary::publish(nlohmann::json event) {
+  asio::post(io_, [this, e = std::move(event)] { deliver(e); });
 }
 
 void primary::on_listening(proc& p) {

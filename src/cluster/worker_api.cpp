@@ -138,6 +138,22 @@ bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply
   return true;
 }
 
+void subscribe(const std::string& topic, std::function<void(const nlohmann::json&)> handler) {
+  auto* w = current_worker();
+  if (w == nullptr || !handler) return;
+  auto& list = w->subscriptions[topic];
+  if (list.empty()) w->channel->send({{"t", "sub"}, {"topic", topic}});
+  list.push_back(std::move(handler));
+}
+
+bool publish(const std::string& topic, const nlohmann::json& msg) {
+  auto* w = current_worker();
+  if (w == nullptr) return false;
+  // Forwarded as {"t":"event",…}: two bytes more than this envelope.
+  constexpr std::size_t forward_growth = 8;
+  return w->channel->send({{"t", "pub"}, {"topic", topic}, {"data", msg}}, forward_growth);
+}
+
 void on_message(std::function<void(const nlohmann::json&, int)> handler) {
   if (auto* w = current_worker()) w->on_message = std::move(handler);
 }

@@ -7,6 +7,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -35,6 +37,7 @@ struct worker_context {
   std::function<void(const nlohmann::json&, int)> on_message;
   std::uint64_t next_request_id = 1;
   std::map<std::uint64_t, pending_request> pending;
+  std::map<std::string, std::vector<std::function<void(const nlohmann::json&)>>, std::less<>> subscriptions;
 };
 
 // Ends the pending request `id` (if still pending) and calls its handler; on the worker's loop.

@@ -120,12 +120,30 @@ class worker_runtime {
       } catch (const std::exception& e) {
         warn("a message handler threw: ", e.what());
       }
+    } else if (t == "event") {
+      on_event(m);
     } else if (t == "reply") {
       on_reply(m);
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {
       warn("dropped a message of unknown type '", t, "' from the primary");
+    }
+  }
+
+  void on_event(const nlohmann::json& m) {
+    const auto topic = m.find("topic");
+    const auto data = m.find("data");
+    if (topic == m.end() || !topic->is_string() || data == m.end()) return;
+    const auto it = ctx_.subscriptions.find(topic->get_ref<const std::string&>());
+    if (it == ctx_.subscriptions.end()) return;
+    const auto handlers = it->second;  // a handler may subscribe again
+    for (const auto& h : handlers) {
+      try {
+        h(*data);
+      } catch (const std::exception& e) {
+        warn("a subscription handler threw: ", e.what());
+      }
     }
   }
 

@@ -41,6 +41,8 @@ void say(const std::string& line) {
 // Per-worker state; each worker process has its own copy.
 std::string greeting = "hello";
 nlohmann::json inbox = nlohmann::json::array();
+nlohmann::json events = nlohmann::json::array();  // pub/sub: what "events" delivered here
+long events_twice = 0;                            // and to the second subscription
 long ticks = 0;
 std::ofstream stop_file;  // left to the stop hook to flush: a worker's _exit() would not
 
@@ -54,6 +56,8 @@ void tick(std::shared_ptr<asio::steady_timer> timer) {
 }
 
 void start_worker() {
+  hive::worker::subscribe("events", [](const nlohmann::json& msg) { events.push_back(msg); });
+  hive::worker::subscribe("events", [](const nlohmann::json&) { ++events_twice; });
   if (const char* crash = std::getenv("FIXTURE_CRASH_SLOT")) {
     if (std::string(crash) == "all" || std::atoi(crash) == hive::worker::slot()) {
       throw std::runtime_error("fixture: told to crash at start");
@@ -121,6 +125,13 @@ int main(int argc, char** argv) {
     res.text(hive::worker::send_to(to, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
   });
 
+  app.get("/events", [](const hive::request&, hive::response& res) {
+    res.json({{"events", events}, {"twice", events_twice}});
+  });
+  app.post("/publish", [](const hive::request& req, hive::response& res) {
+    const std::string topic(req.query("topic").value_or("events"));
+    res.text(hive::worker::publish(topic, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
+  });
   // Request/reply: asks the primary with the body, answers {"error":…,"reply":…} once it knows.
   app.post("/ask", [](const hive::request& req, hive::response& res) {
     const auto ms = std::stoi(std::string(req.query("timeout_ms").value_or("2000")));
@@ -161,6 +172,7 @@ int main(int argc, char** argv) {
     say("fixture message slot=" + std::to_string(w.slot()) + " " + msg.dump());
     if (msg.contains("echo")) w.send({{"echo", msg["echo"]}});
     if (msg.contains("broadcast")) cluster.broadcast({{"greeting", msg["broadcast"]}});
+    if (msg.contains("publish")) cluster.publish("events", msg["publish"]);
   });
   cluster.on_worker_start(start_worker);
   cluster.on_worker_stop(stop_worker);
