@@ -7,6 +7,8 @@
 //   curl localhost:8000/counter                      # the value
 //   curl -X PUT -d 'hi' 'localhost:8000/cache/greeting?ttl=30'
 //   curl localhost:8000/cache/greeting               # hi, or 404 after 30 s
+//   curl -d 'news' localhost:8000/publish            # to topic "events", heard by every worker
+//   curl localhost:8000/received                     # {"0":1,"1":1}: what each worker heard
 #include <unistd.h>
 
 #include <charconv>
@@ -21,6 +23,26 @@ int main(int argc, char** argv) {
   hive::shared_dict state("state", 8 << 20);
 
   hive::app app;
+  hive::cluster cluster(app, opts);
+  // Each worker counts what it hears on "events" in the shared dictionary under its slot, so
+  // any worker can answer for all of them.
+  cluster.on_worker_start([&] {
+    hive::worker::subscribe("events", [&](const nlohmann::json&) {
+      state.incr("received:" + std::to_string(hive::worker::slot()), 1);
+    });
+  });
+  app.post("/publish", [](const hive::request& req, hive::response& res) {
+    const bool sent = hive::worker::publish("events", std::string(req.body()));
+    res.status(sent ? 202 : 503).text(sent ? "published\n" : "not in a cluster\n");
+  });
+  app.get("/received", [&](const hive::request&, hive::response& res) {
+    nlohmann::json out = nlohmann::json::object();
+    for (int k = 0; k < hive::worker::count(); ++k) {
+      const auto n = state.get("received:" + std::to_string(k)).value_or("0");
+      out[std::to_string(k)] = std::stoll(n);
+    }
+    res.json(out);
+  });
   app.post("/counter", [&](const hive::request&, hive::response& res) {
     const auto n = state.incr("counter", 1);
     if (!n) return void(res.status(503).text("counter unavailable\n"));
@@ -51,5 +73,5 @@ int main(int argc, char** argv) {
   app.get("/pid", [](const hive::request&, hive::response& res) {
     res.json({{"pid", ::getpid()}, {"slot", hive::worker::slot()}});
   });
-  return hive::run(app, opts);
+  return cluster.run();
 }

@@ -77,6 +77,18 @@ TEST_CASE("examples/shared-state: counter exact across workers, cache TTL, data 
     CHECK(http_get(port, "/counter").res.body == "401");
     CHECK(http_get(port, "/cache/long").res.body == "kept");
   }
+  // Published once through any worker, heard by each worker once. (The reload's old workers,
+  // still subscribed while they drain, must be gone first or they would count too.)
+  REQUIRE(c.wait_for("after draining (replaced by reload)", 10s));
+  REQUIRE(c.wait_for("after draining (replaced by reload)", 10s, 1));
+  for (int i = 0; i < 10; ++i) CHECK(http_post(port, "/publish", "news").res.status == 202);
+  nlohmann::json heard;
+  for (int i = 0; i < 100; ++i) {
+    heard = nlohmann::json::parse(http_get(port, "/received").res.body, nullptr, false);
+    if (heard == nlohmann::json{{"0", 10}, {"1", 10}}) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(heard == nlohmann::json{{"0", 10}, {"1", 10}});
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   CHECK(http_get(port, "/cache/short").res.status == 404);
   c.signal(SIGTERM);
