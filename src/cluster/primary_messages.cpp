@@ -91,7 +91,7 @@ void primary::deliver(const nlohmann::json& event) {
   const std::int64_t now = monotonic_ms();
   for (auto& [pid, p] : procs_) {
     if (!p->topics.contains(topic) || !p->channel->is_open()) continue;
-    if (!p->channel->send(event)) ++p->dropped;
+    if (!p->channel->send(event, 0, /*log_drop=*/false)) ++p->dropped;
     // A subscriber that cannot keep up: one line a second with the count, not one per message.
     if (p->dropped > 0 && now - p->dropped_logged_ms >= 1000) {
       warn("dropped ", p->dropped, " published message(s) to ", who(*p), ": it is not reading fast enough");
