@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -26,6 +27,10 @@
 #include "hive/options.hpp"
 #include "hive/stats.hpp"
 #include "hive/worker.hpp"
+
+namespace asio {
+class io_context;
+}
 
 namespace hive {
 
@@ -77,6 +82,11 @@ class cluster {
   cluster& on_disconnect(worker_event f);  // its message channel closed
   cluster& on_exit(std::function<void(worker_handle&, exit_status)> f);
   cluster& on_message(std::function<void(worker_handle&, const nlohmann::json&)> f);
+  // Answers hive::worker::request: call `reply` once, now or later on the primary's loop (a
+  // timer on io()); a worker that gets no reply in time sees request_error::timeout. A later
+  // call replaces the handler. Throwing answers the worker with request_error::handler_failed.
+  using reply_fn = std::function<void(const nlohmann::json& reply)>;
+  cluster& on_request(std::function<void(worker_handle&, const nlohmann::json& msg, reply_fn reply)> f);
   // Runs in every worker process before it listens: register hive::worker::on_message, open
   // per-worker resources. Throwing fails the worker's start (it exits with status 1).
   cluster& on_worker_start(std::function<void()> f);
@@ -98,6 +108,12 @@ class cluster {
   void reload();                              // as SIGHUP: rolling, one slot at a time
   void stop();                                // as SIGTERM: graceful
   void broadcast(const nlohmann::json& msg);  // to every live worker
+  // To every hive::worker::subscribe(topic) handler in every worker.
+  void publish(const std::string& topic, const nlohmann::json& msg);
+
+  // The primary's event loop, for timers and work on the primary (it runs from run() on; with
+  // opts.workers == 0 there is no primary and nothing runs it).
+  asio::io_context& io();
 
   // On the primary's loop only (event handlers): the live workers, in slot order.
   std::vector<worker_handle*> workers();

@@ -10,6 +10,7 @@
 #include "hive/router.hpp"
 #include "hive/server.hpp"
 #include "hive/stats.hpp"
+#include "hive/shared_dict.hpp"
 #include "hive/worker.hpp"
 
 #include <nlohmann/json.hpp>

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -54,6 +55,38 @@ bool send_to(int slot, const nlohmann::json& msg);
 // Messages from the primary (`from` = worker::primary) and from other workers (`from` = their
 // slot), delivered on this worker's event loop. A later call replaces the handler.
 void on_message(std::function<void(const nlohmann::json& msg, int from)> handler);
+
+// Why a request got no reply.
+enum class request_error {
+  ok,
+  timeout,         // no reply within the timeout (a late one is dropped)
+  peer_gone,       // the primary went away before replying
+  no_handler,      // the primary has no cluster::on_request handler
+  handler_failed,  // its handler threw, or its reply was over max_message_bytes
+};
+using reply_handler = std::function<void(request_error err, const nlohmann::json& reply)>;
+
+// Asks the primary (its cluster::on_request handler) and calls `on_reply` once, on this worker's
+// loop, with its reply or an error; hive numbers, matches and times out the request. False, and
+// on_reply never called, outside a cluster, when the message is over max_message_bytes or when
+// the primary is gone.
+//
+//   hive::worker::request({{"get", "config"}}, 500ms, [d = res.defer()](auto err, const auto& reply) mutable {
+//     d.finish([&](hive::response& r) {
+//       if (err == hive::worker::request_error::ok) r.json(reply); else r.status(504).text("no answer\n");
+//     });
+//   });
+bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply);
+
+// Pub/sub across the cluster. `handler` runs on this worker's loop for every message published
+// to `topic` by any worker (this one included) or by cluster::publish, once per subscription and
+// in publish order per publisher. A topic this worker never subscribed to costs it nothing: the
+// primary forwards only to subscribed workers. A worker that does not read fast enough loses
+// messages (its channel queue is bounded at 4 MiB); the primary logs how many, once a second.
+// Outside a cluster subscribe does nothing and publish returns false.
+void subscribe(const std::string& topic, std::function<void(const nlohmann::json& msg)> handler);
+// False, nothing sent, outside a cluster, over max_message_bytes, or when the primary is gone.
+bool publish(const std::string& topic, const nlohmann::json& msg);
 
 // This worker's event loop, for timers and deferred responses: the cluster worker's, hive::serve's
 // or the io_context an embedded hive::server was given. Throws std::logic_error if no hive server

@@ -53,9 +53,19 @@ int cluster::run() {
   return primary_->run();
 }
 
+cluster& cluster::on_request(std::function<void(worker_handle&, const nlohmann::json&, reply_fn)> f) {
+  primary_->hooks().request = std::move(f);
+  return *this;
+}
+
+asio::io_context& cluster::io() { return primary_->io(); }
+
 void cluster::reload() { primary_->reload(); }
 void cluster::stop() { primary_->stop(); }
 void cluster::broadcast(const nlohmann::json& msg) { primary_->broadcast(msg); }
+void cluster::publish(const std::string& topic, const nlohmann::json& msg) {
+  primary_->publish({{"t", "event"}, {"topic", topic}, {"data", msg}});
+}
 std::vector<worker_handle*> cluster::workers() { return primary_->workers(); }
 hive::stats cluster::stats() const { return primary_->stats(); }
 

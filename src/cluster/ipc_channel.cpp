@@ -105,7 +105,7 @@ void ipc_channel::closed_by_peer() {
   }
 }
 
-bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom) {
+bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom, bool log_drop) {
   if (!sd_.is_open()) return false;
   std::string bytes = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (bytes.size() + headroom > worker::max_message_bytes) {
@@ -114,7 +114,7 @@ bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom) {
     return false;
   }
   if (queued_bytes_ + bytes.size() > max_queued_bytes) {
-    warn("dropped a message to ", peer_, ": it has not read the last ", queue_.size(), " messages");
+    if (log_drop) warn("dropped a message to ", peer_, ": it has not read the last ", queue_.size(), " messages");
     return false;
   }
   queued_bytes_ += bytes.size();

@@ -32,8 +32,8 @@ class ipc_channel {
   void start(message_fn on_message, close_fn on_close);
   // Queues when the peer is slow to read. False if closed, too large, or the queue is full.
   // `headroom`: bytes the message must leave under the limit (a relay, forwarded in a slightly
-  // larger envelope, must still fit).
-  bool send(const nlohmann::json& msg, std::size_t headroom = 0);
+  // larger envelope, must still fit). `log_drop` false: the caller counts and logs drops itself.
+  bool send(const nlohmann::json& msg, std::size_t headroom = 0, bool log_drop = true);
   void close();
   bool is_open() const { return sd_.is_open(); }
 

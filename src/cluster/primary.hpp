@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct cluster_hooks {
   std::vector<cluster::worker_event> fork, online, listening, disconnect;
   std::vector<std::function<void(worker_handle&, exit_status)>> exit;
   std::vector<std::function<void(worker_handle&, const nlohmann::json&)>> message;
+  std::function<void(worker_handle&, const nlohmann::json&, cluster::reply_fn)> request;
   worker_hooks worker;  // run in each worker
 };
 
@@ -46,9 +48,12 @@ class primary {
   void reload();
   void stop();
   void broadcast(const nlohmann::json& msg);
+  // Posts {"t":"event","topic":…,"data":…} to every worker subscribed to its topic.
+  void publish(nlohmann::json event);
   bool send(const worker_handle& w, const nlohmann::json& msg);
   std::vector<worker_handle*> workers();
   hive::stats stats() const;
+  asio::io_context& io() { return io_; }
 
  private:
   // A worker's part in its slot.
@@ -68,6 +73,9 @@ class primary {
     bool disconnected = false;
     bool reaped = false;  // waited for; on_exit still to run
     std::unique_ptr<asio::steady_timer> kill_timer;
+    std::set<std::string, std::less<>> topics;  // pub/sub: what it subscribed to
+    std::uint64_t dropped = 0;                  // published messages it could not take, unlogged
+    std::int64_t dropped_logged_ms = 0;
   };
   enum class slot_status { running, restarting, given_up };
   struct slot {
@@ -107,6 +115,8 @@ class primary {
   // primary_messages.cpp: the channel
   void on_message(proc& p, nlohmann::json&& m);
   void on_listening(proc& p);
+  void on_request(proc& p, nlohmann::json&& m);
+  void deliver(const nlohmann::json& event);
   void on_disconnect(pid_t pid);
 
   // primary_reload.cpp: rolling reload

@@ -1,10 +1,12 @@
 // The primary's side of the worker channels: control messages, user messages, relays, and the
 // Node-like API over them (send, broadcast, workers).
 #include <algorithm>
+#include <memory>
 
 #include <asio/post.hpp>
 
 #include "cluster/primary.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace hive::detail {
@@ -34,11 +36,73 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
       return;
     }
     target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+  } else if (t == "sub") {
+    const auto topic = m.find("topic");
+    if (topic != m.end() && topic->is_string()) p.topics.insert(topic->get<std::string>());
+  } else if (t == "pub") {
+    const auto topic = m.find("topic");
+    const auto data = m.find("data");
+    if (topic == m.end() || !topic->is_string() || data == m.end()) {
+      warn("dropped a publish from ", who(p), " with no topic or data");
+      return;
+    }
+    m["t"] = "event";
+    deliver(m);
+  } else if (t == "request") {
+    on_request(p, std::move(m));
   } else if (t == "pong") {
     // liveness is the heartbeat's job; a pong only shows the channel works
   } else {
     warn("dropped a message of unknown type '", t, "' from ", who(p));
   }
+}
+
+// {"t":"request","id":N,"data":…} → {"t":"reply","id":N,"data":…} or {…,"error":"…"}.
+void primary::on_request(proc& p, nlohmann::json&& m) {
+  const auto id = m.find("id");
+  const auto data = m.find("data");
+  if (id == m.end() || !id->is_number_unsigned() || data == m.end()) {
+    warn("dropped a request from ", who(p), " with no id or data");
+    return;
+  }
+  const pid_t pid = p.handle->pid();
+  const std::uint64_t n = id->get<std::uint64_t>();
+  // Sends the error, or the reply (then, if it is too large, the error instead). Once.
+  auto answer = [this, pid, n, done = std::make_shared<bool>(false)](const nlohmann::json* reply, const char* error) {
+    if (*done) return;
+    *done = true;
+    auto it = procs_.find(pid);
+    if (it == procs_.end() || !it->second->channel->is_open()) return;
+    ipc_channel& ch = *it->second->channel;
+    if (reply != nullptr && ch.send({{"t", "reply"}, {"id", n}, {"data", *reply}})) return;
+    ch.send({{"t", "reply"}, {"id", n}, {"error", reply != nullptr ? "handler_failed" : error}});
+  };
+  if (!hooks_.request) return answer(nullptr, "no_handler");
+  try {
+    hooks_.request(*p.handle, *data, [answer](const nlohmann::json& reply) mutable { answer(&reply, nullptr); });
+  } catch (const std::exception& e) {
+    report_handler_error(e);
+    answer(nullptr, "handler_failed");
+  }
+}
+
+void primary::deliver(const nlohmann::json& event) {
+  const auto& topic = event["topic"].get_ref<const std::string&>();
+  const std::int64_t now = monotonic_ms();
+  for (auto& [pid, p] : procs_) {
+    if (!p->topics.contains(topic) || !p->channel->is_open()) continue;
+    if (!p->channel->send(event, 0, /*log_drop=*/false)) ++p->dropped;
+    // A subscriber that cannot keep up: one line a second with the count, not one per message.
+    if (p->dropped > 0 && now - p->dropped_logged_ms >= 1000) {
+      warn("dropped ", p->dropped, " published message(s) to ", who(*p), ": it is not reading fast enough");
+      p->dropped = 0;
+      p->dropped_logged_ms = now;
+    }
+  }
+}
+
+void primary::publish(nlohmann::json event) {
+  asio::post(io_, [this, e = std::move(event)] { deliver(e); });
 }
 
 void primary::on_listening(proc& p) {

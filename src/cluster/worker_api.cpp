@@ -9,6 +9,7 @@
 
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
+#include "util/log.hpp"
 
 namespace hive::detail {
 
@@ -65,6 +66,22 @@ hive::stats local_stats() {
 
 }  // namespace
 
+void complete_request(worker_context& w, std::uint64_t id, worker::request_error err, const nlohmann::json& reply) {
+  auto it = w.pending.find(id);
+  if (it == w.pending.end()) return;  // timed out already: a late reply
+  worker::reply_handler h = std::move(it->second.on_reply);
+  w.pending.erase(it);  // cancels the timer
+  try {
+    h(err, reply);
+  } catch (const std::exception& e) {
+    warn("a reply handler threw: ", e.what());
+  }
+}
+
+void fail_requests(worker_context& w, worker::request_error err) {
+  while (!w.pending.empty()) complete_request(w, w.pending.begin()->first, err, nullptr);
+}
+
 void add_local_server(server_core* s) {
   auto& l = locals();
   std::lock_guard lock(l.mu);
@@ -106,6 +123,35 @@ bool send_to(int to, const nlohmann::json& msg) {
   // envelope, so refuse here what it would have to drop there.
   constexpr std::size_t forward_growth = 16;
   return w->channel->send({{"t", "relay"}, {"to", to}, {"data", msg}}, forward_growth);
+}
+
+bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply) {
+  auto* w = current_worker();
+  if (w == nullptr || !on_reply) return false;
+  const std::uint64_t id = w->next_request_id++;
+  if (!w->channel->send({{"t", "request"}, {"id", id}, {"data", msg}})) return false;
+  auto timer = std::make_unique<asio::steady_timer>(*w->io, timeout);
+  timer->async_wait([w, id](const asio::error_code& ec) {
+    if (!ec) detail::complete_request(*w, id, request_error::timeout, nullptr);
+  });
+  w->pending.emplace(id, detail::pending_request{std::move(on_reply), std::move(timer)});
+  return true;
+}
+
+void subscribe(const std::string& topic, std::function<void(const nlohmann::json&)> handler) {
+  auto* w = current_worker();
+  if (w == nullptr || !handler) return;
+  auto& list = w->subscriptions[topic];
+  if (list.empty()) w->channel->send({{"t", "sub"}, {"topic", topic}});
+  list.push_back(std::move(handler));
+}
+
+bool publish(const std::string& topic, const nlohmann::json& msg) {
+  auto* w = current_worker();
+  if (w == nullptr) return false;
+  // Forwarded as {"t":"event",…}: two bytes more than this envelope.
+  constexpr std::size_t forward_growth = 8;
+  return w->channel->send({{"t", "pub"}, {"topic", topic}, {"data", msg}}, forward_growth);
 }
 
 void on_message(std::function<void(const nlohmann::json&, int)> handler) {

@@ -3,17 +3,30 @@
 // hive::server): the hive::servers alive in this process, each registered for its life.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cluster/ipc_channel.hpp"
 #include "cluster/shared_stats.hpp"
+#include "hive/worker.hpp"
 
 namespace hive::detail {
 
 class server_core;
+
+// A request to the primary waiting for its reply or its timeout, whichever comes first.
+struct pending_request {
+  worker::reply_handler on_reply;
+  std::unique_ptr<asio::steady_timer> timer;
+};
 
 struct worker_context {
   asio::io_context* io = nullptr;
@@ -22,7 +35,15 @@ struct worker_context {
   int slot = 0;
   int count = 1;
   std::function<void(const nlohmann::json&, int)> on_message;
+  std::uint64_t next_request_id = 1;
+  std::map<std::uint64_t, pending_request> pending;
+  std::map<std::string, std::vector<std::function<void(const nlohmann::json&)>>, std::less<>> subscriptions;
 };
+
+// Ends the pending request `id` (if still pending) and calls its handler; on the worker's loop.
+void complete_request(worker_context& w, std::uint64_t id, worker::request_error err, const nlohmann::json& reply);
+// Ends every pending request with `err` (the primary is gone).
+void fail_requests(worker_context& w, worker::request_error err);
 
 // This process's worker context, or null (the primary, a single process, an embedding program).
 worker_context*& current_worker();

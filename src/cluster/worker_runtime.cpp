@@ -50,13 +50,19 @@ class worker_runtime {
     ctx_.count = l.count;
     current_worker() = &ctx_;
   }
-  ~worker_runtime() { current_worker() = nullptr; }
+  ~worker_runtime() {
+    ctx_.pending.clear();  // their timers belong to io_
+    current_worker() = nullptr;
+  }
 
   int run() {
     cell_.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
     stamp();
     channel_.start([this](nlohmann::json&& m) { on_message(std::move(m)); },
-                   [this] { begin_stop(/*keep_accepting=*/true); });
+                   [this] {
+                     fail_requests(ctx_, worker::request_error::peer_gone);
+                     begin_stop(/*keep_accepting=*/true);
+                   });
     channel_.send({{"t", "online"}});
     if (l_.signal_fd >= 0) {
       signals_.assign(l_.signal_fd);
@@ -114,11 +120,42 @@ class worker_runtime {
       } catch (const std::exception& e) {
         warn("a message handler threw: ", e.what());
       }
+    } else if (t == "event") {
+      on_event(m);
+    } else if (t == "reply") {
+      on_reply(m);
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {
       warn("dropped a message of unknown type '", t, "' from the primary");
     }
+  }
+
+  void on_event(const nlohmann::json& m) {
+    const auto topic = m.find("topic");
+    const auto data = m.find("data");
+    if (topic == m.end() || !topic->is_string() || data == m.end()) return;
+    const auto it = ctx_.subscriptions.find(topic->get_ref<const std::string&>());
+    if (it == ctx_.subscriptions.end()) return;
+    const auto handlers = it->second;  // a handler may subscribe again
+    for (const auto& h : handlers) {
+      try {
+        h(*data);
+      } catch (const std::exception& e) {
+        warn("a subscription handler threw: ", e.what());
+      }
+    }
+  }
+
+  void on_reply(const nlohmann::json& m) {
+    const auto id = m.find("id");
+    if (id == m.end() || !id->is_number_unsigned()) return;
+    const auto data = m.find("data");
+    const auto error = m.find("error");
+    if (data != m.end()) return complete_request(ctx_, id->get<std::uint64_t>(), worker::request_error::ok, *data);
+    using e = worker::request_error;
+    const std::string why = error != m.end() && error->is_string() ? error->get<std::string>() : "";
+    complete_request(ctx_, id->get<std::uint64_t>(), why == "no_handler" ? e::no_handler : e::handler_failed, nullptr);
   }
 
   // keep_accepting: a full stop, where nobody else will take this listener's queue; accept and

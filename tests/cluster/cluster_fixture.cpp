@@ -41,6 +41,8 @@ void say(const std::string& line) {
 // Per-worker state; each worker process has its own copy.
 std::string greeting = "hello";
 nlohmann::json inbox = nlohmann::json::array();
+nlohmann::json events = nlohmann::json::array();  // pub/sub: what "events" delivered here
+long events_twice = 0;                            // and to the second subscription
 long ticks = 0;
 std::ofstream stop_file;  // left to the stop hook to flush: a worker's _exit() would not
 
@@ -54,6 +56,8 @@ void tick(std::shared_ptr<asio::steady_timer> timer) {
 }
 
 void start_worker() {
+  hive::worker::subscribe("events", [](const nlohmann::json& msg) { events.push_back(msg); });
+  hive::worker::subscribe("events", [](const nlohmann::json&) { ++events_twice; });
   if (const char* crash = std::getenv("FIXTURE_CRASH_SLOT")) {
     if (std::string(crash) == "all" || std::atoi(crash) == hive::worker::slot()) {
       throw std::runtime_error("fixture: told to crash at start");
@@ -121,7 +125,38 @@ int main(int argc, char** argv) {
     res.text(hive::worker::send_to(to, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
   });
 
+  app.get("/events", [](const hive::request&, hive::response& res) {
+    res.json({{"events", events}, {"twice", events_twice}});
+  });
+  app.post("/publish", [](const hive::request& req, hive::response& res) {
+    const std::string topic(req.query("topic").value_or("events"));
+    res.text(hive::worker::publish(topic, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
+  });
+  // Request/reply: asks the primary with the body, answers {"error":…,"reply":…} once it knows.
+  app.post("/ask", [](const hive::request& req, hive::response& res) {
+    const auto ms = std::stoi(std::string(req.query("timeout_ms").value_or("2000")));
+    const bool sent = hive::worker::request(
+        nlohmann::json::parse(req.body(), nullptr, false), std::chrono::milliseconds(ms),
+        [d = res.defer()](hive::worker::request_error err, const nlohmann::json& reply) mutable {
+          static const char* names[] = {"ok", "timeout", "peer_gone", "no_handler", "handler_failed"};
+          d.finish([&](hive::response& r) {
+            r.json({{"error", names[static_cast<int>(err)]}, {"reply", reply}});
+          });
+        });
+    if (!sent) res.text("refused");
+  });
+
   hive::cluster cluster(app, opts);
+  cluster.on_request([&cluster](hive::worker_handle& w, const nlohmann::json& msg, hive::cluster::reply_fn reply) {
+    if (msg.contains("echo")) return reply({{"echo", msg["echo"]}, {"slot", w.slot()}});
+    if (msg.contains("throw")) throw std::runtime_error("fixture request handler fails");
+    if (msg.contains("big")) return reply({{"big", std::string(100 * 1024, 'x')}});
+    if (msg.contains("later_ms")) {  // from a timer on the primary's loop
+      auto t = std::make_shared<asio::steady_timer>(cluster.io(), std::chrono::milliseconds(msg["later_ms"].get<int>()));
+      t->async_wait([t, reply](const asio::error_code&) { reply({{"later", true}}); });
+    }
+    // anything else: never answered
+  });
   const auto event = [](const char* name) {
     return [name](hive::worker_handle& w) {
       say(std::string("fixture ") + name + " slot=" + std::to_string(w.slot()) + " pid=" + std::to_string(w.pid()));
@@ -137,6 +172,7 @@ int main(int argc, char** argv) {
     say("fixture message slot=" + std::to_string(w.slot()) + " " + msg.dump());
     if (msg.contains("echo")) w.send({{"echo", msg["echo"]}});
     if (msg.contains("broadcast")) cluster.broadcast({{"greeting", msg["broadcast"]}});
+    if (msg.contains("publish")) cluster.publish("events", msg["publish"]);
   });
   cluster.on_worker_start(start_worker);
   cluster.on_worker_stop(stop_worker);

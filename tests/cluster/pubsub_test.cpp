@@ -1,0 +1,92 @@
+// Pub/sub over the real channels: every subscription in every worker gets each message once, in
+// publish order per publisher; the primary publishes too; other topics reach no one.
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "cluster_test_util.hpp"
+
+using namespace hive::test;
+
+namespace {
+nlohmann::json events_of(client& c) {
+  const auto r = request_on(c, "GET", "/events");
+  return r.ok ? nlohmann::json::parse(r.res.body, nullptr, false) : nlohmann::json();
+}
+
+// Waits until `c`'s worker has `n` events.
+nlohmann::json wait_events(client& c, std::size_t n) {
+  nlohmann::json j;
+  for (int i = 0; i < 200; ++i) {
+    j = events_of(c);
+    if (j.is_object() && j["events"].size() >= n) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return j;
+}
+}  // namespace
+
+TEST_CASE("pub/sub: every subscriber in every worker, once, in order; the primary publishes too") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  auto w0 = connect_to_slot(port, 0);
+  auto w1 = connect_to_slot(port, 1);
+  REQUIRE(w0);
+  REQUIRE(w1);
+
+  const int n = 200;
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(request_on(*w1, "POST", "/publish", nlohmann::json{{"n", i}}.dump()).res.body == "sent");
+  }
+  // A topic nobody subscribed to reaches no one.
+  CHECK(request_on(*w0, "POST", "/publish?topic=other", R"({"n":-1})").res.body == "sent");
+  // The primary publishes (asked by a message from slot 0).
+  CHECK(request_on(*w0, "POST", "/send", R"({"publish":{"n":"primary"}})").res.body == "sent");
+
+  for (client* w : {w0.get(), w1.get()}) {
+    const auto j = wait_events(*w, n + 1);
+    REQUIRE(j.is_object());
+    const auto& ev = j["events"];
+    REQUIRE(ev.size() == n + 1);  // exactly once each, and nothing from "other"
+    bool in_order = true;
+    for (int i = 0; i < n; ++i) in_order = in_order && ev[i]["n"] == i;
+    CHECK(in_order);
+    CHECK(ev[n]["n"] == "primary");
+    CHECK(j["twice"] == n + 1);  // the second subscription got them all too
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // nothing more arrives
+  CHECK(events_of(*w0)["events"].size() == n + 1);
+}
+
+TEST_CASE("pub/sub: a subscriber that stops reading loses messages, logged once a second, not once each") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  auto w0 = connect_to_slot(port, 0);
+  auto w1 = connect_to_slot(port, 1);
+  REQUIRE(w0);
+  REQUIRE(w1);
+  // Slot 0's loop spins: it reads nothing more from its channel.
+  std::thread stuck([&] { request_on(*w0, "GET", "/spin", "", std::chrono::milliseconds(500)); });
+  stuck.join();
+  // 2 x 100 messages of 60 KB: far more than the 4 MiB the primary queues for slot 0. Paced a
+  // little, so that the primary (one core, parsing each) keeps up with the publisher.
+  const std::string body = nlohmann::json{{"pad", std::string(60000, 'p')}}.dump();
+  std::size_t sent = 0;
+  const auto publish = [&] { sent += request_on(*w1, "POST", "/publish", body).res.body == "sent" ? 1 : 0; };
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      publish();
+      if (i % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  }
+  publish();  // logs what the 2nd round dropped
+  CHECK(sent > 150);
+  // Slot 1 reads its channel: it got every one that was sent.
+  CHECK(wait_events(*w1, sent)["events"].size() == sent);
+  CHECK(c.wait_for("published message(s) to", std::chrono::seconds(3), 1));
+  CHECK(c.count("published message(s) to") <= 3);
+  CHECK(c.count("dropped a message to") == 0);
+}

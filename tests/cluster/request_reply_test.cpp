@@ -1,0 +1,58 @@
+// hive::worker::request and cluster::on_request over the real channel: replies matched to their
+// requests, a reply from a timer on cluster.io(), timeouts, a handler that throws or answers too
+// much, and the primary dying with a request pending.
+#include <csignal>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "cluster_test_util.hpp"
+
+using namespace hive::test;
+
+namespace {
+nlohmann::json ask(client& c, const std::string& body, int timeout_ms = 2000) {
+  const auto r = request_on(c, "POST", "/ask?timeout_ms=" + std::to_string(timeout_ms), body, std::chrono::seconds(5));
+  if (!r.ok) return "no response";
+  return nlohmann::json::parse(r.res.body, nullptr, false);
+}
+}  // namespace
+
+TEST_CASE("request/reply: matched replies, timer replies, timeouts, failures") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  auto w0 = connect_to_slot(port, 0);
+  auto w1 = connect_to_slot(port, 1);
+  REQUIRE(w0);
+  REQUIRE(w1);
+
+  // Each worker gets its own answer (the primary saw who asked).
+  CHECK(ask(*w0, R"({"echo":"a"})") == nlohmann::json::parse(R"({"error":"ok","reply":{"echo":"a","slot":0}})"));
+  CHECK(ask(*w1, R"({"echo":"b"})") == nlohmann::json::parse(R"({"error":"ok","reply":{"echo":"b","slot":1}})"));
+  // Answered later from a timer on the primary's loop.
+  CHECK(ask(*w0, R"({"later_ms":100})")["reply"] == nlohmann::json::parse(R"({"later":true})"));
+  // Answered after the worker stopped waiting: a timeout, and the late reply is dropped.
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(ask(*w0, R"({"later_ms":600})", 200)["error"] == "timeout");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(waited >= std::chrono::milliseconds(190));
+  CHECK(waited < std::chrono::milliseconds(550));
+  CHECK(ask(*w0, R"({"never":1})", 150)["error"] == "timeout");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the late reply arrives, ignored
+  CHECK(ask(*w0, R"({"echo":"still"})")["reply"]["echo"] == "still");
+  // A handler that throws, a reply over the message limit: errors, not silence.
+  CHECK(ask(*w1, R"({"throw":1})")["error"] == "handler_failed");
+  CHECK(c.wait_for("fixture request handler fails"));
+  CHECK(ask(*w1, R"({"big":1})")["error"] == "handler_failed");
+  // A request over the limit is refused at the sender.
+  CHECK(request_on(*w1, "POST", "/ask", R"({"x":")" + std::string(70 * 1024, 'x') + R"("})").res.body == "refused");
+
+  // The primary dies with a request pending: the worker answers it with peer_gone.
+  nlohmann::json pending;
+  std::thread asker([&] { pending = ask(*w0, R"({"never":1})", 8000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(c.pid(), SIGKILL);
+  asker.join();
+  CHECK(pending["error"] == "peer_gone");
+}
