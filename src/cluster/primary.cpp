@@ -14,6 +14,7 @@
 #include "cluster/child_process.hpp"
 #include "cluster/cpu_count.hpp"
 #include "cluster/slot_listeners.hpp"
+#include "net/tls_context.hpp"
 #include "cluster/worker_runtime.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -54,6 +55,12 @@ void primary::report_handler_error(const std::exception& e) {
 
 int primary::run() {
   prepare_process();
+  // Checked once here, before any worker exists: a bad certificate or key is one clear message
+  // and exit 2, not every worker failing in turn.
+  if (const std::string bad = tls_check(opts_); !bad.empty()) {
+    log_line(bad);
+    return 2;
+  }
   const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
   slot_listeners ls;
   try {
