@@ -186,7 +186,7 @@ connection::flushed connection::flush(P& p) {
 }
 
 template <class P>
-bool connection::read_some(P& p) {
+inline bool connection::read_some(P& p) {
   const auto in = p.prepare();
   const io_result r = read_from(in);
   switch (r.k) {

@@ -62,8 +62,9 @@ class connection final : public poll_target {
   bool run_with(P& p);
   template <class P>
   flushed flush(P& p);
+  // Inlined into run_with as before TLS: the TLS branch made it just big enough to be called.
   template <class P>
-  bool read_some(P& p);
+  [[gnu::always_inline]] bool read_some(P& p);
   template <class P>
   void linger_read(P& p);
   bool hand_off();
@@ -73,8 +74,14 @@ class connection final : public poll_target {
   void close_now();
   static void wake(void* self);
   // The one branch between plain TCP (inline, no virtual call) and TLS.
-  io_result read_from(std::span<char> in) { return tls_ ? tls_->read(in) : transport_.read(in); }
-  io_result write_to(std::span<const iovec> iov) { return tls_ ? tls_->write(iov) : transport_.write(iov); }
+  io_result read_from(std::span<char> in) {
+    if (tls_) [[unlikely]] return tls_->read(in);
+    return transport_.read(in);
+  }
+  io_result write_to(std::span<const iovec> iov) {
+    if (tls_) [[unlikely]] return tls_->write(iov);
+    return transport_.write(iov);
+  }
 
   server_core& srv_;
   tcp_transport transport_;

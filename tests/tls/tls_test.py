@@ -11,6 +11,7 @@ with Python's `cryptography`): no private key is committed.
 import argparse
 import datetime
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -180,6 +181,33 @@ def test_large_body(srv, ca):
         check(read_responses(s, 1, timeout=20) == [body], "POST /echo 900 KiB echoed over TLS")
 
 
+def test_linger_over_tls(srv, ca):
+    # Too big a body: 413, then the lingering close (close_notify, half-close, the rest dropped).
+    with tls_connect(srv.port, client_ctx(ca), timeout=10) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n" + b"x" * 65536)
+        data = b""
+        try:
+            while True:
+                c = s.recv(4096)
+                if not c:
+                    break
+                data += c
+        except (ssl.SSLError, OSError):
+            pass
+        check(data.startswith(b"HTTP/1.1 413"), "over --max-body on TLS: 413 arrives before the close")
+
+
+def test_curl(srv, ca):
+    if shutil.which("curl") is None:
+        print("skip curl: not installed")
+        return
+    for v in ("1.2", "1.3"):
+        r = subprocess.run(["curl", "-sS", "--cacert", ca, "--tlsv" + v, "--tls-max", v,
+                            "-w", "%{http_version}", f"https://localhost:{srv.port}/"],
+                           capture_output=True, timeout=10)
+        check(r.returncode == 0 and r.stdout == HELLO + b"1.1", f"curl --tlsv{v}: {r.stdout!r} {r.stderr[:100]!r}")
+
+
 def test_garbage(srv, ca):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     s.sendall(os.urandom(2000))
@@ -315,6 +343,8 @@ def main():
             test_alpn_h2_only(srv, cert)
             test_keep_alive_and_pipelining(srv, cert)
             test_large_body(srv, cert)
+            test_linger_over_tls(srv, cert)
+            test_curl(srv, cert)
             test_garbage(srv, cert)
             test_plain_http(srv)
             test_slow_handshake(srv, header_timeout_s)
