@@ -67,7 +67,7 @@ server_core::~server_core() {
 void server_core::load_tls() {
   if (!opts_.tls() && opts_.tls_key_file.empty()) return;
   std::string error;
-  tls_ = tls_context::load(opts_, error);
+  tls_ = tls_context::load(opts_, error, ticket_keys_);
   if (!tls_) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "hive: " + error);
 }
 

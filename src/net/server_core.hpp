@@ -70,6 +70,8 @@ class server_core {
   poller& poll() { return poller_; }
   // The TLS configuration every new connection speaks, or null for plain HTTP.
   const tls_context* tls() const { return tls_.get(); }
+  // Before listen: the cluster's shared session-ticket keys (they must outlive the server).
+  void set_ticket_keys(const ticket_keys* keys) { ticket_keys_ = keys; }
   // Where a lingering connection reads what it throws away.
   std::span<char> sink() { return {sink_, sizeof sink_}; }
   std::int64_t now_ms() const { return now_ms_; }
@@ -119,6 +121,7 @@ class server_core {
   poller poller_;
   std::vector<connection*> closed_;
   std::unique_ptr<tls_context> tls_;
+  const ticket_keys* ticket_keys_ = nullptr;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
   std::size_t count_ = 0;

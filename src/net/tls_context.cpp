@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <unistd.h>
@@ -55,7 +56,14 @@ std::string check_dates(SSL_CTX* ctx, const std::string& cert) {
 
 }  // namespace
 
-std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error) {
+bool make_ticket_keys(ticket_keys& keys) {
+  if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) == 1) return true;
+  ERR_clear_error();
+  return false;
+}
+
+std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error,
+                                               const ticket_keys* keys) {
   const std::string& cert = o.tls_cert_file;
   const std::string& key = o.tls_key_file;
   if (cert.empty() || key.empty()) {
@@ -93,6 +101,11 @@ std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& er
     return nullptr;
   }
   SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
+  if (keys != nullptr &&
+      SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(keys->data()), static_cast<long>(keys->size())) != 1) {
+    error = "cannot set the session-ticket keys: " + openssl_reason();
+    return nullptr;
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
     error = "--tls-cert " + cert + ": not a PEM certificate chain (" + openssl_reason() + ")";
     return nullptr;

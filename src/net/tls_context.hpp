@@ -5,6 +5,7 @@
 // every worker in turn.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -15,10 +16,18 @@ using SSL = struct ssl_st;
 
 namespace hive::detail {
 
+// Session-ticket keys (name, HMAC and AES keys, OpenSSL's 80-byte layout). The primary makes one
+// set before forking and every worker uses it, so a ticket issued by one worker resumes on any
+// other (the kernel's reuseport hash sends a reconnect anywhere). Without it each worker has its own.
+using ticket_keys = std::array<unsigned char, 80>;
+// Fresh random keys, or false if the system's random source failed.
+bool make_ticket_keys(ticket_keys& keys);
+
 class tls_context {
  public:
   // The context, or null with `error` saying which file and what is wrong.
-  static std::unique_ptr<tls_context> load(const options& opts, std::string& error);
+  static std::unique_ptr<tls_context> load(const options& opts, std::string& error,
+                                           const ticket_keys* keys = nullptr);
   ~tls_context();
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;

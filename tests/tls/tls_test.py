@@ -208,6 +208,24 @@ def test_curl(srv, ca):
         check(r.returncode == 0 and r.stdout == HELLO + b"1.1", f"curl --tlsv{v}: {r.stdout!r} {r.stderr[:100]!r}")
 
 
+def test_resumption_across_workers(srv, d, ca):
+    # Two workers share the primary's ticket keys: 20 reconnects, whichever worker each reaches,
+    # all resume the first session (TLS 1.2 and 1.3 tickets).
+    for v in ("-tls1_2", "-tls1_3"):
+        sess = os.path.join(d, "sess" + v)
+        base = ["openssl", "s_client", "-connect", f"127.0.0.1:{srv.port}", v, "-CAfile", ca,
+                "-servername", "localhost", "-ign_eof"]
+        req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        r = subprocess.run(base + ["-sess_out", sess], input=req, capture_output=True, timeout=10)
+        first_ok = r.returncode == 0 and b"Hello, world!" in r.stdout
+        reused = 0
+        for _ in range(20):
+            r = subprocess.run(base + ["-sess_in", sess], input=req, capture_output=True, timeout=10)
+            if b"Reused, " in r.stdout and b"Hello, world!" in r.stdout:
+                reused += 1
+        check(first_ok and reused == 20, f"{v}: 20 reconnects over 2 workers, {reused} resumed")
+
+
 def test_garbage(srv, ca):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     s.sendall(os.urandom(2000))
@@ -345,6 +363,7 @@ def main():
             test_large_body(srv, cert)
             test_linger_over_tls(srv, cert)
             test_curl(srv, cert)
+            test_resumption_across_workers(srv, d, cert)
             test_garbage(srv, cert)
             test_plain_http(srv)
             test_slow_handshake(srv, header_timeout_s)
