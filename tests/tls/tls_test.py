@@ -253,6 +253,33 @@ def test_garbage(srv, ca):
         check(read_responses(t, 1) == [HELLO] and srv.alive(), "after garbage and vanished clients: still serving")
 
 
+def test_random_records(srv, ca):
+    # Well-formed record headers (each content type, each version) around random bodies, before
+    # and after a real ClientHello: every one ends in an alert or a close, none stalls or crashes.
+    import random
+    rng = random.Random(11)
+    ctx = client_ctx(ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    stuck = 0
+    for i in range(60):
+        ctype = rng.choice([20, 21, 22, 23, 24, rng.randrange(256)])
+        body = os.urandom(rng.randrange(0, 600))
+        record = bytes([ctype, 3, rng.choice([0, 1, 3, 4])]) + len(body).to_bytes(2, "big") + body
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall((hello if i % 2 else b"") + record * rng.randrange(1, 4))
+        if not closed_within(s, 3):
+            stuck += 1
+        s.close()
+    check(stuck == 0, f"60 connections of random TLS records: all closed ({stuck} left open)")
+    check(srv.alive(), "random TLS records: the server is still running")
+
+
 def test_plain_http(srv):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     s.sendall(REQUEST)
@@ -365,6 +392,7 @@ def main():
             test_curl(srv, cert)
             test_resumption_across_workers(srv, d, cert)
             test_garbage(srv, cert)
+            test_random_records(srv, cert)
             test_plain_http(srv)
             test_slow_handshake(srv, header_timeout_s)
             check(srv.alive(), "the server is still running")
