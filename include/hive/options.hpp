@@ -26,6 +26,15 @@ struct options {
   // one, so a client cannot forge its address. request::client_address() reads them.
   std::vector<std::string> trusted_proxies;
 
+  // TLS: with a certificate and key (PEM files), every listener speaks HTTPS. The primary loads
+  // and checks both before forking (a missing file, a key that does not match, an expired
+  // certificate: exit 2). ALPN offers http/1.1; forward-secret AEAD ciphers only.
+  std::string tls_cert_file;  // the leaf certificate first, then its chain
+  std::string tls_key_file;
+  enum class tls_version : unsigned char { tls1_2, tls1_3 };
+  tls_version tls_min_version = tls_version::tls1_2;  // older clients get a protocol_version alert
+  bool tls() const { return !tls_cert_file.empty(); }
+
   // Limits: each stops a client from making a worker hold memory it did not agree to.
   std::size_t max_request_line_bytes = 8 * 1024;   // 414 past it: long-URL floods
   std::size_t max_header_bytes = 16 * 1024;        // 431 past it: header bombs

@@ -156,6 +156,19 @@ const std::vector<flag>& flags() {
       {"trusted-proxies", "HIVE_TRUSTED_PROXIES", "proxy CIDRs, comma-separated (checked; not used yet)",
        [](options& o, std::string_view v) { o.trusted_proxies = parse_cidr_list(v); },
        [](const options& o) { return show_list(o.trusted_proxies); }},
+      {"tls-cert", "HIVE_TLS_CERT", "PEM certificate chain (leaf first): every listener speaks TLS",
+       [](options& o, std::string_view v) { o.tls_cert_file = v; },
+       [](const options& o) { return o.tls_cert_file.empty() ? std::string("(none: plain HTTP)") : o.tls_cert_file; }},
+      {"tls-key", "HIVE_TLS_KEY", "PEM private key for --tls-cert",
+       [](options& o, std::string_view v) { o.tls_key_file = v; },
+       [](const options& o) { return o.tls_key_file.empty() ? std::string("(none)") : o.tls_key_file; }},
+      {"tls-min-version", "HIVE_TLS_MIN_VERSION", "oldest TLS version accepted: 1.2 or 1.3",
+       [](options& o, std::string_view v) {
+         if (v == "1.2") o.tls_min_version = options::tls_version::tls1_2;
+         else if (v == "1.3") o.tls_min_version = options::tls_version::tls1_3;
+         else throw std::invalid_argument("not 1.2 or 1.3");
+       },
+       [](const options& o) { return std::string(o.tls_min_version == options::tls_version::tls1_3 ? "1.3" : "1.2"); }},
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",

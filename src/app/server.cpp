@@ -11,6 +11,7 @@
 #include "app/serve.hpp"
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
+#include "net/tls_context.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
 
@@ -55,6 +56,10 @@ void run_stop_hooks(const worker_hooks& hooks) {
 
 int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   prepare_process();
+  if (const std::string bad = tls_check(opts); !bad.empty()) {
+    log_line(bad);
+    return 2;
+  }
   // One thread, nothing posted from outside: no locks in the scheduler or reactor.
   asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE);
   server srv(io, a, opts);

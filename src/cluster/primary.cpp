@@ -14,6 +14,7 @@
 #include "cluster/child_process.hpp"
 #include "cluster/cpu_count.hpp"
 #include "cluster/slot_listeners.hpp"
+#include "net/tls_context.hpp"
 #include "cluster/worker_runtime.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -54,6 +55,18 @@ void primary::report_handler_error(const std::exception& e) {
 
 int primary::run() {
   prepare_process();
+  // Checked once here, before any worker exists: a bad certificate or key is one clear message
+  // and exit 2, not every worker failing in turn.
+  if (const std::string bad = tls_check(opts_); !bad.empty()) {
+    log_line(bad);
+    return 2;
+  }
+  // One set of session-ticket keys for every worker, made before any fork: a client resumes on
+  // whichever worker its reconnect reaches. (Not rotated yet: they live as long as the primary.)
+  if (opts_.tls() && !make_ticket_keys(ticket_keys_)) {
+    log_line("hive: cannot make TLS session-ticket keys: the system's random source failed");
+    return 1;
+  }
   const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
   slot_listeners ls;
   try {
@@ -131,6 +144,7 @@ bool primary::spawn(int k, role r) {
   l.primary_pid = ::getpid();
   l.stats = stats_.get();
   l.hooks = &hooks_.worker;
+  l.tickets = opts_.tls() ? &ticket_keys_ : nullptr;
 
   // No signal may run the primary's handlers in the child before it resets them.
   const sigset_t old = block_signals();

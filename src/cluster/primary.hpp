@@ -25,6 +25,7 @@
 #include "cluster/restart_policy.hpp"
 #include "cluster/shared_stats.hpp"
 #include "hive/cluster.hpp"
+#include "net/tls_context.hpp"
 
 namespace hive::detail {
 
@@ -138,6 +139,7 @@ class primary {
 
   const app& app_;
   options opts_;
+  ticket_keys ticket_keys_{};  // shared by every worker (TLS session resumption on any of them)
   cluster_hooks hooks_;
   asio::io_context io_{1};
   std::unique_ptr<asio::signal_set> signals_;

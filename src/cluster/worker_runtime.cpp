@@ -72,6 +72,7 @@ class worker_runtime {
       for (const auto& hook : l_.hooks->start) hook();
       core_.set_counters(&cell_.c);
       core_.on_tick([this] { stamp(); });
+      core_.set_ticket_keys(l_.tickets);
       core_.listen_on(l_.listen_fd);
     } catch (const std::exception& e) {
       log("worker for slot ", l_.slot, " failed to start: ", e.what());

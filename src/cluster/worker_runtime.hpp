@@ -11,6 +11,7 @@
 #include "app/serve.hpp"
 #include "hive/app.hpp"
 #include "hive/options.hpp"
+#include "net/tls_context.hpp"
 
 namespace hive::detail {
 
@@ -28,6 +29,7 @@ struct worker_launch {
   pid_t primary_pid = 0;
   shared_stats* stats = nullptr;
   const worker_hooks* hooks = nullptr;
+  const ticket_keys* tickets = nullptr;  // the cluster's session-ticket keys, with TLS
 };
 
 // Never returns: the process exits with 0 after a stop, 1 if it could not start.

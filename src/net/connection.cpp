@@ -36,6 +36,18 @@ connection::connection(server_core& srv, int fd, const address& peer)
 
 connection::~connection() = default;
 
+void connection::start() {
+  if (const tls_context* ctx = srv_.tls()) {
+    SSL* ssl = ctx->accept(transport_.descriptor());
+    if (ssl == nullptr) {
+      close_now();  // never fall back to plain on a TLS port
+      return;
+    }
+    tls_ = std::make_unique<tls_stream>(ssl);
+  }
+  run();
+}
+
 // A deferred or streamed response moved on from user code: write it, and handle what is
 // pipelined behind it, from the loop rather than from inside the user's call.
 void connection::wake(void* self) {
@@ -56,6 +68,10 @@ void connection::on_events(std::uint32_t events) {
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readable_ = true;
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writable_ = true;
   if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hup_ = true;
+  // TLS: a read may wait for the socket to be writable (a handshake flight) and a write for it
+  // to be readable, so any edge lets both directions try again; a call that cannot go on says
+  // so (would_block) and clears its flag.
+  if (tls_ && (events & (EPOLLIN | EPOLLOUT)) != 0) readable_ = writable_ = true;
   // Both directions gone (reset, or closed after our FIN): nobody will read a held answer, so
   // release the connection now rather than when the application finishes it.
   if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
@@ -116,6 +132,7 @@ bool connection::run_with(P& p) {
     // close or linger. Unread input in the socket would turn close() into a reset that can
     // destroy the answer in flight: half-close and drain first (RFC 9112 §9.6).
     if (next == protocol::next::linger || readable_) {
+      if (tls_) tls_->notify_close();
       transport_.shutdown_write();
       state_ = state::lingering;
       continue;
@@ -151,10 +168,10 @@ connection::flushed connection::flush(P& p) {
   io_result r;
   if (n > 0) {
     for (int i = 0; i < n; ++i) want += iov[i].iov_len;
-    r = transport_.write({iov, static_cast<std::size_t>(n)});
+    r = write_to({iov, static_cast<std::size_t>(n)});
   } else {
     want = file.length;
-    r = transport_.send_file(file);
+    r = tls_ ? tls_->send_file(file) : transport_.send_file(file);
   }
   if (r.k == io_result::kind::would_block) {
     writable_ = false;
@@ -169,13 +186,14 @@ connection::flushed connection::flush(P& p) {
 }
 
 template <class P>
-bool connection::read_some(P& p) {
+inline bool connection::read_some(P& p) {
   const auto in = p.prepare();
-  const io_result r = transport_.read(in);
+  const io_result r = read_from(in);
   switch (r.k) {
     case io_result::kind::done:
-      // A short read emptied the socket: the next edge says when there is more.
-      if (r.n < in.size() && !hup_) readable_ = false;
+      // A short read emptied the socket: the next edge says when there is more (unless TLS
+      // holds an EOF or error to report after these bytes).
+      if (r.n < in.size() && !hup_ && !(tls_ && tls_->more_to_read())) readable_ = false;
       srv_.stats().add(srv_.stats().bytes_in, r.n);
       p.commit(r.n);
       return true;
@@ -230,7 +248,8 @@ void connection::wait_for(P& p, wait w) {
   const auto& o = srv_.opts();
   const std::int64_t now = srv_.now_ms() + srv_.tick_ms();  // never early: `now` lags a tick
   if (w == wait::read) {
-    const auto timer = p.read_timer();
+    // A TLS handshake is part of the request's head: it runs under the header timeout.
+    const auto timer = tls_ && !tls_->established() ? protocol::timer::head : p.read_timer();
     const auto progress = p.progress();
     if (waiting_ == wait::read && timer == deadline_timer_ && progress == deadline_progress_) return;
     deadline_timer_ = timer;
@@ -280,6 +299,7 @@ void connection::close_now() {
   if (state_ == state::closed) return;
   state_ = state::closed;
   srv_.report_held(held_, {});
+  if (tls_) tls_->notify_close();
   transport_.close();  // also leaves the poller's set
   srv_.remove(this);
   proto().peer_gone();  // last: a held response's on_close is user code

@@ -13,6 +13,7 @@
 #include "http/session.hpp"
 #include "net/poller.hpp"
 #include "net/tcp_transport.hpp"
+#include "net/tls_stream.hpp"
 #include "net/worker_budget.hpp"
 
 namespace hive::detail {
@@ -26,8 +27,8 @@ class connection final : public poll_target {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  // Reads at once: with TCP_DEFER_ACCEPT the request is usually already here.
-  void start() { run(); }
+  // Reads at once: with TCP_DEFER_ACCEPT the request (or the ClientHello) is usually here.
+  void start();
   void on_events(std::uint32_t events) override;
   // Called by the server's coarse timer.
   void check_deadline(std::int64_t now_ms);
@@ -61,8 +62,9 @@ class connection final : public poll_target {
   bool run_with(P& p);
   template <class P>
   flushed flush(P& p);
+  // Inlined into run_with as before TLS: the TLS branch made it just big enough to be called.
   template <class P>
-  bool read_some(P& p);
+  [[gnu::always_inline]] bool read_some(P& p);
   template <class P>
   void linger_read(P& p);
   bool hand_off();
@@ -71,9 +73,19 @@ class connection final : public poll_target {
   protocol& proto() { return upgraded_ ? *upgraded_ : static_cast<protocol&>(session_); }
   void close_now();
   static void wake(void* self);
+  // The one branch between plain TCP (inline, no virtual call) and TLS.
+  io_result read_from(std::span<char> in) {
+    if (tls_) [[unlikely]] return tls_->read(in);
+    return transport_.read(in);
+  }
+  io_result write_to(std::span<const iovec> iov) {
+    if (tls_) [[unlikely]] return tls_->write(iov);
+    return transport_.write(iov);
+  }
 
   server_core& srv_;
   tcp_transport transport_;
+  std::unique_ptr<tls_stream> tls_;  // null on a plain listener
   address peer_;
   session session_;
   std::unique_ptr<protocol> upgraded_;  // the successor, after a 101: in charge from then on

@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <system_error>
+
 #include <algorithm>
 #include <ctime>
 #include <vector>
@@ -60,6 +62,15 @@ server_core::~server_core() {
   for (connection* c : closed_) delete c;
 }
 
+// Before listening: a worker that cannot load its certificate must not accept plain
+// connections on what should be an HTTPS port. The error reads like a bind error.
+void server_core::load_tls() {
+  if (!opts_.tls() && opts_.tls_key_file.empty()) return;
+  std::string error;
+  tls_ = tls_context::load(opts_, error, ticket_keys_);
+  if (!tls_) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "hive: " + error);
+}
+
 void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
   listener_ = std::make_unique<listener>(*this, std::move(acceptor));
   listener_->start();
@@ -67,10 +78,12 @@ void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
 }
 
 void server_core::listen() {
+  load_tls();
   start_listener(bind_listener(io_, opts_.host, opts_.port, false));
 }
 
 void server_core::listen_on(int fd) {
+  load_tls();
   asio::ip::tcp::acceptor acc(io_);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -19,6 +19,7 @@
 #include "http/session.hpp"
 #include "net/input_buffer.hpp"
 #include "net/poller.hpp"
+#include "net/tls_context.hpp"
 #include "net/worker_budget.hpp"
 #include "util/cidr.hpp"
 #include "util/counters.hpp"
@@ -67,6 +68,10 @@ class server_core {
   buffer_pool& pool() { return pool_; }
   input_pool& inputs() { return inputs_; }
   poller& poll() { return poller_; }
+  // The TLS configuration every new connection speaks, or null for plain HTTP.
+  const tls_context* tls() const { return tls_.get(); }
+  // Before listen: the cluster's shared session-ticket keys (they must outlive the server).
+  void set_ticket_keys(const ticket_keys* keys) { ticket_keys_ = keys; }
   // Where a lingering connection reads what it throws away.
   std::span<char> sink() { return {sink_, sizeof sink_}; }
   std::int64_t now_ms() const { return now_ms_; }
@@ -93,6 +98,7 @@ class server_core {
   void shed();
   std::size_t shed_greediest(std::size_t held_bytes::*part);
   void start_listener(asio::ip::tcp::acceptor acceptor);
+  void load_tls();
   void free_closed();
   static void before_batch(void* self);
   static void after_batch(void* self);
@@ -114,6 +120,8 @@ class server_core {
   asio::steady_timer timer_;
   poller poller_;
   std::vector<connection*> closed_;
+  std::unique_ptr<tls_context> tls_;
+  const ticket_keys* ticket_keys_ = nullptr;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
   std::size_t count_ = 0;

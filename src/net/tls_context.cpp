@@ -1,0 +1,154 @@
+#include "net/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hive::detail {
+
+namespace {
+
+// OpenSSL's reason for the last failure, and the queue left empty for the next caller.
+std::string openssl_reason() {
+  const unsigned long e = ERR_peek_last_error();
+  std::string s = "unknown error";
+  if (e != 0) {
+    const char* r = ERR_reason_error_string(e);
+    s = r != nullptr ? r : "error " + std::to_string(e);
+  }
+  ERR_clear_error();
+  return s;
+}
+
+// ALPN: http/1.1 or nothing. A client that offers only other protocols (h2) is refused with
+// the no_application_protocol alert rather than served a protocol it did not ask for.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  static const unsigned char ours[] = "\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+bool readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
+
+// Not yet valid or expired: the start-up check refuses it (a client would refuse it anyway).
+std::string check_dates(SSL_CTX* ctx, const std::string& cert) {
+  X509* x = SSL_CTX_get0_certificate(ctx);
+  if (x == nullptr) return "--tls-cert " + cert + ": no certificate in the file";
+  if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+    return "--tls-cert " + cert + ": the certificate has expired; renew it";
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
+    return "--tls-cert " + cert + ": the certificate is not valid yet (check the clock)";
+  }
+  return {};
+}
+
+}  // namespace
+
+bool make_ticket_keys(ticket_keys& keys) {
+  if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) == 1) return true;
+  ERR_clear_error();
+  return false;
+}
+
+std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error,
+                                               const ticket_keys* keys) {
+  const std::string& cert = o.tls_cert_file;
+  const std::string& key = o.tls_key_file;
+  if (cert.empty() || key.empty()) {
+    error = cert.empty() ? "--tls-key needs --tls-cert as well" : "--tls-cert needs --tls-key as well";
+    return nullptr;
+  }
+  if (!readable(cert)) {
+    error = "--tls-cert " + cert + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
+    return nullptr;
+  }
+  if (!readable(key)) {
+    error = "--tls-key " + key + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
+    return nullptr;
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) {
+    error = "cannot create a TLS context: " + openssl_reason();
+    return nullptr;
+  }
+  std::unique_ptr<tls_context> c(new tls_context(ctx));
+  SSL_CTX_set_min_proto_version(
+      ctx, o.tls_min_version == options::tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE |
+                               // A client that closes without close_notify is an EOF, as for
+                               // plain TCP: HTTP frames its own messages.
+                               SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // A write retried after WANT_WRITE comes from the worker's scratch buffer, re-gathered; idle
+  // connections give their record buffers back (~34 KiB each).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Resumption by tickets only (no per-worker server cache that would grow with clients).
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) {
+    error = "cannot set the TLS 1.2 ciphers: " + openssl_reason();
+    return nullptr;
+  }
+  SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
+  if (keys != nullptr &&
+      SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(keys->data()), static_cast<long>(keys->size())) != 1) {
+    error = "cannot set the session-ticket keys: " + openssl_reason();
+    return nullptr;
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    error = "--tls-cert " + cert + ": not a PEM certificate chain (" + openssl_reason() + ")";
+    return nullptr;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const std::string why = openssl_reason();
+    error = why.find("values mismatch") != std::string::npos || why.find("mismatch") != std::string::npos
+                ? "--tls-key " + key + ": the key does not match the certificate in " + cert
+                : "--tls-key " + key + ": not a PEM private key (" + why + ")";
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    openssl_reason();
+    error = "--tls-key " + key + ": the key does not match the certificate in " + cert;
+    return nullptr;
+  }
+  error = check_dates(ctx, cert);
+  if (!error.empty()) return nullptr;
+  return c;
+}
+
+tls_context::~tls_context() { SSL_CTX_free(ctx_); }
+
+SSL* tls_context::accept(int fd) const {
+  SSL* ssl = SSL_new(ctx_);
+  if (ssl == nullptr) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  if (SSL_set_fd(ssl, fd) != 1) {
+    ERR_clear_error();
+    SSL_free(ssl);
+    return nullptr;
+  }
+  SSL_set_accept_state(ssl);
+  return ssl;
+}
+
+std::string tls_check(const options& opts) {
+  if (opts.tls_cert_file.empty() && opts.tls_key_file.empty()) return {};
+  std::string error;
+  if (tls_context::load(opts, error) == nullptr) return "hive: " + error;
+  return {};
+}
+
+}  // namespace hive::detail
