@@ -3,6 +3,8 @@
 
 #include "hive/app.hpp"
 #include "hive/cluster.hpp"
+#include "hive/filter.hpp"
+#include "hive/http_error.hpp"
 #include "hive/options.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"

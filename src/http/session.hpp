@@ -119,6 +119,9 @@ class session final : public protocol, private responder {
 
   void process();
   void route_head();
+  void answer_at_head(origin by);
+  void build_request();
+  void keep_head();
   void handle_message();
   void dispatch();
   bool try_upgrade();
@@ -161,6 +164,7 @@ class session final : public protocol, private responder {
     bool chunked = false;  // a streamed body in chunks (HTTP/1.1)
   } framing_;
   bool routed_ = false;     // the message in progress was routed at its head
+  bool unrouted_ = false;   // the answer in progress refuses a request before it was routed
   bool eof_ = false;        // the client sends nothing more
   bool linger_ = false;     // the close follows a rejection: half-close and drain first
   bool draining_ = false;
