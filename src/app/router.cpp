@@ -49,12 +49,14 @@ void decode_into(std::string_view raw, std::string& scratch, std::vector<route_p
 }
 
 struct searcher {
+  // A constructor, not aggregate initialization, which would zero path_matches on every search.
+  searcher(std::string_view m, std::string& s, std::vector<route_param>& p) : method(m), scratch(s), params(p) {}
   std::string_view method;
   std::string& scratch;
   std::vector<route_param>& params;
   // The nodes whose path matched but not the method, for 405's Allow (a wildcard's too).
   static constexpr std::size_t max_path_matches = 8;
-  const detail::route_node* path_matches[max_path_matches] = {};
+  const detail::route_node* path_matches[max_path_matches];  // the first path_match_count are set
   std::size_t path_match_count = 0;
 
   const detail::route_entry* at_terminal(const detail::route_node& n) {
