@@ -74,7 +74,7 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
   r.scratch.clear();
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
-  if (app_.any_filter_) {
+  if (app_.any_filter_) [[unlikely]] {
     r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
   }
   return r.target != nullptr;
@@ -90,8 +90,10 @@ std::unique_ptr<protocol> app_dispatcher::upgrade(const request&, response&, con
   return nullptr;
 }
 
+// No try here: a handler's http_error reaches the session, which asks answer_exception; the
+// plain call keeps an app without filters at the cost it had before filters existed.
 void app_dispatcher::handle(const request& req, response& res, const route_state& r) const {
-  if (app_.any_filter_) {
+  if (app_.any_filter_) [[unlikely]] {
     filtered_handle(req, res, r);
     return;
   }
@@ -99,24 +101,25 @@ void app_dispatcher::handle(const request& req, response& res, const route_state
     hive_answer(r.status, &r, res);
     return;
   }
-  try {
-    (*r.target)(req, res);
-  } catch (const http_error& e) {
-    answer(e.status(), e.what(), &r, res);
-  }
+  (*r.target)(req, res);
 }
 
-void app_dispatcher::filtered_handle(const request& req, response& res, const route_state& r) const {
-  try {
-    if (!run_route_befores(r, false, req, res)) return;
-    if (r.target == nullptr) {
-      hive_answer(r.status, &r, res);
-      return;
-    }
-    (*r.target)(req, res);
-  } catch (const http_error& e) {
-    answer(e.status(), e.what(), &r, res);
+// Out of line, so that handle() stays a plain call for an app without filters.
+[[gnu::noinline]] void app_dispatcher::filtered_handle(const request& req, response& res,
+                                                        const route_state& r) const {
+  if (!run_route_befores(r, false, req, res)) return;
+  if (r.target == nullptr) {
+    hive_answer(r.status, &r, res);
+    return;
   }
+  (*r.target)(req, res);
+}
+
+bool app_dispatcher::answer_exception(const std::exception& e, const route_state* r, response& res) const {
+  const auto* h = dynamic_cast<const http_error*>(&e);
+  if (h == nullptr) return false;
+  answer(h->status(), h->what(), r, res);
+  return true;
 }
 
 bool app_dispatcher::head(const request& req, response& res, const route_state& r) {

@@ -21,13 +21,14 @@ class app_dispatcher final : public dispatcher {
   void handle(const request& req, response& res, const route_state& r) const override;
   void hive_answer(int status, const route_state* r, response& res) const override;
   void finished(const finished_record& rec) override;
+  bool answer_exception(const std::exception& e, const route_state* r, response& res) const override;
   bool head(const request& req, response& res, const route_state& r) override;
   void before_send(const request& req, response& res, const route_state* r) override;
 
  private:
   // hive's answer with `status`, the body by the app's error handler (or `message` as text).
-  void answer(int status, std::string_view message, const route_state* r, response& res) const;
   void filtered_handle(const request& req, response& res, const route_state& r) const;
+  void answer(int status, std::string_view message, const route_state* r, response& res) const;
 
   const app& app_;
   counters* stats_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -72,6 +73,13 @@ class dispatcher {
   // hive answers `status` itself (no route, a refused request, a failed handler): the body.
   virtual void hive_answer(int status, const route_state* r, response& res) const = 0;
   virtual void finished(const finished_record& rec) = 0;
+
+  // A handler or filter threw `e`: true when it says what to answer (hive::http_error), which is
+  // now in `res`; false for hive's 500.
+  virtual bool answer_exception(const std::exception& e, const route_state* r, response& res) const {
+    (void)e, (void)r, (void)res;
+    return false;
+  }
 
   // Filters. The session asks these only when the flags below say there is something to run,
   // so an application without filters pays a load and a branch.

@@ -267,6 +267,18 @@ void session::start_response() {
   dispatcher_.route(b_->parser.method(), path, b.route);  // may set route.stream_body
 }
 
+// Out of line: a session without filters pays only the flag's test.
+[[gnu::noinline]] void session::run_afters() {
+  dispatcher_.before_send(b_->req, b_->res, unrouted_ ? nullptr : &b_->route);
+}
+
+[[gnu::always_inline]] inline void session::build_request() {
+  auto& b = *b_;
+  const char* target = in_.data.get() + b_->parser.target().off;
+  request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
+                         {target + b.query.off, b.query.len});
+}
+
 void session::route_head() {
   start_response();
   const bool expect = b_->parser.expects_continue();
@@ -303,13 +315,6 @@ void session::answer_at_head(origin by) {
   close_after(true);
 }
 
-void session::build_request() {
-  auto& b = *b_;
-  const char* target = in_.data.get() + b_->parser.target().off;
-  request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
-                         {target + b.query.off, b.query.len});
-}
-
 void session::handle_message() {
   if (!routed_) start_response();
   routed_ = false;
@@ -333,7 +338,7 @@ void session::dispatch() {
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
-    handler_failed(e.what());
+    handler_failed(e.what(), &e);
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
@@ -426,7 +431,7 @@ std::unique_ptr<protocol> session::successor() {
   return next;
 }
 
-void session::handler_failed(std::string_view what) {
+void session::handler_failed(std::string_view what, const std::exception* e) {
   if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
@@ -436,8 +441,10 @@ void session::handler_failed(std::string_view what) {
   const std::string_view method = b_->req.method(), path = b_->req.path();
   switch (state_) {
     case state::dispatching:
-      warn("handler for ", method, ' ', path, " threw: ", what, "; answered 500");
       answer_ = answer::failed;
+      // hive::http_error: an answer the application chose (its status and message).
+      if (e != nullptr && dispatcher_.answer_exception(*e, &b_->route, b_->res)) return;
+      warn("handler for ", method, ' ', path, " threw: ", what, "; answered 500");
       answer_500();
       return;
     case state::streaming:
@@ -470,7 +477,7 @@ void session::finish_response(origin by) {
   auto& b = *b_;
   // Draining: every complete request already received is answered; the answer to the last one
   // says close (a partial one behind it is answered if it completes within the drain's grace).
-  if (dispatcher_.filters_before_send()) dispatcher_.before_send(b.req, b.res, unrouted_ ? nullptr : &b.route);
+  if (dispatcher_.filters_before_send()) [[unlikely]] run_afters();
   const bool close = !framing_.keep_alive || b.res.closes() || (draining_ && !unread_input());
   response_head h;
   h.common = cfg_.date->fields();
@@ -648,7 +655,7 @@ std::shared_ptr<stream_state> session::make_stream() {
 
 void session::start_stream() {
   auto& b = *b_;
-  if (dispatcher_.filters_before_send()) dispatcher_.before_send(b.req, b.res, unrouted_ ? nullptr : &b.route);
+  if (dispatcher_.filters_before_send()) run_afters();
   const int status = b.res.status();
   b_->stream_status = status;  // what the head said, whatever the handler does to `res` later
   const bool bodiless = status == 204 || status == 304 || framing_.head_request;

@@ -121,6 +121,7 @@ class session final : public protocol, private responder {
   void route_head();
   void answer_at_head(origin by);
   void build_request();
+  void run_afters();
   void keep_head();
   void handle_message();
   void dispatch();
@@ -134,7 +135,8 @@ class session final : public protocol, private responder {
   void close_after(bool linger);
   void compact();
   void start_response();
-  void handler_failed(std::string_view what);
+  // `e`: the exception, when one derived from std::exception (it may say what to answer).
+  void handler_failed(std::string_view what, const std::exception* e = nullptr);
   void answer_500();
   conn_buffers& buffers();
   void give_buffers();
