@@ -176,9 +176,9 @@ bool has_method(std::string_view allow, std::string_view name) {
 
 void find_route(const router& rt, std::string_view method, std::string_view path, route_state& r) {
   r.target = nullptr;
+  r.entry = nullptr;
   r.status = 404;
   if (path.empty() || path.front() != '/') return;
-  r.entry = nullptr;
   searcher s{method, r.scratch, r.params};
   if (const route_entry* e = s.search(*rt.root_, path.substr(1), false)) {
     r.entry = e;
