@@ -4,6 +4,8 @@
 #include "hive/app.hpp"
 #include "hive/cluster.hpp"
 #include "hive/event_stream.hpp"
+#include "hive/filter.hpp"
+#include "hive/http_error.hpp"
 #include "hive/options.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"

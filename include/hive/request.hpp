@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace hive {
 
 namespace detail {
@@ -64,6 +66,14 @@ class request {
   std::span<const route_param> params() const { return params_; }
 
   std::string_view body() const { return body_; }
+  // The body parsed as JSON. Throws hive::http_error(400) — answered as 400 with the reason —
+  // when the Content-Type is not application/json (or +json) or the body is not valid JSON.
+  nlohmann::json json() const;
+  // A field of an `application/x-www-form-urlencoded` body, decoded as query() decodes; nullopt
+  // if absent or if the body is not a form.
+  std::optional<std::string_view> form(std::string_view name) const;
+  // The value of a cookie from the Cookie fields (surrounding quotes removed), or nullopt.
+  std::optional<std::string_view> cookie(std::string_view name) const;
 
   // The peer of the connection, as accepted.
   const address& remote_address() const { return *remote_; }
@@ -82,6 +92,9 @@ class request {
   const detail::cidr_set* trusted_ = nullptr;
   detail::request_scratch* scratch_ = nullptr;  // where query() decodes
   static const address no_address_;
+  std::optional<std::string_view> find_pair(std::string_view pairs, std::string_view name,
+                                            std::size_t scratch_offset) const;
+  std::size_t scratch_need() const;
 };
 
 }  // namespace hive

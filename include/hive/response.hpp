@@ -8,8 +8,10 @@
 // `deferred` with `res.defer()` and call `finish` on the same worker's event loop.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +31,17 @@ struct response_link;
 struct deferred_state;
 }  // namespace detail
 
+// The attributes of a cookie set with response::cookie (RFC 6265 §4.1).
+struct cookie_options {
+  enum class same_site_policy : std::uint8_t { unset, lax, strict, none };
+  std::optional<std::chrono::seconds> max_age;  // 0 or less: delete the cookie now
+  std::string path;                             // empty: no Path attribute
+  std::string domain;                           // empty: no Domain (host-only)
+  bool secure = false;
+  bool http_only = false;
+  same_site_policy same_site = same_site_policy::unset;  // `none` requires `secure`
+};
+
 class response {
  public:
   // A response of one's own (a test, a cache) works in full, except defer().
@@ -44,6 +57,14 @@ class response {
   // Transfer-Encoding and Date are hive's; `Connection` takes only `close` (closes after this
   // response; anything else throws: hive decides persistence).
   response& header(std::string_view name, std::string_view value);
+
+  // Adds a Set-Cookie field (several cookies: several calls). The name must be a token, the value
+  // cookie-octets (RFC 6265 §4.1.1: no space, quote, comma, semicolon, backslash or control;
+  // optionally in double quotes), path and domain free of ';' and controls; same_site none needs
+  // secure. std::invalid_argument otherwise.
+  response& cookie(std::string_view name, std::string_view value, const cookie_options& o = {});
+  // `status` (301, 302, 303, 307 or 308; std::invalid_argument otherwise) with a Location field.
+  void redirect(std::string_view location, int status = 302);
 
   // One of these sets the body (a later call replaces it).
   // text() and json() keep a Content-Type set earlier with header().

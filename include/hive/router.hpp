@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hive/filter.hpp"
 #include "hive/request.hpp"
 #include "hive/response.hpp"
 
@@ -21,10 +22,16 @@ class router;
 namespace detail {
 struct route_node;
 struct route_state;
+struct filter_scope;
 void find_route(const router& r, std::string_view method, std::string_view path, route_state& out);
 }  // namespace detail
 
 using handler = std::function<void(const request&, response&)>;
+
+// What one route adds to its handler.
+struct route_options {
+  std::vector<filter> filters;  // run after the app's and the groups' filters, in this order
+};
 
 class router {
  public:
@@ -34,7 +41,9 @@ class router {
   router& operator=(router&&) noexcept;
 
   // Throws std::invalid_argument for a malformed pattern or a method that is not a token.
-  void add(std::string_view method, std::string_view pattern, handler h);
+  // `scope`: the filters of the app or group the route belongs to (none: only its own).
+  void add(std::string_view method, std::string_view pattern, handler h, route_options opts = {},
+           const detail::filter_scope* scope = nullptr);
 
  private:
   friend void detail::find_route(const router& r, std::string_view method, std::string_view path,

@@ -3,23 +3,80 @@
 #include <algorithm>
 #include <string>
 
+#include "app/route_entry.hpp"
 #include "app/route_match.hpp"
+#include "hive/http_error.hpp"
 #include "net/protocol.hpp"
+#include "util/log.hpp"
 #include "util/status.hpp"
 
 namespace hive::detail {
+
+namespace {
+
+// A filter's before() in the scope chain, outermost (the app's) first. False: one answered.
+bool run_befores(const filter_scope* s, bool at_head, const request& req, response& res) {
+  if (s == nullptr) return true;
+  if (!run_befores(s->parent, at_head, req, res)) return false;
+  for (const auto& f : s->filters) {
+    if (f.before && f.at_head == at_head && f.before(req, res) == filter_result::answered) return false;
+  }
+  return true;
+}
+
+bool run_route_befores(const route_state& r, bool at_head, const request& req, response& res) {
+  if (!run_befores(r.scope, at_head, req, res)) return false;
+  if (r.entry == nullptr) return true;
+  for (const auto& f : r.entry->filters) {
+    if (f.before && f.at_head == at_head && f.before(req, res) == filter_result::answered) return false;
+  }
+  return true;
+}
+
+// after() runs innermost first: the route's filters, then its group's, out to the app's.
+void run_afters(const filter_scope* s, const request& req, response& res) {
+  for (; s != nullptr; s = s->parent) {
+    for (auto f = s->filters.rbegin(); f != s->filters.rend(); ++f) {
+      if (f->after) f->after(req, res);
+    }
+  }
+}
+
+// The innermost group whose prefix `path` is under (at a segment boundary), else the app.
+const filter_scope* scope_of_path(const std::vector<std::unique_ptr<filter_scope>>& groups,
+                                  const filter_scope* root, std::string_view path) {
+  const filter_scope* best = root;
+  for (const auto& g : groups) {
+    const std::string_view p = g->prefix;
+    if (p.size() <= best->prefix.size() || !path.starts_with(p)) continue;
+    if (path.size() == p.size() || path[p.size()] == '/') best = g.get();
+  }
+  return best;
+}
+
+}  // namespace
+
+app_dispatcher::app_dispatcher(const app& a, counters* stats) : app_(a), stats_(stats) {
+  filters_at_head_ = a.any_at_head_;
+  filters_before_send_ = a.any_after_;
+}
 
 bool app_dispatcher::route(std::string_view method, std::string_view path, route_state& r) const {
   r.params.clear();
   if (path == "*") {
     // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
     r.target = nullptr;
+    r.entry = nullptr;
     r.status = 200;
+    r.scope = app_.root_.get();
     return true;
   }
   r.scratch.clear();
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
+  if (app_.any_filter_) [[unlikely]] {
+    r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
+  }
   return r.target != nullptr;
 }
 
@@ -33,7 +90,13 @@ std::unique_ptr<protocol> app_dispatcher::upgrade(const request&, response&, con
   return nullptr;
 }
 
+// No try here: a handler's http_error reaches the session, which asks answer_exception; the
+// plain call keeps an app without filters at the cost it had before filters existed.
 void app_dispatcher::handle(const request& req, response& res, const route_state& r) const {
+  if (app_.any_filter_) [[unlikely]] {
+    filtered_handle(req, res, r);
+    return;
+  }
   if (r.target == nullptr) {
     hive_answer(r.status, &r, res);
     return;
@@ -41,17 +104,97 @@ void app_dispatcher::handle(const request& req, response& res, const route_state
   (*r.target)(req, res);
 }
 
+// Out of line, so that handle() stays a plain call for an app without filters.
+[[gnu::noinline]] void app_dispatcher::filtered_handle(const request& req, response& res,
+                                                        const route_state& r) const {
+  if (!run_route_befores(r, false, req, res)) return;
+  if (r.target == nullptr) {
+    hive_answer(r.status, &r, res);
+    return;
+  }
+  (*r.target)(req, res);
+}
+
+bool app_dispatcher::answer_exception(const std::exception& e, const route_state* r, response& res) const {
+  const auto* h = dynamic_cast<const http_error*>(&e);
+  if (h == nullptr) return false;
+  answer(h->status(), h->what(), r, res);
+  return true;
+}
+
+bool app_dispatcher::head(const request& req, response& res, const route_state& r) {
+  try {
+    return !run_route_befores(r, true, req, res);
+  } catch (const http_error& e) {
+    answer(e.status(), e.what(), &r, res);
+  } catch (const std::exception& e) {
+    warn("filter for ", req.method(), ' ', req.path(), " threw: ", e.what(), "; answered 500");
+    hive_answer(500, &r, res);
+  } catch (...) {
+    warn("filter for ", req.method(), ' ', req.path(), " threw; answered 500");
+    hive_answer(500, &r, res);
+  }
+  return true;
+}
+
+void app_dispatcher::before_send(const request& req, response& res, const route_state* r) {
+  const filter_scope* scope = r != nullptr && r->scope != nullptr ? r->scope : app_.root_.get();
+  try {
+    if (r != nullptr && r->entry != nullptr) {
+      const auto& own = r->entry->filters;
+      for (auto f = own.rbegin(); f != own.rend(); ++f) {
+        if (f->after) f->after(req, res);
+      }
+    }
+    run_afters(scope, req, res);
+  } catch (const std::exception& e) {
+    // The response is what it is by now: a failing after() is logged, and the rest skipped.
+    warn("a filter's after() for ", req.method(), ' ', req.path(), " threw: ", e.what());
+  } catch (...) {
+    warn("a filter's after() for ", req.method(), ' ', req.path(), " threw");
+  }
+}
+
 void app_dispatcher::hive_answer(int status, const route_state* r, response& res) const {
+  answer(status, reason_phrase(status), r, res);
+}
+
+void app_dispatcher::answer(int status, std::string_view message, const route_state* r,
+                            response& res) const {
+  if (status < 400 || status > 599) {
+    if (status != 200) {  // an http_error with a status that is no error
+      status = 500;
+      message = reason_phrase(500);
+    }
+  }
   res.reset();
   res.status(status);
   if (status == 200) return;  // OPTIONS *
   if (status == 405 && r != nullptr) res.header("Allow", r->allow);
-  const std::string_view phrase = reason_phrase(status);
-  char body[64];
-  const std::size_t n = std::min(phrase.size(), sizeof body - 1);
-  phrase.copy(body, n);
-  body[n] = '\n';
-  res.text({body, n + 1});
+  if (app_.on_error_) {
+    try {
+      app_.on_error_(status, message, res);
+      return;
+    } catch (const std::exception& e) {
+      warn("the app's error handler threw for ", status, ": ", e.what(), "; answered hive's text");
+    } catch (...) {
+      warn("the app's error handler threw for ", status, "; answered hive's text");
+    }
+    res.reset();
+    res.status(status);
+    if (status == 405 && r != nullptr) res.header("Allow", r->allow);
+  }
+  if (message.size() <= 62) {
+    // hive's own phrases: no allocation beyond the response's reused body.
+    char body[64];
+    message.copy(body, message.size());
+    body[message.size()] = '\n';
+    res.text({body, message.size() + 1});
+    return;
+  }
+  std::string body(message);
+  body += '\n';
+  res.text(body);
 }
 
 void app_dispatcher::finished(const finished_record& rec) {

@@ -1,5 +1,6 @@
 // The application behind the dispatcher interface: routes through the app's router, runs its
-// handlers, writes hive's own answers, and counts every finished response.
+// filters and handlers, writes hive's own answers (through the app's error handler), and counts
+// every finished response.
 #pragma once
 
 #include "app/dispatcher.hpp"
@@ -10,8 +11,8 @@ namespace hive::detail {
 
 class app_dispatcher final : public dispatcher {
  public:
-  // `stats` may be null (nothing counted).
-  app_dispatcher(const app& a, counters* stats) : app_(a), stats_(stats) {}
+  // `stats` may be null (nothing counted). The app must be complete (its filters added).
+  app_dispatcher(const app& a, counters* stats);
   void set_counters(counters* c) { stats_ = c; }
 
   bool route(std::string_view method, std::string_view path, route_state& r) const override;
@@ -20,8 +21,15 @@ class app_dispatcher final : public dispatcher {
   void handle(const request& req, response& res, const route_state& r) const override;
   void hive_answer(int status, const route_state* r, response& res) const override;
   void finished(const finished_record& rec) override;
+  bool answer_exception(const std::exception& e, const route_state* r, response& res) const override;
+  bool head(const request& req, response& res, const route_state& r) override;
+  void before_send(const request& req, response& res, const route_state* r) override;
 
  private:
+  // hive's answer with `status`, the body by the app's error handler (or `message` as text).
+  void filtered_handle(const request& req, response& res, const route_state& r) const;
+  void answer(int status, std::string_view message, const route_state* r, response& res) const;
+
   const app& app_;
   counters* stats_;
 };

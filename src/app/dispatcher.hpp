@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,10 +18,16 @@
 namespace hive::detail {
 
 class protocol;
+struct route_entry;
+struct filter_scope;
 
 // Where the route of the request in progress is kept (in the connection's pooled memory).
 struct route_state {
   const handler* target = nullptr;  // null: see status
+  const route_entry* entry = nullptr;  // the route found (its handler is `target`)
+  // Whose filters apply: the route's app or group, or for 404/405 the innermost group whose
+  // prefix the path is under. Null: the app's (set by route() only when the app has filters).
+  const filter_scope* scope = nullptr;
   int status = 200;                 // 404 no path matched; 405 path matched, method did not
   std::string allow;                // for 405: the methods the path has, comma-separated
   std::vector<route_param> params;
@@ -67,8 +74,33 @@ class dispatcher {
   virtual void hive_answer(int status, const route_state* r, response& res) const = 0;
   virtual void finished(const finished_record& rec) = 0;
 
+  // A handler or filter threw `e`: true when it says what to answer (hive::http_error), which is
+  // now in `res`; false for hive's 500.
+  virtual bool answer_exception(const std::exception& e, const route_state* r, response& res) const {
+    (void)e, (void)r, (void)res;
+    return false;
+  }
+
+  // Filters. The session asks these only when the flags below say there is something to run,
+  // so an application without filters pays a load and a branch.
+  // The head is complete and routed; `req` has no body yet. True when a filter answered `res`
+  // (the session sends it and closes: the body is never read).
+  virtual bool head(const request& req, response& res, const route_state& r) {
+    (void)req, (void)res, (void)r;
+    return false;
+  }
+  // `res` is about to be serialized, whoever produced it; `r` null for a request refused before
+  // it was routed. Must not throw.
+  virtual void before_send(const request& req, response& res, const route_state* r) {
+    (void)req, (void)res, (void)r;
+  }
+  bool filters_at_head() const { return filters_at_head_; }
+  bool filters_before_send() const { return filters_before_send_; }
+
  protected:
   ~dispatcher() = default;
+  bool filters_at_head_ = false;
+  bool filters_before_send_ = false;
 };
 
 }  // namespace hive::detail

@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <nlohmann/json.hpp>
+
 #include "app/request_scratch.hpp"
+#include "hive/http_error.hpp"
 #include "util/cidr.hpp"
 #include "util/text.hpp"
 
@@ -95,8 +98,27 @@ std::optional<std::string_view> request::param(std::string_view name) const {
   return std::nullopt;
 }
 
+// Form bodies decode into the same scratch as the query, past it: the scratch is sized for both
+// on the first decode, so no view handed out earlier moves.
+std::size_t request::scratch_need() const {
+  const auto type = header("Content-Type");
+  const bool is_form = type && detail::iequals(detail::trim_ows(type->substr(0, type->find(';'))),
+                                               "application/x-www-form-urlencoded");
+  return query_.size() + (is_form ? body_.size() : 0);
+}
+
 std::optional<std::string_view> request::query(std::string_view name) const {
-  std::string_view rest = query_;
+  return find_pair(query_, name, 0);
+}
+
+std::optional<std::string_view> request::form(std::string_view name) const {
+  if (scratch_need() == query_.size()) return std::nullopt;  // not a form body
+  return find_pair(body_, name, query_.size());
+}
+
+std::optional<std::string_view> request::find_pair(std::string_view pairs, std::string_view name,
+                                                   std::size_t scratch_offset) const {
+  std::string_view rest = pairs;
   while (!rest.empty()) {
     const auto amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
@@ -106,13 +128,51 @@ std::optional<std::string_view> request::query(std::string_view name) const {
     const std::string_view raw = pair.substr(eq == std::string_view::npos ? pair.size() : eq + 1);
     if (raw.find_first_of("%+") == std::string_view::npos) return raw;
     // Decoding never lengthens, so each value decodes to its own offset in a scratch the size of
-    // the query: values decoded earlier stay where they are, and asking twice rewrites the same
-    // bytes. Only the first request for room can grow the scratch, before any view into it.
-    char* out = scratch_->reserve(query_.size()) + (raw.data() - query_.data());
+    // the query (and form body): values decoded earlier stay where they are, and asking twice
+    // rewrites the same bytes. Only the first request for room can grow the scratch, before any
+    // view into it.
+    char* out = scratch_->reserve(scratch_need()) + scratch_offset + (raw.data() - pairs.data());
     if (const auto n = detail::percent_decode(raw, out, true)) return std::string_view(out, *n);
     return raw;  // a malformed escape is passed on as sent
   }
   return std::nullopt;
+}
+
+std::optional<std::string_view> request::cookie(std::string_view name) const {
+  // Cookie: a=b; c=d (RFC 6265 §5.4); a client may send more than one field.
+  for (const auto& h : headers_) {
+    if (!detail::iequals(h.name, "cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const std::string_view pair = detail::trim_ows(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos || detail::trim_ows(pair.substr(0, eq)) != name) continue;
+      std::string_view v = detail::trim_ows(pair.substr(eq + 1));
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+nlohmann::json request::json() const {
+  const std::string_view type = header("Content-Type").value_or("");
+  const std::string_view media = detail::trim_ows(type.substr(0, type.find(';')));
+  const bool json_type = detail::iequals(media, "application/json") ||
+                         (media.size() > 5 && detail::iequals(media.substr(media.size() - 5), "+json"));
+  if (!json_type) {
+    throw http_error(400, "expected a JSON body (Content-Type: application/json), got " +
+                              (media.empty() ? std::string("no Content-Type") : "'" + std::string(media) + "'"));
+  }
+  try {
+    return nlohmann::json::parse(body_);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string_view what = e.what();  // "[json.exception.parse_error.101] parse error at …"
+    if (const auto close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
+    throw http_error(400, "the body is not valid JSON: " + std::string(what));
+  }
 }
 
 }  // namespace hive

@@ -1,6 +1,7 @@
 #include "hive/router.hpp"
 
 #include "app/dispatcher.hpp"
+#include "app/route_entry.hpp"
 #include "app/route_match.hpp"
 
 #include <stdexcept>
@@ -18,11 +19,11 @@ struct detail::route_node {
   std::unique_ptr<route_node> param;
   std::string param_name;
   std::unique_ptr<route_node> wildcard;                   // a trailing `*`
-  std::vector<std::pair<std::string, handler>> methods;
+  std::vector<std::pair<std::string, route_entry>> methods;
 
-  const handler* find_method(std::string_view m) const {
-    for (const auto& [name, h] : methods) {
-      if (name == m) return &h;
+  const route_entry* find_method(std::string_view m) const {
+    for (const auto& [name, e] : methods) {
+      if (name == m) return &e;
     }
     return nullptr;
   }
@@ -48,21 +49,28 @@ void decode_into(std::string_view raw, std::string& scratch, std::vector<route_p
 }
 
 struct searcher {
+  // A constructor, not aggregate initialization, which would zero path_matches on every search.
+  searcher(std::string_view m, std::string& s, std::vector<route_param>& p) : method(m), scratch(s), params(p) {}
   std::string_view method;
   std::string& scratch;
   std::vector<route_param>& params;
-  const detail::route_node* path_match = nullptr;  // the first node whose path matched, for 405
+  // The nodes whose path matched but not the method, for 405's Allow (a wildcard's too).
+  static constexpr std::size_t max_path_matches = 8;
+  const detail::route_node* path_matches[max_path_matches];  // the first path_match_count are set
+  std::size_t path_match_count = 0;
 
-  const handler* at_terminal(const detail::route_node& n) {
+  const detail::route_entry* at_terminal(const detail::route_node& n) {
     if (n.methods.empty()) return nullptr;
-    if (path_match == nullptr) path_match = &n;
-    if (const handler* h = n.find_method(method)) return h;
-    if (method == "HEAD") return n.find_method("GET");
+    if (const auto* e = n.find_method(method)) return e;
+    if (method == "HEAD") {
+      if (const auto* e = n.find_method("GET")) return e;
+    }
+    if (path_match_count < max_path_matches) path_matches[path_match_count++] = &n;
     return nullptr;
   }
 
   // `rest` is the path after the segments `n` consumed; `done` when nothing is left.
-  const handler* search(const detail::route_node& n, std::string_view rest, bool done) {
+  const detail::route_entry* search(const detail::route_node& n, std::string_view rest, bool done) {
     if (done) return at_terminal(n);
     const std::size_t mark_params = params.size();
     const std::size_t mark_scratch = scratch.size();
@@ -71,7 +79,7 @@ struct searcher {
     const bool last = rest.find('/') == std::string_view::npos;
     for (const auto& [lit, child] : n.literals) {
       if (lit == seg) {
-        if (const handler* h = search(*child, after, last)) return h;
+        if (const detail::route_entry* h = search(*child, after, last)) return h;
         break;
       }
     }
@@ -79,13 +87,13 @@ struct searcher {
     // through to a `*` here or to 404.
     if (n.param && !seg.empty()) {
       decode_into(seg, scratch, params, n.param_name);
-      if (const handler* h = search(*n.param, after, last)) return h;
+      if (const detail::route_entry* h = search(*n.param, after, last)) return h;
       params.resize(mark_params);
       scratch.resize(mark_scratch);
     }
     if (n.wildcard) {
       decode_into(rest, scratch, params, "*");
-      if (const handler* h = at_terminal(*n.wildcard)) return h;
+      if (const detail::route_entry* h = at_terminal(*n.wildcard)) return h;
       params.resize(mark_params);
       scratch.resize(mark_scratch);
     }
@@ -100,7 +108,8 @@ router::~router() = default;
 router::router(router&&) noexcept = default;
 router& router::operator=(router&&) noexcept = default;
 
-void router::add(std::string_view method, std::string_view pattern, handler h) {
+void router::add(std::string_view method, std::string_view pattern, handler h, route_options opts,
+                 const detail::filter_scope* scope) {
   if (!is_token(method)) {
     throw std::invalid_argument("hive: route method '" + std::string(method) + "' is not a token");
   }
@@ -151,31 +160,46 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
     throw std::invalid_argument("hive: route " + std::string(method) + " " + std::string(pattern) +
                                 " is defined twice");
   }
-  n->methods.emplace_back(std::string(method), std::move(h));
+  n->methods.emplace_back(std::string(method),
+                          detail::route_entry{std::move(h), std::move(opts.filters), scope});
 }
 
 namespace detail {
 
+namespace {
+bool has_method(std::string_view allow, std::string_view name) {
+  bool found = false;
+  for_each_list_item(allow, [&](std::string_view m) { found |= m == name; });
+  return found;
+}
+}  // namespace
+
 void find_route(const router& rt, std::string_view method, std::string_view path, route_state& r) {
   r.target = nullptr;
+  r.entry = nullptr;
   r.status = 404;
   if (path.empty() || path.front() != '/') return;
   searcher s{method, r.scratch, r.params};
-  r.target = s.search(*rt.root_, path.substr(1), false);
-  if (r.target != nullptr) {
+  if (const route_entry* e = s.search(*rt.root_, path.substr(1), false)) {
+    r.entry = e;
+    r.target = &e->h;
     r.status = 200;
     return;
   }
   r.params.clear();
-  if (s.path_match == nullptr) return;
+  if (s.path_match_count == 0) return;
   r.status = 405;
   r.allow.clear();
   bool has_get = false, has_head = false;
-  for (const auto& [name, h] : s.path_match->methods) {
-    if (!r.allow.empty()) r.allow += ", ";
-    r.allow += name;
-    has_get |= name == "GET";
-    has_head |= name == "HEAD";
+  // Every route whose path matched: `/users` (GET) and `/*` (OPTIONS) both answer /users.
+  for (std::size_t i = 0; i < s.path_match_count; ++i) {
+    for (const auto& [name, e] : s.path_matches[i]->methods) {
+      if (has_method(r.allow, name)) continue;
+      if (!r.allow.empty()) r.allow += ", ";
+      r.allow += name;
+      has_get |= name == "GET";
+      has_head |= name == "HEAD";
+    }
   }
   if (has_get && !has_head) r.allow += ", HEAD";
 }

@@ -42,6 +42,7 @@ struct conn_buffers {
   // keeps (its request's bytes may move while it is pending).
   std::string_view record_method, record_target;
   std::string pending_method, pending_target;
+  std::string pending_head;  // with filters: a deferred answer's request head, for their after()
   std::int64_t message_start_ms = 0;
 
   // The response being built, reused from request to request.

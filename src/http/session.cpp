@@ -67,6 +67,20 @@ struct request_builder {
     r.params_ = b.route.params;
     r.body_ = b.body;
   }
+  // The head's bytes [from, from + len) were copied to `to`: views into them follow.
+  static void rebase(request& r, conn_buffers& b, const char* from, std::size_t len, const char* to) {
+    const auto move = [&](std::string_view& v) {
+      if (v.data() >= from && v.data() + v.size() <= from + len) v = {to + (v.data() - from), v.size()};
+    };
+    move(r.method_);
+    move(r.target_);
+    move(r.path_);
+    move(r.query_);
+    for (auto& h : b.headers) {
+      move(h.name);
+      move(h.value);
+    }
+  }
 };
 
 session::session(dispatcher& d, const session_config& cfg, buffer_pool& pool, input_pool& inputs)
@@ -242,6 +256,7 @@ void session::process() {
 
 void session::start_response() {
   routed_ = true;
+  unrouted_ = false;
   auto& b = *b_;
   const std::string_view target(in_.data.get() + b_->parser.target().off, b_->parser.target().len);
   const auto [path, query] = split_target(target);
@@ -252,31 +267,59 @@ void session::start_response() {
   dispatcher_.route(b_->parser.method(), path, b.route);  // may set route.stream_body
 }
 
+// Out of line: a session without filters pays only the flag's test.
+[[gnu::noinline]] void session::run_afters() {
+  dispatcher_.before_send(b_->req, b_->res, unrouted_ ? nullptr : &b_->route);
+}
+
+[[gnu::always_inline]] inline void session::build_request() {
+  auto& b = *b_;
+  const char* target = in_.data.get() + b_->parser.target().off;
+  request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
+                         {target + b.query.off, b.query.len});
+}
+
 void session::route_head() {
   start_response();
-  if (!b_->parser.expects_continue()) return;
+  const bool expect = b_->parser.expects_continue();
+  if (!expect && !dispatcher_.filters_at_head()) return;
+  // Views into the head as it is now: handle_message builds the request again once the body is in.
+  build_request();
+  if (dispatcher_.filters_at_head()) {
+    b_->res.reset();
+    b_->link.owner = nullptr;  // a head filter answers at once: defer() and stream() throw
+    const bool answered = dispatcher_.head(b_->req, b_->res, b_->route);
+    b_->link.owner = this;
+    if (answered) {
+      answer_at_head(origin::handler);
+      return;
+    }
+  }
+  if (!expect) return;
   if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
-    framing_ = {false, b_->parser.method() == "HEAD", false, false};
     b_->res.reset();
-    b_->record_method = b_->parser.method();
-    b_->record_target = {in_.data.get() + b_->parser.target().off, b_->parser.target().len};
     dispatcher_.hive_answer(b_->route.status, &b_->route, b_->res);
-    finish_response(origin::hive);
-    close_after(true);
+    answer_at_head(origin::hive);
     return;
   }
   serialize_continue(b_->out);
+}
+
+// An answer decided at head time: the body is never read, so the connection closes after it.
+void session::answer_at_head(origin by) {
+  framing_ = {false, b_->parser.method() == "HEAD", false, false};
+  b_->record_method = b_->parser.method();
+  b_->record_target = {in_.data.get() + b_->parser.target().off, b_->parser.target().len};
+  finish_response(by);
+  close_after(true);
 }
 
 void session::handle_message() {
   if (!routed_) start_response();
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
-  auto& b = *b_;
-  const char* target = in_.data.get() + b_->parser.target().off;
-  request_builder::build(b.req, b.parser, in_, b, {target + b.path.off, b.path.len},
-                         {target + b.query.off, b.query.len});
+  build_request();
   dispatch();
 }
 
@@ -295,7 +338,7 @@ void session::dispatch() {
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
-    handler_failed(e.what());
+    handler_failed(e.what(), &e);
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
@@ -323,6 +366,16 @@ void session::keep_record() {
   b.pending_target.assign(b.record_target);
   b.record_method = b.pending_method;
   b.record_target = b.pending_target;
+  // Filters' after() sees the request when the answer is finished: its head is copied too.
+  if (dispatcher_.filters_before_send()) keep_head();
+}
+
+void session::keep_head() {
+  auto& b = *b_;
+  const char* from = in_.data.get() + b.parser.message_start();
+  const std::size_t len = b.parser.head_end() - b.parser.message_start();
+  b.pending_head.assign(from, len);
+  request_builder::rebase(b.req, b, from, len, b.pending_head.data());
 }
 
 // An upgrade request: the application may switch the connection to another protocol.
@@ -378,7 +431,7 @@ std::unique_ptr<protocol> session::successor() {
   return next;
 }
 
-void session::handler_failed(std::string_view what) {
+void session::handler_failed(std::string_view what, const std::exception* e) {
   if (auto s = b_->deferred.lock()) {
     s->done = true;  // the handle the handler may still hold must not answer a second time
     s->owner = nullptr;
@@ -388,8 +441,10 @@ void session::handler_failed(std::string_view what) {
   const std::string_view method = b_->req.method(), path = b_->req.path();
   switch (state_) {
     case state::dispatching:
-      warn("handler for ", method, ' ', path, " threw: ", what, "; answered 500");
       answer_ = answer::failed;
+      // hive::http_error: an answer the application chose (its status and message).
+      if (e != nullptr && dispatcher_.answer_exception(*e, &b_->route, b_->res)) return;
+      warn("handler for ", method, ' ', path, " threw: ", what, "; answered 500");
       answer_500();
       return;
     case state::streaming:
@@ -422,6 +477,7 @@ void session::finish_response(origin by) {
   auto& b = *b_;
   // Draining: every complete request already received is answered; the answer to the last one
   // says close (a partial one behind it is answered if it completes within the drain's grace).
+  if (dispatcher_.filters_before_send()) [[unlikely]] run_afters();
   const bool close = !framing_.keep_alive || b.res.closes() || (draining_ && !unread_input());
   response_head h;
   h.common = cfg_.date->fields();
@@ -458,6 +514,7 @@ void session::reject(error e) {
   framing_ = {false, false, false, false};
   b.res.reset();
   dispatcher_.hive_answer(status_of(e), nullptr, b.res);
+  unrouted_ = true;  // nothing of it is trusted: only the app's filters apply
   finish_response(origin::hive);
   close_after(true);
 }
@@ -605,6 +662,7 @@ std::shared_ptr<stream_state> session::make_stream() {
 
 void session::start_stream() {
   auto& b = *b_;
+  if (dispatcher_.filters_before_send()) run_afters();
   const int status = b.res.status();
   b_->stream_status = status;  // what the head said, whatever the handler does to `res` later
   const bool bodiless = status == 204 || status == 304 || framing_.head_request;

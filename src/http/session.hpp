@@ -121,6 +121,10 @@ class session final : public protocol, private responder {
 
   void process();
   void route_head();
+  void answer_at_head(origin by);
+  void build_request();
+  void run_afters();
+  void keep_head();
   void handle_message();
   void dispatch();
   bool try_upgrade();
@@ -133,7 +137,8 @@ class session final : public protocol, private responder {
   void close_after(bool linger);
   void compact();
   void start_response();
-  void handler_failed(std::string_view what);
+  // `e`: the exception, when one derived from std::exception (it may say what to answer).
+  void handler_failed(std::string_view what, const std::exception* e = nullptr);
   void answer_500();
   conn_buffers& buffers();
   void give_buffers();
@@ -163,6 +168,7 @@ class session final : public protocol, private responder {
     bool chunked = false;  // a streamed body in chunks (HTTP/1.1)
   } framing_;
   bool routed_ = false;     // the message in progress was routed at its head
+  bool unrouted_ = false;   // the answer in progress refuses a request before it was routed
   bool eof_ = false;        // the client sends nothing more
   bool linger_ = false;     // the close follows a rejection: half-close and drain first
   bool draining_ = false;
