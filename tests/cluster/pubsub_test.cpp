@@ -87,6 +87,8 @@ TEST_CASE("pub/sub: a subscriber that stops reading loses messages, logged once 
   // Slot 1 reads its channel: it got every one that was sent.
   CHECK(wait_events(*w1, sent)["events"].size() == sent);
   CHECK(c.wait_for("published message(s) to", std::chrono::seconds(3), 1));
-  CHECK(c.count("published message(s) to") <= 3);
+  // At most one line a second, never one per message (over 100 were dropped): a slower build
+  // (sanitizers) takes more seconds, so the bound is loose.
+  CHECK(c.count("published message(s) to") <= 10);
   CHECK(c.count("dropped a message to") == 0);
 }
