@@ -264,6 +264,7 @@ void primary::on_exit(pid_t pid, int wait_status) {
             " takes the slot over");
       } else {
         after_crash(k, p, uptime, how);
+        reload_resume(k);  // if the reload waited for this worker: its successor starts anew
       }
       break;
   }

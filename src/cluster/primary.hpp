@@ -91,6 +91,8 @@ class primary {
     bool active = false;
     bool again = false;  // a reload was asked for while one ran
     int slot = -1;
+    int first_id = 0;       // workers with this id or later were forked after the reload began
+    bool awaiting = false;  // `slot`'s own worker, forked before, is still starting: wait for it
     std::unique_ptr<asio::steady_timer> timer;
   };
 
@@ -124,6 +126,7 @@ class primary {
   void start_reload(const char* why);
   void reload_next();
   void reload_listening(proc& p);
+  void reload_resume(int k);  // go on from slot k (again), after waiting for its worker
   void abort_reload(const std::string& reason);
 
   template <class Hooks, class... Args>

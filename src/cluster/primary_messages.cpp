@@ -110,6 +110,7 @@ void primary::on_listening(proc& p) {
   p.handle->listening_ = true;
   emit(hooks_.listening, *p.handle);
   if (p.r == role::replacement) reload_listening(p);
+  if (p.r == role::serving) reload_resume(p.handle->slot());
   maybe_announce();
 }
 

@@ -17,6 +17,8 @@ void primary::start_reload(const char* why) {
   reload_.active = true;
   reload_.again = false;
   reload_.slot = -1;
+  reload_.first_id = next_id_;
+  reload_.awaiting = false;
   log("reloading (", why, "): ", slots_.size(), " slots, one at a time");
   reload_next();
 }
@@ -27,9 +29,29 @@ void primary::reload_next() {
     slot& s = slots_[static_cast<std::size_t>(k)];
     if (s.status == slot_status::given_up) continue;
     reload_.slot = k;
-    if (s.current == nullptr || !s.current->handle->listening()) {
+    if (s.current == nullptr || s.current->handle->id() >= reload_.first_id) {
       log("reload: slot ", k, " skipped: its worker is restarting and will start from the new code anyway");
       continue;
+    }
+    if (!s.current->handle->listening()) {
+      // Forked before the reload was asked for (a restart after a crash, say): it would keep the
+      // old code and configuration, so it is replaced too, once it listens.
+      const pid_t pid = s.current->handle->pid();
+      reload_.awaiting = true;
+      log("reload: slot ", k, " waits for its starting worker ", pid, " before replacing it");
+      reload_.timer->expires_after(opts_.listen_timeout);
+      reload_.timer->async_wait([this, k, pid](const asio::error_code& ec) {
+        const slot& now = slots_[static_cast<std::size_t>(k)];
+        if (ec || !reload_.active || !reload_.awaiting || reload_.slot != k ||
+            now.current == nullptr || now.current->handle->pid() != pid) {
+          return;
+        }
+        log("reload: slot ", k, " skipped: worker ", pid, " did not report listening within ",
+            seconds_text(opts_.listen_timeout), " (--listen-timeout)");
+        reload_.awaiting = false;
+        reload_next();
+      });
+      return;
     }
     spawn(k, role::replacement);
     if (s.replacement == nullptr) {
@@ -54,6 +76,14 @@ void primary::reload_next() {
   reload_.active = false;
   log("reload done");
   if (reload_.again) start_reload("asked for during the last one");
+}
+
+void primary::reload_resume(int k) {
+  if (!reload_.active || !reload_.awaiting || reload_.slot != k) return;
+  reload_.timer->cancel();
+  reload_.awaiting = false;
+  reload_.slot = k - 1;
+  reload_next();
 }
 
 void primary::reload_listening(proc& p) {
@@ -98,6 +128,7 @@ void primary::abort_reload(const std::string& reason) {
       left > 0 ? "; " + std::to_string(left) + " later slots not reloaded" : std::string());
   reload_.active = false;
   reload_.again = false;
+  reload_.awaiting = false;
 }
 
 }  // namespace hive::detail

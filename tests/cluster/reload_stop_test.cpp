@@ -87,6 +87,31 @@ TEST_CASE("SIGHUP under load: rolling reload, zero failed requests, every worker
   CHECK(c.count("after draining (replaced by reload)") == 4);
 }
 
+TEST_CASE("SIGHUP while a crashed worker's successor starts: it is replaced too, once it listens") {
+  // The successor was forked before the reload was asked for, so it runs the old code: skipping
+  // its slot would leave it serving after "reload done".
+  cluster_process c(fixture_args(), {"FIXTURE_RESTART_DELAY_MS=800"});
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  const auto before = pids_by_slot(port);
+  REQUIRE(before.size() == 2);
+  REQUIRE(::kill(before.at(0), SIGKILL) == 0);
+  const auto restarted = c.wait_for("restarting it now", std::chrono::seconds(5));
+  REQUIRE(restarted);
+  REQUIRE(c.wait_for("started worker", std::chrono::seconds(5), 2));  // two at start, its successor
+  c.signal(SIGHUP);  // while the successor sleeps its 800 ms before listening
+  const auto waits = c.wait_for("reload: slot 0 waits for its starting worker", std::chrono::seconds(5));
+  REQUIRE(waits);
+  REQUIRE(c.wait_for("reload done", std::chrono::seconds(20)));
+  // Both slots were replaced: the successor of slot 0 drained like slot 1's first worker.
+  CHECK(c.wait_for("after draining (replaced by reload)", std::chrono::seconds(20), 1));
+  CHECK(c.count("skipped") == 0);
+  const auto after = pids_by_slot(port);
+  REQUIRE(after.size() == 2);
+  CHECK(after.at(1) != before.at(1));
+  CHECK(waits->find(std::to_string(after.at(0))) == std::string::npos);
+}
+
 TEST_CASE("a new worker that fails at start aborts the reload; the old one keeps serving") {
   char path[] = "/tmp/hive-fixture-fail-XXXXXX";
   const int fd = ::mkstemp(path);
