@@ -33,6 +33,9 @@ struct options {
   std::string tls_key_file;
   enum class tls_version : unsigned char { tls1_2, tls1_3 };
   tls_version tls_min_version = tls_version::tls1_2;  // older clients get a protocol_version alert
+  // Session-ticket keys are shared by every worker and replaced this often; a ticket opens with
+  // the current or the previous key, so it resumes for up to twice this long.
+  std::chrono::milliseconds tls_ticket_rotation{12 * 3600 * 1000};
   bool tls() const { return !tls_cert_file.empty(); }
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.

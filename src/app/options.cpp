@@ -50,7 +50,7 @@ std::string show_days(milliseconds d) {
   return std::to_string(d / std::chrono::hours(24)) + " days";
 }
 
-// "10s", "500ms", "2m", "10" (seconds); more than zero, at most options::max_duration.
+// "10s", "500ms", "2m", "12h", "10" (seconds); more than zero, at most options::max_duration.
 milliseconds parse_duration(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -60,6 +60,7 @@ milliseconds parse_duration(std::string_view v) {
   if (unit.empty() || unit == "s") unit_ms = 1000;
   else if (unit == "ms") unit_ms = 1;
   else if (unit == "m") unit_ms = 60'000;
+  else if (unit == "h") unit_ms = 3'600'000;
   else throw std::invalid_argument("unknown duration unit");
   // Checked before multiplying: the product must neither wrap uint64 nor the signed count.
   constexpr auto max_ms = static_cast<std::uint64_t>(options::max_duration.count());
@@ -122,6 +123,7 @@ std::string show_size(std::size_t n) {
 }
 
 std::string show_ms(milliseconds d) {
+  if (d.count() % 3'600'000 == 0) return std::to_string(d.count() / 3'600'000) + "h";
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";
 }
@@ -169,6 +171,8 @@ const std::vector<flag>& flags() {
          else throw std::invalid_argument("not 1.2 or 1.3");
        },
        [](const options& o) { return std::string(o.tls_min_version == options::tls_version::tls1_3 ? "1.3" : "1.2"); }},
+      HIVE_TIME_FLAG(tls_ticket_rotation, "tls-ticket-rotation", "HIVE_TLS_TICKET_ROTATION",
+                     "session-ticket keys replaced this often (tickets resume for twice it)"),
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",

@@ -56,12 +56,6 @@ std::string check_dates(SSL_CTX* ctx, const std::string& cert) {
 
 }  // namespace
 
-bool make_ticket_keys(ticket_keys& keys) {
-  if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) == 1) return true;
-  ERR_clear_error();
-  return false;
-}
-
 std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error,
                                                const ticket_keys* keys) {
   const std::string& cert = o.tls_cert_file;
@@ -101,8 +95,8 @@ std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& er
     return nullptr;
   }
   SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
-  if (keys != nullptr &&
-      SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(keys->data()), static_cast<long>(keys->size())) != 1) {
+  if (keys != nullptr && !use_ticket_keys(ctx, keys, 2 * std::chrono::duration_cast<std::chrono::seconds>(
+                                                           o.tls_ticket_rotation))) {
     error = "cannot set the session-ticket keys: " + openssl_reason();
     return nullptr;
   }

@@ -10,22 +10,17 @@
 #include <string>
 
 #include "hive/options.hpp"
+#include "net/tls_tickets.hpp"
 
 using SSL_CTX = struct ssl_ctx_st;
 using SSL = struct ssl_st;
 
 namespace hive::detail {
 
-// Session-ticket keys (name, HMAC and AES keys, OpenSSL's 80-byte layout). The primary makes one
-// set before forking and every worker uses it, so a ticket issued by one worker resumes on any
-// other (the kernel's reuseport hash sends a reconnect anywhere). Without it each worker has its own.
-using ticket_keys = std::array<unsigned char, 80>;
-// Fresh random keys, or false if the system's random source failed.
-bool make_ticket_keys(ticket_keys& keys);
-
 class tls_context {
  public:
-  // The context, or null with `error` saying which file and what is wrong.
+  // The context, or null with `error` saying which file and what is wrong. With `keys`, session
+  // tickets are sealed with them (see tls_tickets.hpp); without, OpenSSL's own per-process keys.
   static std::unique_ptr<tls_context> load(const options& opts, std::string& error,
                                            const ticket_keys* keys = nullptr);
   ~tls_context();
