@@ -128,6 +128,37 @@ std::string show_ms(milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
 
+// "api.example.com=FILE" names an SNI certificate or key: the entry for that name, made if new.
+// A value is a name's only when what precedes '=' is a host name (or "*." and one), so a plain
+// path with '=' in it stays a path.
+options::tls_name* sni_entry(options& o, std::string_view v) {
+  const auto eq = v.find('=');
+  if (eq == std::string_view::npos || eq == 0) return nullptr;
+  std::string host(v.substr(0, eq));
+  const std::string_view rest = std::string_view(host).substr(host.starts_with("*.") ? 2 : 0);
+  if (rest.empty()) return nullptr;
+  for (char& c : host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '-' && c != '.' && !(c == '*' && &c == host.data())) return nullptr;
+    c = static_cast<char>(std::tolower(u));
+  }
+  if (rest.front() == '.' || rest.back() == '.' || rest.find("..") != std::string_view::npos ||
+      rest.find('*') != std::string_view::npos) {
+    throw std::invalid_argument("not a host name before '='");
+  }
+  if (v.size() == eq + 1) throw std::invalid_argument("no file after '='");
+  for (auto& n : o.tls_names) {
+    if (n.host == host) return &n;
+  }
+  return &o.tls_names.emplace_back(options::tls_name{std::move(host), {}, {}});
+}
+
+std::string show_tls(const options& o, std::string options::tls_name::*file, const std::string& main) {
+  std::string s = main;
+  for (const auto& n : o.tls_names) s += ", " + n.host + "=" + n.*file;
+  return s;
+}
+
 #define HIVE_SIZE_FLAG(field, name, env, help)                                         \
   flag {                                                                               \
     name, env, help, [](options& o, std::string_view v) { o.field = parse_size(v); },  \
@@ -158,12 +189,19 @@ const std::vector<flag>& flags() {
       {"trusted-proxies", "HIVE_TRUSTED_PROXIES", "proxy CIDRs, comma-separated (checked; not used yet)",
        [](options& o, std::string_view v) { o.trusted_proxies = parse_cidr_list(v); },
        [](const options& o) { return show_list(o.trusted_proxies); }},
-      {"tls-cert", "HIVE_TLS_CERT", "PEM certificate chain (leaf first): every listener speaks TLS",
-       [](options& o, std::string_view v) { o.tls_cert_file = v; },
-       [](const options& o) { return o.tls_cert_file.empty() ? std::string("(none: plain HTTP)") : o.tls_cert_file; }},
-      {"tls-key", "HIVE_TLS_KEY", "PEM private key for --tls-cert",
-       [](options& o, std::string_view v) { o.tls_key_file = v; },
-       [](const options& o) { return o.tls_key_file.empty() ? std::string("(none)") : o.tls_key_file; }},
+      {"tls-cert", "HIVE_TLS_CERT",
+       "PEM certificate chain (leaf first): every listener speaks TLS; NAME=FILE for SNI, repeatable",
+       [](options& o, std::string_view v) {
+         if (auto* n = sni_entry(o, v)) n->cert_file = v.substr(v.find('=') + 1);
+         else o.tls_cert_file = v;
+       },
+       [](const options& o) { return o.tls_cert_file.empty() ? std::string("(none: plain HTTP)") : show_tls(o, &options::tls_name::cert_file, o.tls_cert_file); }},
+      {"tls-key", "HIVE_TLS_KEY", "PEM private key for --tls-cert; NAME=FILE for SNI",
+       [](options& o, std::string_view v) {
+         if (auto* n = sni_entry(o, v)) n->key_file = v.substr(v.find('=') + 1);
+         else o.tls_key_file = v;
+       },
+       [](const options& o) { return o.tls_key_file.empty() ? std::string("(none)") : show_tls(o, &options::tls_name::key_file, o.tls_key_file); }},
       {"tls-min-version", "HIVE_TLS_MIN_VERSION", "oldest TLS version accepted: 1.2 or 1.3",
        [](options& o, std::string_view v) {
          if (v == "1.2") o.tls_min_version = options::tls_version::tls1_2;

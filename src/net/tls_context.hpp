@@ -1,4 +1,4 @@
-// A worker's TLS configuration: one OpenSSL SSL_CTX made from hive::options (certificate chain,
+// A worker's TLS configuration: OpenSSL SSL_CTXs made from hive::options (certificate chain,
 // key, minimum version, forward-secret AEAD ciphers, ALPN http/1.1, no renegotiation, no
 // compression), and the per-connection SSL objects made from it. The primary builds one first
 // only to check the files before forking (tls_check), so a bad file exits 2 instead of crashing
@@ -8,6 +8,8 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hive/options.hpp"
 #include "net/tls_tickets.hpp"
@@ -32,7 +34,9 @@ class tls_context {
 
  private:
   explicit tls_context(SSL_CTX* ctx) : ctx_(ctx) {}
+  static int on_server_name(SSL* ssl, int* alert, void* self);
   SSL_CTX* ctx_;
+  std::vector<std::pair<std::string, SSL_CTX*>> names_;  // SNI: by host name, in option order
 };
 
 // Empty when TLS is off or the files are good; else the message to print before exiting 2.

@@ -38,11 +38,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(d, name):
+def make_cert(d, name, host="localhost"):
     cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    san = "DNS:localhost,IP:127.0.0.1" if host == "localhost" else "DNS:" + host
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + host,
+                    "-addext", "subjectAltName=" + san],
                    check=True, capture_output=True)
     return cert, key
 
@@ -381,6 +382,48 @@ def test_min_version_13(hello, cert, key, ca):
         srv.stop()
 
 
+def test_sni(hello, d, cert, key):
+    # Certificates chosen by the client's server name: exact, one-label wildcard, else the default.
+    a_cert, a_key = make_cert(d, "a", "a.test")
+    w_cert, w_key = make_cert(d, "w", "*.b.test")
+    ca = os.path.join(d, "sni-ca.pem")
+    with open(ca, "w") as f:
+        f.write("".join(open(p).read() for p in (cert, a_cert, w_cert)))
+    srv = server(hello, ["--workers", "2", "--tls-cert", cert, "--tls-key", key,
+                         "--tls-cert", "a.test=" + a_cert, "--tls-key", "A.test=" + a_key,
+                         "--tls-cert", "*.b.test=" + w_cert, "--tls-key", "*.b.test=" + w_key])
+    try:
+        for name, want in (("a.test", a_cert), ("A.TEST", a_cert), ("x.b.test", w_cert),
+                           ("localhost", cert), ("x.y.b.test", cert), ("b.test", cert), (None, cert)):
+            ctx = client_ctx(ca)
+            ctx.check_hostname = False  # the certificate is compared below, byte for byte
+            raw = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                got = s.getpeercert(binary_form=True)
+                s.sendall(REQUEST)
+                served = read_responses(s, 1) == [HELLO]
+            check(got == der_of(want) and served, f"SNI {name!r}: {os.path.basename(want)} served")
+        ctx = client_ctx(ca)  # with hostname checks: the name's own certificate verifies
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=5),
+                             server_hostname="x.b.test") as s:
+            check(s.version() is not None, "SNI: a verifying client accepts the wildcard certificate")
+        ok, resumed, _ = s_client(srv.port, ca, "-tls1_3", sess_out=os.path.join(d, "sni.sess"),
+                                  servername="a.test")
+        again = s_client(srv.port, ca, "-tls1_3", sess_in=os.path.join(d, "sni.sess"), servername="a.test")
+        check(ok and again[0] and again[1], "SNI: a session for a.test resumes")
+    finally:
+        srv.stop()
+    for what, args, says in (
+            ("an SNI name without its key", ["--tls-cert", "a.test=" + a_cert], "a.test=FILE is missing"),
+            ("an SNI key that does not match", ["--tls-cert", "a.test=" + a_cert, "--tls-key", "a.test=" + key],
+             "does not match"),
+            ("a bad SNI name", ["--tls-cert", "a..test=" + a_cert], "not a host name")):
+        r = subprocess.run([hello, "--port", "0", "--workers", "2", "--tls-cert", cert, "--tls-key", key] + args,
+                           capture_output=True, timeout=20)
+        err = r.stderr.decode("latin-1")
+        check(r.returncode == 2 and says in err, f"{what}: exit 2 naming it ({err.strip()[:120]})")
+
+
 def der_of(pem_path):
     with open(pem_path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
@@ -551,6 +594,7 @@ def main():
         test_min_version_13(a.hello, cert, key, cert)
         test_ticket_rotation(a.hello, d, cert, key)
         test_cert_reload(a.hello, d)
+        test_sni(a.hello, d, cert, key)
         test_startup_checks(a.hello, d, cert, key)
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0
