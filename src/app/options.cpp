@@ -344,8 +344,8 @@ std::string options::usage() {
     line += f.help;
     s += line + "\n";
   }
-  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\")\n";
-  s += "and may be at most " + show_days(max_duration) + " (" + show_ms(max_duration) + ").\n";
+  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m, h (\"500ms\", \"10s\")\n";
+  s += "and may be at most " + show_days(max_duration) + " (" + std::to_string(max_duration.count() / 1000) + "s).\n";
   return s;
 }
 
