@@ -35,6 +35,9 @@ struct route_state {
   // Set by route(): the body goes to dispatcher::body_data as it arrives instead of being
   // buffered for request::body().
   bool stream_body = false;
+  // Set by dispatcher::head: the head filters ran (a message without a body has no head event,
+  // so handle() runs them itself when this is still false). Reset by route().
+  mutable bool heads_ran = false;
 };
 
 // Who produced a response.

@@ -257,6 +257,7 @@ void session::process() {
 void session::start_response() {
   routed_ = true;
   unrouted_ = false;
+  head_passed_ = false;
   auto& b = *b_;
   const std::string_view target(in_.data.get() + b_->parser.target().off, b_->parser.target().len);
   const auto [path, query] = split_target(target);
@@ -294,6 +295,7 @@ void session::route_head() {
       answer_at_head(origin::handler);
       return;
     }
+    head_passed_ = true;
   }
   if (!expect) return;
   if (b_->route.target == nullptr) {
@@ -329,7 +331,7 @@ void session::dispatch() {
   framing_.keep_alive = b.parser.keep_alive() && !upgrade;
   framing_.head_request = b.parser.method() == "HEAD";
   framing_.http10 = b.parser.minor() == 0;
-  b.res.reset();
+  if (!head_passed_) b.res.reset();
   b.record_method = b.req.method();
   b.record_target = b.req.target();
   answer_ = answer::direct;
