@@ -35,6 +35,7 @@ struct route_state {
   // Set by route(): the body goes to dispatcher::body_data as it arrives instead of being
   // buffered for request::body().
   bool stream_body = false;
+  std::int64_t start_us = 0;        // with an access log: monotonic µs when the head was routed
 };
 
 // Who produced a response.
