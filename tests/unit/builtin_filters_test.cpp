@@ -9,6 +9,11 @@
 #include <string>
 #include <thread>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <asio/io_context.hpp>
+
 #include "app/access_log.hpp"
 #include "util/clock.hpp"
 #include "hive/filters/cors.hpp"
@@ -148,4 +153,47 @@ TEST_CASE("rate limit: a key gets `requests` per window, others are counted apar
   allowed = 0;
   for (int i = 0; i < 5; ++i) allowed += limit.take("10.0.0.1").allowed ? 1 : 0;
   CHECK(allowed == 5);
+}
+
+TEST_CASE("access log: buffered until flushed, reopened after a rename (logrotate), a full disk drops lines") {
+  asio::io_context io;
+  char dir[] = "/tmp/hive-bf-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/access.log";
+  const auto size_of = [](const std::string& p) {
+    struct stat st{};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1L;
+  };
+  {
+    hive::detail::access_log log(io, fmt::common, path);
+    hive::request req;
+    hive::response res;
+    res.status(404);
+    log.record(req, res, 10);
+    CHECK(size_of(path) == 0);  // buffered: no write per request
+    log.flush();
+    const long first = size_of(path);
+    CHECK(first > 0);
+    REQUIRE(::rename(path.c_str(), (path + ".1").c_str()) == 0);
+    log.reopen();
+    log.record(req, res, 10);
+    log.flush();
+    CHECK(size_of(path + ".1") == first);
+    CHECK(size_of(path) == first);  // the same line again, in the new file
+    // The 100 ms timer writes without a flush() call.
+    log.record(req, res, 10);
+    io.run_for(std::chrono::milliseconds(300));
+    CHECK(size_of(path) == 2 * first);
+  }
+  ::unlink(path.c_str());
+  ::unlink((path + ".1").c_str());
+  ::rmdir(dir);
+
+  hive::detail::access_log full(io, fmt::json, "/dev/full");
+  hive::request req;
+  hive::response res;
+  full.record(req, res, 1);
+  full.flush();  // ENOSPC: dropped, reported, no exception
+  CHECK(full.dropped_lines() == 1);
+  CHECK_THROWS_AS(hive::detail::access_log(io, fmt::json, "/nonexistent-dir/x.log"), std::system_error);
 }
