@@ -66,20 +66,31 @@ void json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// strftime costs more than the rest of a line: the text is made once per second (per thread).
+struct time_text {
+  std::time_t sec = -1;
+  char b[40] = {};
+  std::size_t n = 0;
+};
+
+void cached_time(std::string& out, std::time_t t, time_text& c, const char* format) {
+  if (c.sec != t) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    c.n = std::strftime(c.b, sizeof c.b, format, &tm);
+    c.sec = t;
+  }
+  out.append(c.b, c.n);
+}
+
 void clf_time(std::string& out, std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char b[40];
-  const std::size_t n = std::strftime(b, sizeof b, "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
-  out.append(b, n);
+  thread_local time_text c;
+  cached_time(out, t, c, "[%d/%b/%Y:%H:%M:%S +0000]");
 }
 
 void iso_time(std::string& out, std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char b[32];
-  const std::size_t n = std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  out.append(b, n);
+  thread_local time_text c;
+  cached_time(out, t, c, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 // Only what the parser let through can reach here, but a log is no place to trust that.
@@ -180,7 +191,11 @@ void access_log::record(const request& req, const response& res, std::int64_t du
   e.time = ::time(nullptr);
   const address a = req.client_address();
   if (a.port != 0 || a != address{}) {
-    client_ = a.ip();
+    // Keep-alive: the same client line after line; its text is made once.
+    if (!(a.bytes == client_addr_.bytes) || client_.empty()) {
+      client_ = a.ip();
+      client_addr_ = a;
+    }
     e.client = client_;
   }
   e.method = req.method();

@@ -71,6 +71,7 @@ class access_log {
   bool armed_ = false;
   // The wall-clock second the last line had, and the client text (reused).
   std::string client_;
+  address client_addr_;
 };
 
 }  // namespace hive::detail
