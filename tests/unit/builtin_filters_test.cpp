@@ -15,7 +15,6 @@
 #include <asio/io_context.hpp>
 
 #include "app/access_log.hpp"
-#include "util/clock.hpp"
 #include "hive/filters/cors.hpp"
 #include "hive/filters/rate_limit.hpp"
 #include "hive/filters/request_id.hpp"
@@ -136,11 +135,10 @@ TEST_CASE("rate limit: --rate-limit specs") {
   CHECK_THROWS_AS(hive::options::parse(3, bad_format), std::invalid_argument);
 }
 
-TEST_CASE("rate limit: a key gets `requests` per window, others are counted apart, refusals say when") {
-  hive::filters::rate_limit limit({.requests = 5, .per = std::chrono::milliseconds(400), .memory_bytes = 64 * 1024,
-                                   .dict_name = "bf-test"});
-  // Start early in a window so that all six land in it.
-  while (hive::detail::monotonic_ms() % 400 > 100) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+TEST_CASE("rate limit: a burst at once, then one request per interval; keys apart; refusals say when") {
+  // 5 per 400 ms: one every 80 ms, 5 at once after a pause.
+  hive::filters::rate_limit limit({.requests = 5, .per = std::chrono::milliseconds(400), .burst = 5,
+                                   .memory_bytes = 64 * 1024, .dict_name = "bf-test"});
   int allowed = 0;
   for (int i = 0; i < 6; ++i) allowed += limit.take("10.0.0.1").allowed ? 1 : 0;
   CHECK(allowed == 5);
@@ -148,10 +146,14 @@ TEST_CASE("rate limit: a key gets `requests` per window, others are counted apar
   CHECK_FALSE(refused.allowed);
   CHECK(refused.retry_after >= std::chrono::seconds(1));
   CHECK(limit.take("10.0.0.2").allowed);
-  // Two windows later the previous one no longer weighs: the key has its full share again.
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // One interval later, one more; refused tries did not push it back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(limit.take("10.0.0.1").allowed);
+  CHECK_FALSE(limit.take("10.0.0.1").allowed);
+  // A pause refills the bucket: the full burst again, not more.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   allowed = 0;
-  for (int i = 0; i < 5; ++i) allowed += limit.take("10.0.0.1").allowed ? 1 : 0;
+  for (int i = 0; i < 7; ++i) allowed += limit.take("10.0.0.1").allowed ? 1 : 0;
   CHECK(allowed == 5);
 }
 

@@ -7,11 +7,12 @@
 //   app.use(limit.filter());
 //   return hive::run(app, opts);
 //
-// The count is a sliding window: the current window's count plus the previous window's, weighted
-// by how much of it still overlaps the last `per`. A steady client gets `requests` per `per`; a
-// burst gets at most `requests` at once. Two dictionary operations per request (one lock each).
-// Memory is the dictionary's capacity whatever the number of clients: the least recently seen
-// are evicted first (an evicted client starts afresh).
+// A token bucket in its GCRA form (the generic cell rate algorithm): one integer per key, the
+// time its bucket would be full again, moved by atomic increments of the shared dictionary, so no
+// lock is held across workers beyond one operation. A client gets one request every per/requests,
+// and up to `burst` at once after a pause. One dictionary operation per allowed request (two after
+// an idle spell, two per refusal). Memory is the dictionary's capacity whatever the number of
+// clients: the least recently seen are evicted first (an evicted client starts afresh).
 #pragma once
 
 #include <chrono>
@@ -33,6 +34,8 @@ namespace hive::filters {
 struct rate_limit_options {
   std::uint32_t requests = 100;
   std::chrono::milliseconds per{1000};
+  // Requests allowed at once after a pause (the bucket's size); 0: requests / 10, at least 1.
+  std::uint32_t burst = 0;
   // Shared memory for the counters (two small keys per active client: about 20,000 clients per
   // MiB). At least shared_dict::min_capacity_bytes.
   std::size_t memory_bytes = 4 * 1024 * 1024;
@@ -66,6 +69,8 @@ class rate_limit {
 
  private:
   rate_limit_options o_;
+  std::int64_t interval_us_ = 0;  // per / requests
+  std::int64_t tolerance_us_ = 0; // burst × interval
   std::unique_ptr<shared_dict> dict_;
 };
 

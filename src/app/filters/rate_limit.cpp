@@ -1,11 +1,13 @@
 #include "hive/filters/rate_limit.hpp"
 
+#include <time.h>
+
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <string>
 
 #include "hive/shared_dict.hpp"
-#include "util/clock.hpp"
 
 namespace hive::filters {
 
@@ -35,41 +37,45 @@ rate_limit_options rate_limit_options::parse(std::string_view spec) {
 rate_limit::rate_limit(rate_limit_options o) : o_(std::move(o)) {
   if (o_.requests == 0) throw std::invalid_argument("hive: rate_limit: requests must be at least 1");
   if (o_.per < std::chrono::milliseconds(1)) throw std::invalid_argument("hive: rate_limit: per must be at least 1 ms");
+  if (o_.burst == 0) o_.burst = std::max<std::uint32_t>(1, o_.requests / 10);
+  interval_us_ = std::max<std::int64_t>(1, o_.per.count() * 1000 / o_.requests);
+  tolerance_us_ = interval_us_ * o_.burst;
   dict_ = std::make_unique<shared_dict>(o_.dict_name, o_.memory_bytes);
 }
 
 rate_limit::~rate_limit() = default;
 
+namespace {
+std::int64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // the same clock in every worker
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+}  // namespace
+
+// GCRA: `tat` (theoretical arrival time) is when the key's bucket is full again. A request moves
+// it one interval on; it is allowed while tat - now <= burst × interval. The store has no
+// compare-and-swap, so every change is an atomic increment: after an idle spell (tat in the past)
+// a second increment brings tat up to now. Two workers doing that at once both add the gap, which
+// only errs towards refusing, once, after an idle spell.
 rate_limit::decision rate_limit::take(std::string_view key) {
-  const std::int64_t per = o_.per.count();
-  const std::int64_t now = detail::monotonic_ms();  // CLOCK_MONOTONIC: the same in every worker
-  const std::int64_t window = now / per;
-  const std::int64_t into = now - window * per;
-  // key + '#' + window number; keys are capped by the dictionary.
-  std::string k;
-  k.reserve(key.size() + 24);
-  k.append(key.substr(0, shared_dict::max_key_bytes - 24));
-  k += '#';
-  const std::size_t base = k.size();
-  k += std::to_string(window);
-  // Kept two windows: while current, and while it is the previous one.
-  const auto cur = dict_->incr(k, 1, 0, std::chrono::milliseconds(2 * per));
-  if (!cur) return {};  // the store refused (cannot happen with eviction on): never block on it
-  k.resize(base);
-  k += std::to_string(window - 1);
-  std::int64_t prev = 0;
-  if (auto p = dict_->get(k)) std::from_chars(p->data(), p->data() + p->size(), prev);
-  // The previous window's share of the last `per`: (per - into) / per of it.
-  const std::int64_t weighted = prev * (per - into) / per + cur.value;
-  if (weighted <= static_cast<std::int64_t>(o_.requests)) return {};
-  // Refused requests do not count: a client that keeps trying still gets its share once the
-  // window slides. (The undo may land on a window that just expired: harmless.)
-  k.resize(base);
-  k += std::to_string(window);
-  dict_->incr(k, -1, 0, std::chrono::milliseconds(2 * per));
-  // The earliest the weighted count falls under the limit is no later than the window's end.
-  const std::int64_t wait_ms = per - into;
-  return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_ms + 999) / 1000))};
+  const std::int64_t now = monotonic_us();
+  const std::string_view k = key.substr(0, shared_dict::max_key_bytes);
+  // Kept a minute past its last use at least (LRU eviction bounds the memory before that); an
+  // expired key starts afresh, which forgives at most one burst a minute.
+  constexpr auto keep = std::chrono::minutes(1);
+  auto tat = dict_->incr(k, interval_us_, now, keep);
+  if (!tat) return {};  // the store refused (a value that is no number): never block on it
+  if (tat.value < now + interval_us_) {  // idle since: the bucket refilled
+    const auto caught_up = dict_->incr(k, now + interval_us_ - tat.value, now, keep);
+    if (caught_up) tat = caught_up;
+  }
+  const std::int64_t ahead = tat.value - now;
+  if (ahead <= tolerance_us_) return {};
+  // Refused requests do not count: a client that keeps trying gets its share as time passes.
+  dict_->incr(k, -interval_us_, now, keep);
+  const std::int64_t wait_us = ahead - tolerance_us_;
+  return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000))};
 }
 
 hive::filter rate_limit::filter() {
