@@ -1,8 +1,11 @@
 #include "app/app_dispatcher.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <string>
 
+#include "app/access_log.hpp"
 #include "app/route_entry.hpp"
 #include "app/route_match.hpp"
 #include "hive/http_error.hpp"
@@ -13,6 +16,12 @@
 namespace hive::detail {
 
 namespace {
+
+std::int64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
 
 // A filter's before() in the scope chain, outermost (the app's) first. False: one answered.
 bool run_befores(const filter_scope* s, bool at_head, const request& req, response& res) {
@@ -59,6 +68,13 @@ const filter_scope* scope_of_path(const std::vector<std::unique_ptr<filter_scope
 app_dispatcher::app_dispatcher(const app& a, counters* stats) : app_(a), stats_(stats) {
   filters_at_head_ = a.any_at_head_;
   filters_before_send_ = a.any_after_;
+  route_extras_ = a.any_filter_;
+}
+
+void app_dispatcher::set_access_log(access_log* log) {
+  log_ = log;
+  filters_before_send_ = app_.any_after_ || log != nullptr;
+  route_extras_ = app_.any_filter_ || log != nullptr;
 }
 
 bool app_dispatcher::route(std::string_view method, std::string_view path, route_state& r) const {
@@ -68,15 +84,21 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
     // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
     r.target = nullptr;
     r.entry = nullptr;
+    r.max_body = 0;
     r.status = 200;
     r.scope = app_.root_.get();
+    if (log_ != nullptr) r.start_us = monotonic_us();
     return true;
   }
   r.scratch.clear();
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
-  if (app_.any_filter_) [[unlikely]] {
-    r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
+  r.max_body = r.entry != nullptr ? r.entry->max_body : 0;  // the session reads it only if some route has one
+  if (route_extras_) [[unlikely]] {
+    if (app_.any_filter_) {
+      r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
+    }
+    if (log_ != nullptr) r.start_us = monotonic_us();
   }
   return r.target != nullptr;
 }
@@ -154,13 +176,16 @@ void app_dispatcher::before_send(const request& req, response& res, const route_
         if (f->after) f->after(req, res);
       }
     }
-    run_afters(scope, req, res);
+    if (app_.any_after_) run_afters(scope, req, res);
   } catch (const std::exception& e) {
     // The response is what it is by now: a failing after() is logged, and the rest skipped.
     warn("a filter's after() for ", req.method(), ' ', req.path(), " threw: ", e.what());
   } catch (...) {
     warn("a filter's after() for ", req.method(), ' ', req.path(), " threw");
   }
+  // Last: the line shows the answer as sent, after every filter's after(). A request refused
+  // before it was routed has no start: 0 µs.
+  if (log_ != nullptr) log_->record(req, res, r != nullptr && r->start_us != 0 ? monotonic_us() - r->start_us : 0);
 }
 
 // An http_error with a status that is no error (200, 302 …) is a bug of the handler's: 500.

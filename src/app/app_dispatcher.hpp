@@ -10,11 +10,15 @@
 
 namespace hive::detail {
 
+class access_log;
+
 class app_dispatcher final : public dispatcher {
  public:
   // `stats` may be null (nothing counted). The app must be complete (its filters added).
   app_dispatcher(const app& a, counters* stats);
   void set_counters(counters* c) { stats_ = c; }
+  // Every answer is logged there from now on (it must outlive the dispatcher's use); null: none.
+  void set_access_log(access_log* log);
 
   bool route(std::string_view method, std::string_view path, route_state& r) const override;
   void body_data(route_state& r, std::string_view bytes) override;
@@ -34,6 +38,9 @@ class app_dispatcher final : public dispatcher {
 
   const app& app_;
   counters* stats_;
+  access_log* log_ = nullptr;
+  // route() goes past finding the route: the app has filters (their scope) or a log (its clock).
+  bool route_extras_ = false;
 };
 
 }  // namespace hive::detail

@@ -1,5 +1,7 @@
 #include "hive/options.hpp"
 
+#include "hive/filters/rate_limit.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -243,6 +245,31 @@ const std::vector<flag>& flags() {
                      "graceful stop: what is left is killed after it"),
       HIVE_TIME_FLAG(listen_timeout, "listen-timeout", "HIVE_LISTEN_TIMEOUT",
                      "reload: a new worker must be listening within it"),
+      {"access-log", "HIVE_ACCESS_LOG", "access log format: off, common, combined or json",
+       [](options& o, std::string_view v) {
+         using f = options::access_log_format;
+         if (v == "off") o.access_log = f::off;
+         else if (v == "common") o.access_log = f::common;
+         else if (v == "combined") o.access_log = f::combined;
+         else if (v == "json") o.access_log = f::json;
+         else throw std::invalid_argument("not off, common, combined or json");
+       },
+       [](const options& o) {
+         constexpr const char* names[] = {"off", "common", "combined", "json"};
+         return std::string(names[static_cast<int>(o.access_log)]);
+       }},
+      {"access-log-file", "HIVE_ACCESS_LOG_FILE", "where the access log goes: a path, or - for stdout",
+       [](options& o, std::string_view v) {
+         if (v.empty()) throw std::invalid_argument("empty; - is stdout");
+         o.access_log_file = v;
+       },
+       [](const options& o) { return o.access_log_file; }},
+      {"rate-limit", "HIVE_RATE_LIMIT", "requests per client for filters::rate_limit: N/s, N/m or N/h",
+       [](options& o, std::string_view v) {
+         if (!v.empty()) (void)filters::rate_limit_options::parse(v);
+         o.rate_limit = v;
+       },
+       [](const options& o) { return o.rate_limit.empty() ? std::string("(none)") : o.rate_limit; }},
   };
   return all;
 }

@@ -104,6 +104,7 @@ int primary::run() {
   stop_timer_ = std::make_unique<asio::steady_timer>(io_);
   signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
   signals_->add(SIGCHLD);
+  signals_->add(SIGUSR1);
   wait_signal();
 
   log("primary running ", n, " workers for ", opts_.host, ':', port_);
@@ -132,6 +133,12 @@ void primary::on_signal(int sig) {
     case SIGHUP: start_reload("SIGHUP"); break;
     case SIGINT: begin_stop("SIGINT"); break;
     case SIGTERM: begin_stop("SIGTERM"); break;
+    case SIGUSR1:
+      // logrotate: every worker (draining ones too: they still log) reopens its access log.
+      for (auto& [pid, p] : procs_) {
+        if (p->channel) p->channel->send({{"t", "reopen-logs"}});
+      }
+      break;
     default: break;
   }
 }

@@ -82,6 +82,7 @@ class worker_runtime {
     log("worker for slot ", l_.slot, " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     core_.run();  // one epoll_wait for the connections and Asio's own work
+    core_.flush_logs();  // the process ends with _exit: no destructor will
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
     // new worker for the slot take it while the primary still counts it as this one's.
     return 0;
@@ -125,6 +126,8 @@ class worker_runtime {
       on_event(m);
     } else if (t == "reply") {
       on_reply(m);
+    } else if (t == "reopen-logs") {
+      core_.reopen_logs();
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {

@@ -171,6 +171,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
   s.chunked_ = false;
   s.content_length_ = 0;
   s.body_seen_ = 0;
+  s.body_limit_ = s.limits_->max_body_bytes;
   s.field_bytes_ = 0;
   s.ext_part_bytes_ = 0;
   s.chunk_meta_bytes_ = 0;
@@ -330,7 +331,8 @@ int request_parser::validate_head() {
   }
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
   content_length_ = chunked_ ? 0 : parser_.content_length;
-  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && content_length_ > limits_->max_body_bytes) {
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 &&
+      content_length_ > std::max(limits_->max_body_bytes, limits_->max_route_body_bytes)) {
     return fail(error::body_too_large);
   }
   has_body_ = chunked_ || content_length_ > 0;
@@ -348,7 +350,7 @@ int request_parser::validate_head() {
 int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   s.body_seen_ += len;
-  if (s.body_seen_ > s.limits_->max_body_bytes) return s.fail(error::body_too_large);
+  if (s.body_seen_ > s.body_limit_) return s.fail(error::body_too_large);
   if (s.b_->route.stream_body) {
     s.b_->body_to->body_data(s.b_->route, {at, len});
   } else {
@@ -360,7 +362,7 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
 int request_parser::on_chunk_header(llhttp_t* p) {
   auto& s = self(p);
   // Refuse an oversized chunk from its size line, before reading it.
-  if (p->content_length > s.limits_->max_body_bytes - std::min(s.body_seen_, s.limits_->max_body_bytes)) {
+  if (p->content_length > s.body_limit_ - std::min<std::uint64_t>(s.body_seen_, s.body_limit_)) {
     return s.fail(error::body_too_large);
   }
   return 0;

@@ -282,6 +282,9 @@ void session::start_response() {
 
 void session::route_head() {
   start_response();
+  if (cfg_.limits.max_route_body_bytes != 0) [[unlikely]] {
+    if (!route_body_limit()) return;
+  }
   const bool expect = b_->parser.expects_continue();
   if (!expect && !dispatcher_.filters_at_head()) return;
   // Views into the head as it is now: handle_message builds the request again once the body is in.
@@ -306,6 +309,20 @@ void session::route_head() {
     return;
   }
   serialize_continue(b_->out);
+}
+
+// Some route has a body limit of its own: this message gets its route's (or the server's), and a
+// declared length past it is refused now, before any body byte is read or 100 Continue sent.
+[[gnu::noinline]] bool session::route_body_limit() {
+  const std::size_t own = b_->route.max_body;
+  const std::size_t limit = own != 0 ? own : cfg_.limits.max_body_bytes;
+  b_->parser.set_body_limit(limit);
+  if (b_->parser.chunked() || b_->parser.content_length() <= limit) return true;
+  build_request();  // for the filters' after()
+  b_->res.reset();
+  dispatcher_.hive_answer(413, &b_->route, b_->res);
+  answer_at_head(origin::hive);
+  return false;
 }
 
 // An answer decided at head time: the body is never read, so the connection closes after it.

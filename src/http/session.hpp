@@ -121,6 +121,7 @@ class session final : public protocol, private responder {
 
   void process();
   void route_head();
+  bool route_body_limit();
   void answer_at_head(origin by);
   void build_request();
   void run_afters();

@@ -24,7 +24,7 @@ const char* fixture_path() {
 }
 }  // namespace
 
-cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env) {
+cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env, bool capture_stdout) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   std::vector<std::string> argv_s{fixture_path()};
@@ -42,6 +42,7 @@ cluster_process::cluster_process(std::vector<std::string> args, std::vector<std:
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  if (capture_stdout) posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   // Nothing else from the test's environment: the primary starts as a service manager starts it,
   // and the close-on-exec test sees only what hive opened.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
