@@ -14,5 +14,6 @@
 #include "hive/stats.hpp"
 #include "hive/shared_dict.hpp"
 #include "hive/worker.hpp"
+#include "hive/websocket.hpp"
 
 #include <nlohmann/json.hpp>
