@@ -29,10 +29,9 @@ ws_session::ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<we
                        std::string protocol_name, const address* peer)
     : route_(std::move(route)),
       handle_(std::move(handle)),
-      protocol_name_(std::move(protocol_name)),
+      protocol_name_(protocol_name.empty() ? nullptr : std::make_unique<std::string>(std::move(protocol_name))),
       peer_(peer),
-      cfg_(route_->settings),
-      parser_(cfg_.max_frame_bytes) {
+      parser_(route_->settings.max_frame_bytes) {
   handle_->s_ = this;
 }
 
@@ -79,8 +78,10 @@ void ws_session::commit(std::size_t n) {
 bool ws_session::on_frame(const frame_header& h) {
   frame_ = h;
   frame_seen_ = 0;
-  control_len_ = 0;
-  if (is_control(h.op)) return true;
+  if (is_control(h.op)) {
+    control_.clear();
+    return true;
+  }
   if (h.op != ws_op::continuation) {
     message_op_ = h.op == ws_op::text ? ws_opcode::text : ws_opcode::binary;
     message_bytes_ = 0;
@@ -89,7 +90,7 @@ bool ws_session::on_frame(const frame_header& h) {
     direct_ = false;
   }
   message_bytes_ += h.length;
-  if (message_bytes_ > cfg_.max_message_bytes) {
+  if (message_bytes_ > route_->settings.max_message_bytes) {
     fail(1009);
     return false;
   }
@@ -100,8 +101,7 @@ bool ws_session::on_payload(char* data, std::size_t n) {
   const bool whole = frame_seen_ == 0 && n == frame_.length;
   frame_seen_ += n;
   if (is_control(frame_.op)) {
-    std::memcpy(control_ + control_len_, data, n);  // the parser bounds it at 125
-    control_len_ = static_cast<std::uint8_t>(control_len_ + n);
+    control_.append(data, n);  // the parser bounds it at 125
     return true;
   }
   // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end.
@@ -145,7 +145,7 @@ bool ws_session::on_frame_end() {
 }
 
 bool ws_session::handle_control() {
-  const std::string_view payload(control_, control_len_);
+  const std::string_view payload(control_);
   switch (frame_.op) {
     case ws_op::ping:
       if (state_ == state::open) control_frame(ws_op::pong, payload);  // §5.5.2: at once
@@ -254,7 +254,7 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
 bool ws_session::admit(std::size_t bytes) {
   if (state_ != state::open) return false;
   const std::size_t queued = out_.bytes();
-  if (queued == 0 || queued + bytes <= cfg_.max_buffered_bytes) return true;
+  if (queued == 0 || queued + bytes <= route_->settings.max_buffered_bytes) return true;
   // A slow consumer: nothing more can reach it, not even a close frame. Let it go.
   out_.clear();
   close_code_ = 1006;
@@ -266,7 +266,7 @@ bool ws_session::admit(std::size_t bytes) {
 
 ws_send ws_session::after_send() {
   poke();
-  if (out_.bytes() <= cfg_.max_backpressure_bytes) return ws_send::sent;
+  if (out_.bytes() <= route_->settings.max_backpressure_bytes) return ws_send::sent;
   want_drain_ = true;
   return ws_send::buffered;
 }
@@ -328,8 +328,10 @@ output_queue* ws_session::output() {
 
 void ws_session::consume(std::size_t n) {
   out_.consume(n);
-  if (out_.empty()) out_.shrink();
-  if (!want_drain_ || out_.bytes() > cfg_.max_backpressure_bytes) return;
+  // All written: an idle WebSocket keeps nothing but its state. The arena (4 KiB at least) goes
+  // back to malloc, since, unlike HTTP's buffers, it has no pool to return to.
+  if (out_.empty()) out_.release();
+  if (!want_drain_ || out_.bytes() > route_->settings.max_backpressure_bytes) return;
   want_drain_ = false;
   if (state_ != state::open || !route_->drain) return;
   busy_ = true;
@@ -348,20 +350,20 @@ protocol::next ws_session::step() const {
 }
 
 protocol::timer ws_session::read_timer() const {
-  if (state_ == state::open && !ping_sent_ && cfg_.idle_timeout.count() == 0) return timer::none;
+  if (state_ == state::open && !ping_sent_ && route_->settings.idle_timeout.count() == 0) return timer::none;
   return timer::custom;
 }
 
 std::chrono::milliseconds ws_session::custom_timeout() const {
-  if (state_ == state::closing) return cfg_.close_timeout;
-  if (ping_sent_) return cfg_.pong_timeout;
-  return cfg_.idle_timeout;
+  if (state_ == state::closing) return route_->settings.close_timeout;
+  if (ping_sent_) return route_->settings.pong_timeout;
+  return route_->settings.idle_timeout;
 }
 
 void ws_session::timeout() {
   switch (state_) {
     case state::open:
-      if (!ping_sent_ && cfg_.send_pings) {
+      if (!ping_sent_ && route_->settings.send_pings) {
         control_frame(ws_op::ping, {});
         ping_sent_ = true;
         ++progress_;  // the pong deadline
@@ -390,7 +392,7 @@ void ws_session::drain() {
 }
 
 void ws_session::release_if_idle() {
-  if (out_.empty()) out_.shrink();
+  out_.release();
   if (message_.empty() && message_.capacity() > 0 && !parser_.in_message()) std::string().swap(message_);
 }
 

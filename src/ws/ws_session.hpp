@@ -49,7 +49,7 @@ class ws_session final : public protocol {
   bool unsubscribe(std::string_view topic);
   bool subscribed(std::string_view topic) const;
   std::size_t buffered_bytes() const { return out_.bytes(); }
-  std::string_view protocol_name() const { return protocol_name_; }
+  std::string_view protocol_name() const { return protocol_name_ ? std::string_view(*protocol_name_) : std::string_view(); }
   const address& remote() const { return *peer_; }
 
   // The frame parser's handler.
@@ -81,9 +81,8 @@ class ws_session final : public protocol {
 
   std::shared_ptr<const ws_route> route_;
   std::unique_ptr<websocket_base> handle_;
-  std::string protocol_name_;
+  std::unique_ptr<std::string> protocol_name_;  // rare: kept out of line
   const address* peer_;
-  const ws_settings& cfg_;
   frame_parser parser_;
   utf8_validator utf8_;
   output_queue out_;
@@ -100,8 +99,7 @@ class ws_session final : public protocol {
   bool direct_ = false;        // the current message was delivered straight from the read buffer
   bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
   bool want_drain_ = false;    // a send said `buffered`
-  std::uint8_t control_len_ = 0;
-  char control_[125];
+  std::string control_;  // a control frame's payload (≤ 125 bytes)
   std::uint16_t close_code_ = 1006;
   std::string close_reason_;
 };
