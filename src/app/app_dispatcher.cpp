@@ -91,6 +91,13 @@ std::unique_ptr<protocol> app_dispatcher::upgrade(const request& req, response& 
   if (r.target == nullptr) return nullptr;
   const auto* ws = r.target->target<ws_handler>();
   if (ws == nullptr) return nullptr;
+  // The route's filters guard an upgrade as they guard any request. One that answers (an auth
+  // filter's 401) refuses the upgrade: handle() then runs the filters again and sends that
+  // answer — a refusal costs the filters twice, an upgrade once.
+  if (app_.any_filter_) [[unlikely]] {
+    response scratch;
+    if (!run_route_befores(r, false, req, scratch)) return nullptr;
+  }
   return ws_accept(*ws, req, res);
 }
 

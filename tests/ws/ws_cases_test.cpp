@@ -377,3 +377,22 @@ TEST_CASE("ws graceful stop: open connections get close 1001 and the server wait
   ws->send(make_frame(8, close_payload(1001)));
   CHECK(ws->wait_eof());
 }
+
+TEST_CASE("ws filters: an app filter that answers refuses the upgrade with its answer") {
+  hive::app app;
+  app.use({.before = [](const hive::request& req, hive::response& res) {
+    if (req.header("X-Key") == std::optional<std::string_view>("k")) return hive::filter_result::next;
+    res.status(401).text("key?\n");
+    return hive::filter_result::answered;
+  }});
+  app.ws("/echo", {
+      .message = [](hive::websocket<hive::ws_no_data>& ws, std::string_view m, hive::ws_opcode op) { ws.send(m, op); },
+  });
+  hive::test::test_server srv(app, hive::options{});
+  raw_ws refused(srv.port());
+  CHECK(refused.handshake("/echo").starts_with("HTTP/1.1 401 "));
+  raw_ws ws(srv.port());
+  REQUIRE(ws.handshake("/echo", "X-Key: k\r\n").starts_with("HTTP/1.1 101 "));
+  ws.send(make_frame(1, "in"));
+  expect_echo(ws, 1, "in");
+}
