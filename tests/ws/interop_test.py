@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""WebSocket interop: Python's `websockets` (Debian python3-websockets) against examples/chat.
+"""WebSocket interop: Python's `websockets` (Debian python3-websockets) and Node's `ws` (Debian
+node-ws, tests/ws/interop_node.js) against examples/chat.
 
 Echo of text and binary, a 16 MiB message, a fragmented message, close codes, and across two
 workers: 20 /ws/chat clients, each message reaching all 20 exactly once. Exits 77 (skipped) when
@@ -7,6 +8,8 @@ the websockets module is missing (scripts/dev installs it).
 """
 import argparse
 import asyncio
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -145,6 +148,20 @@ async def cluster_chat(srv, n=20):
         await c.close()
 
 
+def node_cases(srv):
+    """Node's ws client (tests/ws/interop_node.js); skipped without node or the module."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop_node.js")
+    node = shutil.which("node")
+    if node is None:
+        print("skip node: no node")
+        return
+    r = subprocess.run([node, script, str(srv.port)], capture_output=True, text=True, timeout=60)
+    print(r.stdout, end="")
+    if r.returncode == 77:
+        return
+    check(r.returncode == 0, "node's ws client")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--chat", required=True)
@@ -157,6 +174,7 @@ def main():
     srv = chat_server(a.chat, 2)
     try:
         asyncio.run(echo_cases(srv))
+        node_cases(srv)
         asyncio.run(cluster_chat(srv))
     finally:
         check(srv.stop() == 0, "two workers: a clean stop")
