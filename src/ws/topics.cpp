@@ -40,7 +40,7 @@ std::shared_ptr<const std::string> ws_build_frame(std::string_view message, ws_o
   auto f = std::make_shared<std::string>();
   f->resize(frame_head_size(message.size()) + message.size());
   char* p = write_frame_head(f->data(), op == ws_opcode::text ? ws_op::text : ws_op::binary, message.size());
-  std::memcpy(p, message.data(), message.size());
+  if (!message.empty()) std::memcpy(p, message.data(), message.size());
   return f;
 }
 

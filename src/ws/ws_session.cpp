@@ -220,7 +220,7 @@ void ws_session::queue_close(std::uint16_t code, std::string_view reason) {
     body[0] = static_cast<char>(code >> 8);
     body[1] = static_cast<char>(code & 0xFF);
     len = 2 + std::min<std::size_t>(reason.size(), 123);
-    std::memcpy(body + 2, reason.data(), len - 2);
+    if (len > 2) std::memcpy(body + 2, reason.data(), len - 2);
   }
   control_frame(ws_op::close, {body, len});
   ++progress_;  // a new deadline: close_timeout
