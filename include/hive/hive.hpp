@@ -17,5 +17,6 @@
 #include "hive/stats.hpp"
 #include "hive/shared_dict.hpp"
 #include "hive/worker.hpp"
+#include "hive/websocket.hpp"
 
 #include <nlohmann/json.hpp>

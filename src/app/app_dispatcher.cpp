@@ -12,6 +12,7 @@
 #include "net/protocol.hpp"
 #include "util/log.hpp"
 #include "util/status.hpp"
+#include "ws/ws_route.hpp"
 
 namespace hive::detail {
 
@@ -107,10 +108,23 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
 // issue #9): route() never sets stream_body, so nothing calls this.
 void app_dispatcher::body_data(route_state&, std::string_view) {}
 
-// No route of an app switches protocols yet (WebSocket routes, issue #12): an upgrade request is
-// answered by its handler as any other, and the connection closes after it.
-std::unique_ptr<protocol> app_dispatcher::upgrade(const request&, response&, const route_state&) {
-  return nullptr;
+// A WebSocket route (app::ws) switches a valid handshake; any other upgrade request is answered
+// by its handler as any other, and the connection closes after it.
+std::unique_ptr<protocol> app_dispatcher::upgrade(const request& req, response& res, const route_state& r) {
+  if (r.target == nullptr) return nullptr;
+  const auto* ws = r.target->target<ws_handler>();
+  if (ws == nullptr) return nullptr;
+  // The route's filters guard an upgrade as they guard any request. One that answers (an auth
+  // filter's 401) refuses the upgrade: handle() then runs the filters again and sends that
+  // answer — a refusal costs the filters twice, an upgrade once.
+  if (app_.any_filter_) [[unlikely]] {
+    response scratch;
+    // Head filters too (a handshake has no body, so no head event ran them): auth at the head
+    // must guard a WebSocket as it guards a GET.
+    if (!r.heads_ran && !run_route_befores(r, true, req, scratch)) return nullptr;
+    if (!run_route_befores(r, false, req, scratch)) return nullptr;
+  }
+  return ws_accept(*ws, req, res);
 }
 
 // No try here: a handler's http_error reaches the session, which asks answer_exception; the

@@ -409,7 +409,7 @@ bool session::try_upgrade() {
   try {
     next = dispatcher_.upgrade(b.req, b.res, b.route);
   } catch (const std::exception& e) {
-    handler_failed(e.what());
+    handler_failed(e.what(), &e);  // an http_error (a refused WebSocket upgrade) keeps its status
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }
