@@ -58,6 +58,19 @@ struct options {
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
   std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
 
+  // Operations (all off by default). Each path is answered by hive itself, before the app's
+  // routes and without its filters, to GET and HEAD (405 otherwise); "" turns it off.
+  std::string metrics_path;  // Prometheus text exposition of hive's counters ("/metrics")
+  std::string health_path;   // liveness: 200 while the answering worker's loop runs
+  std::string ready_path;    // readiness: 200 when every slot listens; 503 starting, draining, given up
+  enum class log_format : unsigned char { text, json };
+  log_format log_format_kind = log_format::text;  // hive's own log lines on stderr
+  // Cluster workers drop to this user (and its group, or `group`) before serving: setgroups,
+  // setgid, setuid, checked. The primary keeps its ids, to bind and to read TLS keys. Empty:
+  // workers run as started (a warning when that is root).
+  std::string user;
+  std::string group;
+
   // The longest any duration above may be from a flag or variable (parse refuses more). A
   // deadline is "now + timeout" in int64 steady-clock milliseconds (nanoseconds in Asio's
   // timers): a year is far past any sane timeout and far from overflowing either, so the sums
