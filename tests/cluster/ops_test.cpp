@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -85,6 +86,31 @@ std::string promtool_path() {
   return {};
 }
 
+// `promtool check metrics` says nothing and exits 0 (no errors, no lint warnings).
+void check_with_promtool(const std::string& text) {
+  const std::string promtool = promtool_path();
+  if (promtool.empty()) {
+    MESSAGE("promtool not installed (Debian prometheus): only hive's own format checks ran");
+    return;
+  }
+  char path[] = "/tmp/hive-metrics-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  const std::string cmd = promtool + " check metrics < " + path + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string said;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) said += buf;
+  const int st = ::pclose(p);
+  ::unlink(path);
+  CHECK_MESSAGE(said.empty(), said);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+}
+
 // Counters (names ending _total, and histogram buckets, sums and counts) never fall.
 void check_not_lower(const series_map& before, const series_map& after) {
   for (const auto& [k, v] : before) {
@@ -140,27 +166,38 @@ TEST_CASE("metrics: the text format, sums over workers, histograms that add up, 
   const series_map mounted = scrape(port, "/admin/metrics");
   CHECK(sum_of(mounted, "hive_requests_total{") == 43);
 
-  const std::string promtool = promtool_path();
-  if (promtool.empty()) {
-    MESSAGE("promtool not installed (Debian prometheus): only hive's own format checks ran");
-    return;
+  check_with_promtool(r.res.body);
+}
+
+TEST_CASE("metrics: scrapes under load: well formed, never lower than the last, promtool") {
+  cluster_process c(fixture_args({"--metrics-path", "/metrics"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      client k(port);
+      while (!stop.load() && request_on(k, "GET", "/pid").ok) served.fetch_add(1);
+    });
   }
-  char path[] = "/tmp/hive-metrics-XXXXXX";
-  const int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, r.res.body.data(), r.res.body.size()) == static_cast<ssize_t>(r.res.body.size()));
-  ::close(fd);
-  const std::string cmd = promtool + " check metrics < " + path + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string said;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) said += buf;
-  const int st = ::pclose(p);
-  ::unlink(path);
-  CHECK_MESSAGE(said.empty(), said);
-  CHECK(WIFEXITED(st));
-  CHECK(WEXITSTATUS(st) == 0);
+  series_map last;
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    const auto r = http_get(port, "/metrics");
+    REQUIRE(r.ok);
+    text = r.res.body;
+    const series_map now = parse_exposition(text);
+    if (!last.empty()) check_not_lower(last, now);
+    last = now;
+    std::this_thread::sleep_for(20ms);
+  }
+  stop.store(true);
+  for (auto& t : load) t.join();
+  CHECK(served.load() > 0);
+  CHECK(sum_of(last, "hive_requests_total{") > 0);
+  check_with_promtool(text);
 }
 
 TEST_CASE("metrics: counters never go backwards across a kill -9 and a reload") {
