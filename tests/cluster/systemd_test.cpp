@@ -188,9 +188,23 @@ TEST_CASE("--user nobody: the workers run as nobody (ids and groups), the primar
     MESSAGE("not root: privilege drop not tested");
     return;
   }
-  cluster_process c(fixture_args({"--user", "nobody"}));
+  // Port 80 when nothing holds it here: the primary binds it as root, the workers serve it as
+  // nobody. (Otherwise any port; the drop is the same.)
+  std::string want = "0";
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(80);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) want = "80";
+    ::close(fd);
+  }
+  cluster_process c(fixture_args({"--user", "nobody", "--port", want}));
   const auto port = c.wait_listening();
   REQUIRE(port != 0);
+  if (want == "80") CHECK(port == 80);
+  else MESSAGE("port 80 is taken here: tested on port " << port);
   const auto pids = pids_by_slot(port);
   REQUIRE(pids.size() == 2);
   for (const auto& [slot, pid] : pids) {
