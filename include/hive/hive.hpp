@@ -15,6 +15,8 @@
 #include "hive/router.hpp"
 #include "hive/server.hpp"
 #include "hive/stats.hpp"
+#include "hive/metrics.hpp"
+#include "hive/metric.hpp"
 #include "hive/shared_dict.hpp"
 #include "hive/worker.hpp"
 #include "hive/websocket.hpp"

@@ -10,6 +10,7 @@
 #include "app/route_match.hpp"
 #include "hive/http_error.hpp"
 #include "net/protocol.hpp"
+#include "ops/ops_answers.hpp"
 #include "util/log.hpp"
 #include "util/status.hpp"
 #include "ws/ws_route.hpp"
@@ -91,6 +92,9 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
     if (log_ != nullptr) r.start_us = monotonic_us();
     return true;
   }
+  if (ops_) [[unlikely]] {
+    if (route_ops(method, path, r)) return r.target != nullptr;
+  }
   r.scratch.clear();
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
@@ -102,6 +106,40 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
     if (log_ != nullptr) r.start_us = monotonic_us();
   }
   return r.target != nullptr;
+}
+
+void app_dispatcher::set_ops_paths(const options& o, const bool* draining) {
+  metrics_path_ = o.metrics_path;
+  health_path_ = o.health_path;
+  ready_path_ = o.ready_path;
+  draining_ = draining;
+  ops_ = !metrics_path_.empty() || !health_path_.empty() || !ready_path_.empty();
+  metrics_h_ = [](const request&, response& res) { answer_metrics(res); };
+  health_h_ = [](const request&, response& res) { answer_health(res); };
+  ready_h_ = [this](const request&, response& res) {
+    answer_ready(res, draining_ != nullptr && *draining_);
+  };
+}
+
+// One of the operations paths: GET and HEAD get its answer, other methods 405.
+[[gnu::noinline]] bool app_dispatcher::route_ops(std::string_view method, std::string_view path,
+                                                  route_state& r) const {
+  const handler* h = nullptr;
+  if (!metrics_path_.empty() && path == metrics_path_) h = &metrics_h_;
+  else if (!health_path_.empty() && path == health_path_) h = &health_h_;
+  else if (!ready_path_.empty() && path == ready_path_) h = &ready_h_;
+  if (h == nullptr) return false;
+  r.entry = nullptr;
+  r.scope = &ops_scope_;
+  if (method == "GET" || method == "HEAD") {
+    r.target = h;
+    r.status = 200;
+  } else {
+    r.target = nullptr;
+    r.status = 405;
+    r.allow = "GET, HEAD";
+  }
+  return true;
 }
 
 // No route of an app streams its request body yet (routes that do arrive with streamed bodies,
@@ -252,9 +290,14 @@ void app_dispatcher::answer(int status, std::string_view message, const route_st
 }
 
 void app_dispatcher::finished(const finished_record& rec) {
-  if (stats_ == nullptr) return;
-  stats_->add(stats_->requests);
-  stats_->add(stats_->responses[rec.status / 100]);  // 101..599: response::status refuses others
+  counters* c = stats_;  // a local: the stores below may not alias it, so it is loaded once
+  if (c == nullptr) return;
+  c->add(c->responses[rec.status / 100]);  // 101..599: response::status refuses others
+  c->add(c->by_method[static_cast<int>(classify_method(rec.method))]);  // also the request count
+  // The loop's clock, stamped once per batch of events: whole milliseconds.
+  const std::int64_t ms = rec.end_ms - rec.start_ms;
+  c->add(c->duration[duration_bucket(ms)]);
+  if (ms > 0) c->add(c->duration_ms_sum, static_cast<std::uint64_t>(ms));
 }
 
 }  // namespace hive::detail

@@ -110,6 +110,17 @@ long parse_int(std::string_view v, long lo, long hi) {
   return n;
 }
 
+// An operations path: "" (off) or an absolute path with no query.
+std::string parse_ops_path(std::string_view v) {
+  if (v.empty()) return {};
+  if (v.front() != '/' || v.find_first_of("?# ") != std::string_view::npos) {
+    throw std::invalid_argument("not a path starting with '/' (no query); empty turns it off");
+  }
+  return std::string(v);
+}
+
+std::string show_path(const std::string& p) { return p.empty() ? std::string("(off)") : p; }
+
 struct flag {
   const char* name;  // without the leading --
   const char* env;
@@ -270,6 +281,28 @@ const std::vector<flag>& flags() {
          o.rate_limit = v;
        },
        [](const options& o) { return o.rate_limit.empty() ? std::string("(none)") : o.rate_limit; }},
+      {"metrics-path", "HIVE_METRICS_PATH", "Prometheus metrics at this path (hive's own route)",
+       [](options& o, std::string_view v) { o.metrics_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.metrics_path); }},
+      {"health-path", "HIVE_HEALTH_PATH", "liveness: 200 while the worker's loop runs",
+       [](options& o, std::string_view v) { o.health_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.health_path); }},
+      {"ready-path", "HIVE_READY_PATH", "readiness: 200 when every slot listens, else 503",
+       [](options& o, std::string_view v) { o.ready_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.ready_path); }},
+      {"user", "HIVE_USER", "workers drop to this user (started as root)",
+       [](options& o, std::string_view v) { o.user = v; },
+       [](const options& o) { return o.user.empty() ? std::string("(none)") : o.user; }},
+      {"group", "HIVE_GROUP", "and this group (default: the user's)",
+       [](options& o, std::string_view v) { o.group = v; },
+       [](const options& o) { return o.group.empty() ? std::string("(the user's)") : o.group; }},
+      {"log-format", "HIVE_LOG_FORMAT", "hive's own log lines: text or json",
+       [](options& o, std::string_view v) {
+         if (v == "text") o.log_format_kind = options::log_format::text;
+         else if (v == "json") o.log_format_kind = options::log_format::json;
+         else throw std::invalid_argument("not text or json");
+       },
+       [](const options& o) { return std::string(o.log_format_kind == options::log_format::json ? "json" : "text"); }},
   };
   return all;
 }

@@ -56,6 +56,11 @@ void run_stop_hooks(const worker_hooks& hooks) {
 
 int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   prepare_process();
+  set_log_json(opts.log_format_kind == options::log_format::json);
+  if (!opts.user.empty()) {
+    log_line("hive: --user drops the privileges of cluster workers; with --workers 0 run as that user");
+    return 2;
+  }
   if (const std::string bad = tls_check(opts); !bad.empty()) {
     log_line(bad);
     return 2;

@@ -254,6 +254,7 @@ class worker_runtime {
 
 void worker_main(const worker_launch& parent_launch) {
   worker_launch launch = parent_launch;
+  set_log_slot(launch.slot);
   launch.signal_fd = reset_child_signals();
   die_with_primary(launch.primary_pid,
                    static_cast<unsigned>(launch.opts->shutdown_timeout.count() / 1000 + 1));
@@ -261,6 +262,7 @@ void worker_main(const worker_launch& parent_launch) {
   prepare_process();
   int status = 1;
   try {
+    if (launch.drop != nullptr) drop_privileges(*launch.drop);
     worker_runtime rt(launch);
     status = rt.run();
   } catch (const std::exception& e) {

@@ -45,6 +45,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   cfg_.limits.max_route_body_bytes = a.max_route_body();
   cfg_.date = &date_;
   cfg_.now_ms = &now_ms_;
+  dispatcher_.set_ops_paths(opts_, &draining_);
   cfg_.trusted_proxies = &trusted_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
   // and at least once a second for the Date header. A cluster worker's heartbeat rides the tick,

@@ -24,10 +24,12 @@ const char* fixture_path() {
 }
 }  // namespace
 
-cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env, bool capture_stdout) {
+cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env, bool capture_stdout,
+                                 std::vector<std::string> launcher) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  std::vector<std::string> argv_s{fixture_path()};
+  std::vector<std::string> argv_s = launcher;
+  argv_s.push_back(fixture_path());
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
