@@ -56,6 +56,8 @@ class app {
   app& on_error(error_handler h);
 
   const hive::router& router() const { return router_; }
+  // The largest route_options::max_body of any route (0: none has one).
+  std::size_t max_route_body() const { return max_route_body_; }
 
  private:
   friend class route_group;
@@ -68,6 +70,7 @@ class app {
   std::vector<std::unique_ptr<detail::filter_scope>> groups_;  // stable addresses: routes point to them
   error_handler on_error_;
   bool any_filter_ = false, any_at_head_ = false, any_after_ = false;
+  std::size_t max_route_body_ = 0;
 };
 
 }  // namespace hive

@@ -31,6 +31,15 @@ using handler = std::function<void(const request&, response&)>;
 // What one route adds to its handler.
 struct route_options {
   std::vector<filter> filters;  // run after the app's and the groups' filters, in this order
+  // The largest request body this route takes, in place of options::max_body_bytes (larger for
+  // an upload route, smaller for a login form); 0 keeps the server's. Past it: 413, refused at
+  // the head when Content-Length says so (before any body byte is read, and instead of
+  // `100 Continue`). A body is held in memory whole: keep options::max_worker_input_bytes above it.
+  std::size_t max_body = 0;
+  // The handler runs when the head is complete and takes the body as it arrives through
+  // req.body_reader() (body_reader.hpp) instead of finding it whole in req.body(); give the
+  // route a max_body for large uploads.
+  bool stream_body = false;
 };
 
 class router {

@@ -1,5 +1,6 @@
 #include "hive/app.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,7 @@ app& app::operator=(app&&) noexcept = default;
 
 app& app::route(std::string_view method, std::string_view path, handler h, route_options o) {
   for (const auto& f : o.filters) note(f);
+  max_route_body_ = std::max(max_route_body_, o.max_body);
   router_.add(method, path, std::move(h), std::move(o), root_.get());
   return *this;
 }
@@ -64,6 +66,7 @@ route_group& route_group::route(std::string_view method, std::string_view path, 
     throw std::invalid_argument("hive: route '" + std::string(path) + "' must start with '/'");
   }
   for (const auto& f : o.filters) app_->note(f);
+  app_->max_route_body_ = std::max(app_->max_route_body_, o.max_body);
   const std::string full = path == "/" ? scope_->prefix : scope_->prefix + std::string(path);
   app_->router_.add(method, full, std::move(h), std::move(o), scope_);
   return *this;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "app/body_state.hpp"
 #include "app/route_entry.hpp"
 #include "app/route_match.hpp"
 #include "hive/http_error.hpp"
@@ -74,15 +75,18 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
   r.scratch.clear();
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
+  if (r.entry != nullptr && r.entry->stream_body) [[unlikely]] r.stream_body = true;
   if (app_.any_filter_) [[unlikely]] {
     r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
   }
   return r.target != nullptr;
 }
 
-// No route of an app streams its request body yet (routes that do arrive with streamed bodies,
-// issue #9): route() never sets stream_body, so nothing calls this.
-void app_dispatcher::body_data(route_state&, std::string_view) {}
+// A route with route_options::stream_body: its reader takes the bytes (a handler that never
+// asked for one lets them go).
+bool app_dispatcher::body_data(route_state& r, std::string_view bytes) {
+  return r.body == nullptr || r.body->deliver(bytes);
+}
 
 // No route of an app switches protocols yet (WebSocket routes, issue #12): an upgrade request is
 // answered by its handler as any other, and the connection closes after it.

@@ -22,6 +22,8 @@ struct route_entry {
   handler h;
   std::vector<filter> filters;  // the route's own
   const filter_scope* scope = nullptr;
+  std::size_t max_body = 0;  // route_options::max_body (0: the server's)
+  bool stream_body = false;  // route_options::stream_body
 };
 
 }  // namespace hive::detail

@@ -77,6 +77,11 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
       } else {
         llhttp_resume_after_upgrade(&parser_);
       }
+      if (body_paused_) {
+        body_paused_ = false;
+        if (parsed_ > from) last_byte_ = base[parsed_ - 1];
+        return result::body_paused;
+      }
       // What the pause was for: the head (on_headers_complete leaves the parser at the body) or
       // the message's end (on_message_complete leaves it between messages).
       if (part_ == part::body) {
@@ -171,6 +176,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
   s.chunked_ = false;
   s.content_length_ = 0;
   s.body_seen_ = 0;
+  s.body_limit_ = s.limits_->max_body_bytes;
   s.field_bytes_ = 0;
   s.ext_part_bytes_ = 0;
   s.chunk_meta_bytes_ = 0;
@@ -330,7 +336,8 @@ int request_parser::validate_head() {
   }
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
   content_length_ = chunked_ ? 0 : parser_.content_length;
-  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && content_length_ > limits_->max_body_bytes) {
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 &&
+      content_length_ > std::max(limits_->max_body_bytes, limits_->max_route_body_bytes)) {
     return fail(error::body_too_large);
   }
   has_body_ = chunked_ || content_length_ > 0;
@@ -348,9 +355,12 @@ int request_parser::validate_head() {
 int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
   s.body_seen_ += len;
-  if (s.body_seen_ > s.limits_->max_body_bytes) return s.fail(error::body_too_large);
+  if (s.body_seen_ > s.body_limit_) return s.fail(error::body_too_large);
   if (s.b_->route.stream_body) {
-    s.b_->body_to->body_data(s.b_->route, {at, len});
+    if (!s.b_->body_to->body_data(s.b_->route, {at, len})) {
+      s.body_paused_ = true;
+      return HPE_PAUSED;
+    }
   } else {
     s.b_->body.append(at, len);
   }
@@ -360,7 +370,7 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
 int request_parser::on_chunk_header(llhttp_t* p) {
   auto& s = self(p);
   // Refuse an oversized chunk from its size line, before reading it.
-  if (p->content_length > s.limits_->max_body_bytes - std::min(s.body_seen_, s.limits_->max_body_bytes)) {
+  if (p->content_length > s.body_limit_ - std::min<std::uint64_t>(s.body_seen_, s.body_limit_)) {
     return s.fail(error::body_too_large);
   }
   return 0;

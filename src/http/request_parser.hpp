@@ -35,6 +35,10 @@ struct parser_limits {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_header_count = 100;
   std::size_t max_body_bytes = 1024 * 1024;
+  // Some route has a max_body of its own (route_options::max_body): a declared Content-Length is
+  // checked against the largest of them when the head ends, and against the route's own limit
+  // once the session has routed the head (set_body_limit). 0: no route has one.
+  std::size_t max_route_body_bytes = 0;
 };
 
 class request_parser {
@@ -45,6 +49,7 @@ class request_parser {
     need_more,   // every byte consumed, the message (if any) is incomplete
     head_done,   // the head of a message is complete: decide on 100-continue, routing
     message_done,// a whole message is parsed; `parsed()` is where the next one starts
+    body_paused, // the body's consumer paused (dispatcher::body_data said so): resume later
     error,       // framing error: `error()` says which; nothing after it may be parsed
   };
 
@@ -74,7 +79,10 @@ class request_parser {
   bool expects_continue() const { return expect_continue_; }
   bool has_body() const { return has_body_; }
   std::uint64_t content_length() const { return content_length_; }  // when !chunked
+  std::uint64_t body_seen() const { return body_seen_; }
   bool chunked() const { return chunked_; }
+  // The current message's body limit from now on (its route's), in place of max_body_bytes.
+  void set_body_limit(std::size_t bytes) { body_limit_ = bytes; }
   bool upgrade_or_connect() const { return parser_.upgrade != 0; }
   // First byte of the current message and the end of its head spans: compaction keeps these.
   std::size_t message_start() const { return msg_start_; }
@@ -153,9 +161,11 @@ class request_parser {
   bool chunked_ = false;
   std::uint64_t content_length_ = 0;
   std::uint64_t body_seen_ = 0;
+  std::size_t body_limit_ = 0;  // this message's: max_body_bytes, or its route's
   std::size_t field_bytes_ = 0;      // the current field name's length so far
   std::size_t ext_part_bytes_ = 0;   // the current chunk extension name's or value's length
   std::size_t chunk_meta_bytes_ = 0; // chunk extension and trailer bytes in this message
+  bool body_paused_ = false;         // on_body paused llhttp for the body's consumer
   char last_byte_ = 0;               // the last byte an earlier execute() consumed
   std::uint64_t messages_begun_ = 0;
   std::string_view method_;

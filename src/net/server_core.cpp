@@ -42,6 +42,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   cfg_.limits.max_header_bytes = opts.max_header_bytes;
   cfg_.limits.max_header_count = opts.max_header_count;
   cfg_.limits.max_body_bytes = opts.max_body_bytes;
+  cfg_.limits.max_route_body_bytes = a.max_route_body();
   cfg_.date = &date_;
   cfg_.now_ms = &now_ms_;
   cfg_.trusted_proxies = &trusted_;
