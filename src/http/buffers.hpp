@@ -60,7 +60,6 @@ struct conn_buffers {
 
   void clear_request() {
     route.stream_body = false;
-    route.body.reset();
     raw_headers.clear();
     headers.clear();
     route.params.clear();

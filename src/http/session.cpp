@@ -354,23 +354,19 @@ void session::answer_at_head(origin by) {
 }
 
 void session::handle_message() {
-  if (state_ == state::receiving) [[unlikely]] {
-    end_body();
+  if (!routed_) start_response();
+  if (b_->route.stream_body) [[unlikely]] {
+    streamed_message_done();
     return;
   }
-  if (!routed_) start_response();
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
   build_request();
   dispatch();
-  // A stream_body route without a body: its reader ends at once, after the handler.
-  if (b_ && b_->route.body) [[unlikely]] {
-    auto body = std::move(b_->route.body);
-    body->finish(true);
-  }
 }
 
-void session::dispatch(bool body_unread) {
+template <bool body_unread>
+void session::dispatch() {
   auto& b = *b_;
   const bool upgrade = b.parser.upgrade_or_connect();
   framing_.keep_alive = b.parser.keep_alive() && !upgrade && !body_unread;
@@ -381,7 +377,7 @@ void session::dispatch(bool body_unread) {
   b.record_target = b.req.target();
   answer_ = answer::direct;
   state_ = state::dispatching;
-  if (upgrade && !body_unread && try_upgrade()) return;
+  if (!body_unread && upgrade && try_upgrade()) return;
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
@@ -404,6 +400,9 @@ void session::dispatch(bool body_unread) {
       return;
   }
 }
+
+template void session::dispatch<false>();
+template void session::dispatch<true>();
 
 // The response outlives the handler's call while the connection keeps reading, which may move
 // or overwrite the request's bytes: the finished record keeps copies of what it names.

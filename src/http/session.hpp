@@ -136,11 +136,13 @@ class session final : public protocol, private responder {
   void handle_message();
   // `body_unread`: the handler runs at the head of a streamed body (the answer closes unless
   // the body is complete by the time it is sent).
-  void dispatch(bool body_unread = false);
+  template <bool body_unread = false>
+  void dispatch();
   bool head_filters_answered();
   // A stream_body route (session_body.cpp).
   void begin_body();
   void end_body();
+  void streamed_message_done();
   void answer_early(bool failed);
   void cut_body();
   bool body_paused() const { return b_->route.body != nullptr && b_->route.body->paused; }

@@ -12,7 +12,7 @@ namespace hive::detail {
 void session::begin_body() {
   build_request();
   if (head_filters_answered()) return;
-  dispatch(true);
+  dispatch<true>();
   if (state_ != state::awaiting) {
     // Answered without the body (401, 413, a failed handler), or a response stream started
     // before it: the body is not read, and the connection closes after the answer.
@@ -23,6 +23,22 @@ void session::begin_body() {
   state_ = state::receiving;
   // Invite the body only when the handler asked for it (RFC 9110 §10.1.1).
   if (b_->parser.expects_continue() && b_->route.body && b_->route.body->asked) serialize_continue(b_->out);
+}
+
+// A stream_body route's message is complete: its body ended (the handler ran at the head), or
+// it had none (the handler runs now, and its reader ends at once).
+void session::streamed_message_done() {
+  if (state_ == state::receiving) {
+    end_body();
+    return;
+  }
+  routed_ = false;
+  build_request();
+  dispatch();
+  if (b_ && b_->route.body) {
+    auto body = std::move(b_->route.body);
+    body->finish(true);
+  }
 }
 
 // The streamed body is complete: the reader's on_end runs, then the answer goes out as any
