@@ -38,6 +38,21 @@ hive::app bodyrd_app(std::shared_ptr<bodyrd_slow_state> slow) {
       done.finish([&](hive::response& r) { r.status(201).text(std::to_string(slow->bytes)); });
     });
   }, {.max_body = 256u << 20, .stream_body = true});
+  // Pauses after every piece: the test resumes it from the loop, again and again.
+  app.put("/pausy", [slow](const hive::request& req, hive::response& res) {
+    auto done = res.defer();
+    slow->reader = req.body_reader();
+    auto sum = std::make_shared<std::uint64_t>(0);
+    slow->reader.on_data([slow, sum](std::string_view piece) {
+      for (unsigned char c : piece) *sum = *sum * 31 + c;
+      slow->bytes += piece.size();
+      slow->reader.pause();
+    });
+    slow->reader.on_end([slow, sum, done](bool complete) mutable {
+      slow->ended = complete;
+      done.finish([&](hive::response& r) { r.text(std::to_string(slow->bytes) + " " + std::to_string(*sum)); });
+    });
+  }, {.max_body = 256u << 20, .stream_body = true});
   // Refuses without reading: the answer goes out, the connection closes after it.
   app.put("/refuse", [](const hive::request&, hive::response& res) { res.status(401).text("no\n"); },
           {.stream_body = true});
@@ -139,4 +154,40 @@ TEST_CASE("integration: a streamed body's timeout counts from the last bytes, no
     REQUIRE(r.responses.size() == 1);
     CHECK(r.responses[0].status == 408);
   }
+}
+
+TEST_CASE("integration: a chunked body paused after every piece arrives whole and in order") {
+  auto slow = std::make_shared<bodyrd_slow_state>();
+  const hive::app app = bodyrd_app(slow);
+  hive::test::test_server server(app, hive::options{});
+  hive::test::client c(server.port());
+  std::string body;
+  for (int i = 0; i < 300000; ++i) body += static_cast<char>('a' + (i * 7) % 26);
+  std::uint64_t want_sum = 0;
+  for (unsigned char ch : body) want_sum = want_sum * 31 + ch;
+  std::string wire = "PUT /pausy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0, n = 1; at < body.size(); at += n, n = n * 3 % 7919 + 1) {
+    n = std::min(n, body.size() - at);
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    wire += size;
+    wire.append(body, at, n);
+    wire += "\r\n";
+  }
+  wire += "0\r\n\r\n";
+  std::thread resumer([&] {
+    for (int i = 0; i < 20000; ++i) {
+      bool ended = false;
+      server.run_on_loop([&] {
+        ended = slow->ended;
+        slow->reader.resume();
+      });
+      if (ended) return;
+    }
+  });
+  REQUIRE(c.send(wire));
+  const auto r = c.read_responses(1, 10s);
+  resumer.join();
+  REQUIRE(r.responses.size() == 1);
+  CHECK(r.responses[0].body == std::to_string(body.size()) + " " + std::to_string(want_sum));
 }
