@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <ctime>
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -74,7 +76,9 @@ file_ptr describe(int fd) {
   if (::fstat(fd, &f->st) != 0) return nullptr;
   const std::int64_t mtime_ns = static_cast<std::int64_t>(f->st.st_mtim.tv_sec) * 1'000'000'000 + f->st.st_mtim.tv_nsec;
   f->etag = detail::make_etag(f->st.st_ino, static_cast<std::uint64_t>(f->st.st_size), mtime_ns);
-  f->last_modified = detail::http_date(f->st.st_mtim.tv_sec);
+  // Never later than the response's Date (RFC 9110 §8.8.2.1): a file written this very second,
+  // or with a clock ahead, says "now".
+  f->last_modified = detail::http_date(std::min<std::time_t>(f->st.st_mtim.tv_sec, std::time(nullptr)));
   return f;
 }
 

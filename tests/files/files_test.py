@@ -309,6 +309,13 @@ def test_static(exe):
             s, _, b = get(port, path)
             check(s in (400, 404) and b"secret" not in b and b"root:" not in b and b"SECRET" not in b, f"{path} → {s}")
         check(get(port, "/f.bin", method="POST")[0] == 405, "POST to a file → 405")
+        # A file replaced on disk is seen once the open-file cache's second has passed.
+        with open(os.path.join(root, "app.js.new"), "w") as f:
+            f.write("replaced\n")
+        os.rename(os.path.join(root, "app.js.new"), os.path.join(root, "app.js"))
+        time.sleep(1.1)
+        s, _, b = get(port, "/app.js")
+        check(s == 200 and b == b"replaced\n", f"a replaced file after the cache time → {s} {b!r}")
     finally:
         proc.kill()
         proc.wait()
