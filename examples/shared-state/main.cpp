@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     long ttl_s = 0;
     if (auto t = req.query("ttl")) {
       const auto [end, ec] = std::from_chars(t->data(), t->data() + t->size(), ttl_s);
-      if (ec != std::errc() || end != t->data() + t->size() || ttl_s < 0) {
+      // At most a year: seconds to milliseconds must not overflow.
+      if (ec != std::errc() || end != t->data() + t->size() || ttl_s < 0 || ttl_s > 365L * 24 * 3600) {
         return void(res.status(400).text("ttl: a number of seconds\n"));
       }
     }

@@ -40,7 +40,8 @@ class dict {
 
   // The value, or nullopt if absent or expired.
   virtual std::optional<std::string> get(std::string_view key) = 0;
-  // Stores `value`, replacing any other. ttl 0: never expires.
+  // Stores `value`, replacing any other. ttl 0 (or less): never expires. When the dictionary is
+  // full and does not evict, a value that does not fit leaves the old one in place (no_memory).
   virtual dict_status set(std::string_view key, std::string_view value,
                           std::chrono::milliseconds ttl = std::chrono::milliseconds{0}) = 0;
   // As set, only if the key is absent (or expired); else dict_status::exists.

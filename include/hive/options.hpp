@@ -31,8 +31,20 @@ struct options {
   // certificate: exit 2). ALPN offers http/1.1; forward-secret AEAD ciphers only.
   std::string tls_cert_file;  // the leaf certificate first, then its chain
   std::string tls_key_file;
+  // SNI: further certificates, each served to clients that ask for its name (exactly, or one
+  // label under "*.example.com"); every other client gets the one above. As flags:
+  // --tls-cert api.example.com=FILE --tls-key api.example.com=FILE.
+  struct tls_name {
+    std::string host;
+    std::string cert_file;
+    std::string key_file;
+  };
+  std::vector<tls_name> tls_names;
   enum class tls_version : unsigned char { tls1_2, tls1_3 };
   tls_version tls_min_version = tls_version::tls1_2;  // older clients get a protocol_version alert
+  // Session-ticket keys are shared by every worker and replaced this often; a ticket opens with
+  // the current or the previous key, so it resumes for up to twice this long.
+  std::chrono::milliseconds tls_ticket_rotation{12 * 3600 * 1000};
   bool tls() const { return !tls_cert_file.empty(); }
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.

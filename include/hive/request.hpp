@@ -74,7 +74,8 @@ class request {
   // std::logic_error on a route that does not stream its body.
   hive::body_reader body_reader() const;
   // The body parsed as JSON. Throws hive::http_error(400) — answered as 400 with the reason —
-  // when the Content-Type is not application/json (or +json) or the body is not valid JSON.
+  // when the Content-Type is not application/json (or +json), the body is not valid JSON, or it
+  // nests arrays and objects more than 512 deep (copying such a value would exhaust the stack).
   nlohmann::json json() const;
   // A field of an `application/x-www-form-urlencoded` body, decoded as query() decodes; nullopt
   // if absent or if the body is not a form.

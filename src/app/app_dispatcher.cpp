@@ -64,6 +64,7 @@ app_dispatcher::app_dispatcher(const app& a, counters* stats) : app_(a), stats_(
 
 bool app_dispatcher::route(std::string_view method, std::string_view path, route_state& r) const {
   r.params.clear();
+  r.heads_ran = false;
   if (path == "*") {
     // OPTIONS * (the parser refuses `*` with any other method): a server-wide "ping".
     r.target = nullptr;
@@ -111,6 +112,12 @@ void app_dispatcher::handle(const request& req, response& res, const route_state
 // Out of line, so that handle() stays a plain call for an app without filters.
 [[gnu::noinline]] void app_dispatcher::filtered_handle(const request& req, response& res,
                                                         const route_state& r) const {
+  // A message without a body (GET, Content-Length: 0) had no head event: its head filters (auth,
+  // typically) run here, first, or they would be skipped.
+  if (!r.heads_ran) {
+    r.heads_ran = true;
+    if (!run_route_befores(r, true, req, res)) return;
+  }
   if (!run_route_befores(r, false, req, res)) return;
   if (r.target == nullptr) {
     hive_answer(r.status, &r, res);
@@ -122,15 +129,16 @@ void app_dispatcher::handle(const request& req, response& res, const route_state
 bool app_dispatcher::answer_exception(const std::exception& e, const route_state* r, response& res) const {
   const auto* h = dynamic_cast<const http_error*>(&e);
   if (h == nullptr) return false;
-  answer(h->status(), h->what(), r, res);
+  answer_http_error(*h, r, res);
   return true;
 }
 
 bool app_dispatcher::head(const request& req, response& res, const route_state& r) {
+  r.heads_ran = true;
   try {
     return !run_route_befores(r, true, req, res);
   } catch (const http_error& e) {
-    answer(e.status(), e.what(), &r, res);
+    answer_http_error(e, &r, res);
   } catch (const std::exception& e) {
     warn("filter for ", req.method(), ' ', req.path(), " threw: ", e.what(), "; answered 500");
     hive_answer(500, &r, res);
@@ -159,17 +167,24 @@ void app_dispatcher::before_send(const request& req, response& res, const route_
   }
 }
 
+// An http_error with a status that is no error (200, 302 …) is a bug of the handler's: 500.
+void app_dispatcher::answer_http_error(const http_error& e, const route_state* r, response& res) const {
+  if (e.status() < 400 || e.status() > 599) {
+    answer(500, reason_phrase(500), r, res);
+    return;
+  }
+  answer(e.status(), e.what(), r, res);
+}
+
 void app_dispatcher::hive_answer(int status, const route_state* r, response& res) const {
   answer(status, reason_phrase(status), r, res);
 }
 
 void app_dispatcher::answer(int status, std::string_view message, const route_state* r,
                             response& res) const {
-  if (status < 400 || status > 599) {
-    if (status != 200) {  // an http_error with a status that is no error
-      status = 500;
-      message = reason_phrase(500);
-    }
+  if ((status < 400 || status > 599) && status != 200) {  // 200: OPTIONS *
+    status = 500;
+    message = reason_phrase(500);
   }
   res.reset();
   res.status(status);

@@ -5,6 +5,7 @@
 
 #include "app/dispatcher.hpp"
 #include "hive/app.hpp"
+#include "hive/http_error.hpp"
 #include "util/counters.hpp"
 
 namespace hive::detail {
@@ -29,6 +30,7 @@ class app_dispatcher final : public dispatcher {
   // hive's answer with `status`, the body by the app's error handler (or `message` as text).
   void filtered_handle(const request& req, response& res, const route_state& r) const;
   void answer(int status, std::string_view message, const route_state* r, response& res) const;
+  void answer_http_error(const http_error& e, const route_state* r, response& res) const;
 
   const app& app_;
   counters* stats_;

@@ -38,6 +38,9 @@ struct route_state {
   bool stream_body = false;
   // The body's reader while a streamed body arrives (the session's; see app/body_state.hpp).
   std::shared_ptr<body_state> body;
+  // Set by dispatcher::head: the head filters ran (a message without a body has no head event,
+  // so handle() runs them itself when this is still false). Reset by route().
+  mutable bool heads_ran = false;
 };
 
 // Who produced a response.

@@ -50,7 +50,7 @@ std::string show_days(milliseconds d) {
   return std::to_string(d / std::chrono::hours(24)) + " days";
 }
 
-// "10s", "500ms", "2m", "10" (seconds); more than zero, at most options::max_duration.
+// "10s", "500ms", "2m", "12h", "10" (seconds); more than zero, at most options::max_duration.
 milliseconds parse_duration(std::string_view v) {
   std::uint64_t n = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -60,6 +60,7 @@ milliseconds parse_duration(std::string_view v) {
   if (unit.empty() || unit == "s") unit_ms = 1000;
   else if (unit == "ms") unit_ms = 1;
   else if (unit == "m") unit_ms = 60'000;
+  else if (unit == "h") unit_ms = 3'600'000;
   else throw std::invalid_argument("unknown duration unit");
   // Checked before multiplying: the product must neither wrap uint64 nor the signed count.
   constexpr auto max_ms = static_cast<std::uint64_t>(options::max_duration.count());
@@ -122,8 +123,40 @@ std::string show_size(std::size_t n) {
 }
 
 std::string show_ms(milliseconds d) {
+  if (d.count() % 3'600'000 == 0) return std::to_string(d.count() / 3'600'000) + "h";
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";
+}
+
+// "api.example.com=FILE" names an SNI certificate or key: the entry for that name, made if new.
+// A value is a name's only when what precedes '=' is a host name (or "*." and one), so a plain
+// path with '=' in it stays a path.
+options::tls_name* sni_entry(options& o, std::string_view v) {
+  const auto eq = v.find('=');
+  if (eq == std::string_view::npos || eq == 0) return nullptr;
+  std::string host(v.substr(0, eq));
+  const std::string_view rest = std::string_view(host).substr(host.starts_with("*.") ? 2 : 0);
+  if (rest.empty()) return nullptr;
+  for (char& c : host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '-' && c != '.' && !(c == '*' && &c == host.data())) return nullptr;
+    c = static_cast<char>(std::tolower(u));
+  }
+  if (rest.front() == '.' || rest.back() == '.' || rest.find("..") != std::string_view::npos ||
+      rest.find('*') != std::string_view::npos) {
+    throw std::invalid_argument("not a host name before '='");
+  }
+  if (v.size() == eq + 1) throw std::invalid_argument("no file after '='");
+  for (auto& n : o.tls_names) {
+    if (n.host == host) return &n;
+  }
+  return &o.tls_names.emplace_back(options::tls_name{std::move(host), {}, {}});
+}
+
+std::string show_tls(const options& o, std::string options::tls_name::*file, const std::string& main) {
+  std::string s = main;
+  for (const auto& n : o.tls_names) s += ", " + n.host + "=" + n.*file;
+  return s;
 }
 
 #define HIVE_SIZE_FLAG(field, name, env, help)                                         \
@@ -156,12 +189,19 @@ const std::vector<flag>& flags() {
       {"trusted-proxies", "HIVE_TRUSTED_PROXIES", "proxy CIDRs, comma-separated (checked; not used yet)",
        [](options& o, std::string_view v) { o.trusted_proxies = parse_cidr_list(v); },
        [](const options& o) { return show_list(o.trusted_proxies); }},
-      {"tls-cert", "HIVE_TLS_CERT", "PEM certificate chain (leaf first): every listener speaks TLS",
-       [](options& o, std::string_view v) { o.tls_cert_file = v; },
-       [](const options& o) { return o.tls_cert_file.empty() ? std::string("(none: plain HTTP)") : o.tls_cert_file; }},
-      {"tls-key", "HIVE_TLS_KEY", "PEM private key for --tls-cert",
-       [](options& o, std::string_view v) { o.tls_key_file = v; },
-       [](const options& o) { return o.tls_key_file.empty() ? std::string("(none)") : o.tls_key_file; }},
+      {"tls-cert", "HIVE_TLS_CERT",
+       "PEM certificate chain (leaf first): every listener speaks TLS; NAME=FILE for SNI, repeatable",
+       [](options& o, std::string_view v) {
+         if (auto* n = sni_entry(o, v)) n->cert_file = v.substr(v.find('=') + 1);
+         else o.tls_cert_file = v;
+       },
+       [](const options& o) { return o.tls_cert_file.empty() ? std::string("(none: plain HTTP)") : show_tls(o, &options::tls_name::cert_file, o.tls_cert_file); }},
+      {"tls-key", "HIVE_TLS_KEY", "PEM private key for --tls-cert; NAME=FILE for SNI",
+       [](options& o, std::string_view v) {
+         if (auto* n = sni_entry(o, v)) n->key_file = v.substr(v.find('=') + 1);
+         else o.tls_key_file = v;
+       },
+       [](const options& o) { return o.tls_key_file.empty() ? std::string("(none)") : show_tls(o, &options::tls_name::key_file, o.tls_key_file); }},
       {"tls-min-version", "HIVE_TLS_MIN_VERSION", "oldest TLS version accepted: 1.2 or 1.3",
        [](options& o, std::string_view v) {
          if (v == "1.2") o.tls_min_version = options::tls_version::tls1_2;
@@ -169,6 +209,8 @@ const std::vector<flag>& flags() {
          else throw std::invalid_argument("not 1.2 or 1.3");
        },
        [](const options& o) { return std::string(o.tls_min_version == options::tls_version::tls1_3 ? "1.3" : "1.2"); }},
+      HIVE_TIME_FLAG(tls_ticket_rotation, "tls-ticket-rotation", "HIVE_TLS_TICKET_ROTATION",
+                     "session-ticket keys replaced this often (tickets resume for twice it)"),
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",
@@ -302,8 +344,8 @@ std::string options::usage() {
     line += f.help;
     s += line + "\n";
   }
-  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m (\"500ms\", \"10s\")\n";
-  s += "and may be at most " + show_days(max_duration) + " (" + show_ms(max_duration) + ").\n";
+  s += "Sizes take B, KiB, MiB, GiB (\"16KiB\"); durations take ms, s, m, h (\"500ms\", \"10s\")\n";
+  s += "and may be at most " + show_days(max_duration) + " (" + std::to_string(max_duration.count() / 1000) + "s).\n";
   return s;
 }
 

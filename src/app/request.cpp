@@ -157,6 +157,36 @@ std::optional<std::string_view> request::cookie(std::string_view name) const {
   return std::nullopt;
 }
 
+namespace {
+
+// The deepest nesting req.json() accepts. nlohmann::json copies and serializes recursively, so a
+// client's "[[[[…" a million deep would overflow the worker's stack in the handler's
+// res.json(req.json()); no real document comes near this.
+constexpr int max_json_depth = 512;
+
+// True when `text` nests arrays and objects deeper than `limit` (brackets inside strings do not
+// count). Malformed text is the parser's to judge.
+bool nests_deeper(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 nlohmann::json request::json() const {
   const std::string_view type = header("Content-Type").value_or("");
   const std::string_view media = detail::trim_ows(type.substr(0, type.find(';')));
@@ -165,6 +195,9 @@ nlohmann::json request::json() const {
   if (!json_type) {
     throw http_error(400, "expected a JSON body (Content-Type: application/json), got " +
                               (media.empty() ? std::string("no Content-Type") : "'" + std::string(media) + "'"));
+  }
+  if (nests_deeper(body_, max_json_depth)) {
+    throw http_error(400, "the JSON body nests deeper than " + std::to_string(max_json_depth) + " levels");
   }
   try {
     return nlohmann::json::parse(body_);

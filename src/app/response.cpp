@@ -87,6 +87,13 @@ std::string_view response::content_type() const {
 
 void response::set_type(std::string_view content_type, type_kind fallback) {
   if (!content_type.empty()) {
+    // The type goes into the head as it is: CR or LF would start a field or a response of the
+    // client's choosing when a handler passes on what it was sent.
+    for (char c : content_type) {
+      if (c == '\r' || c == '\n' || c == '\0') {
+        throw std::invalid_argument("hive: the content type holds CR, LF or NUL");
+      }
+    }
     type_.assign(content_type);
     type_kind_ = type_kind::own;
   } else if (type_kind_ == type_kind::none) {

@@ -31,7 +31,12 @@ void publish_live(dict_entry& e, std::uint8_t v) { __atomic_store_n(&e.live, v, 
 
 bool expired(const dict_entry& e, std::int64_t now_ms) { return e.expires_ms != 0 && e.expires_ms <= now_ms; }
 
-std::int64_t deadline(std::int64_t ttl_ms, std::int64_t now_ms) { return ttl_ms > 0 ? now_ms + ttl_ms : 0; }
+// 0: never. A TTL so long that the sum overflows is "never" too, not a deadline in the past.
+std::int64_t deadline(std::int64_t ttl_ms, std::int64_t now_ms) {
+  std::int64_t at = 0;
+  if (ttl_ms <= 0 || __builtin_add_overflow(now_ms, ttl_ms, &at)) return 0;
+  return at;
+}
 
 }  // namespace
 
@@ -84,8 +89,14 @@ dict_table* dict_table::create(void* mem, std::size_t bytes, bool evict_when_ful
 void dict_table::lock() {
   const int rc = pthread_mutex_lock(&mu_);
   if (rc == EOWNERDEAD) {
-    // Its holder died mid-operation: entries are complete or dead, the rest is recomputed.
-    rebuild();
+    // Its holder died mid-operation: entries are complete or dead, the rest is recomputed. If
+    // that cannot get the memory it needs, the contents are dropped rather than the lock left
+    // held, which would stop every worker that touches the dictionary.
+    try {
+      rebuild();
+    } catch (...) {
+      clear_after_failed_rebuild();
+    }
     ++recoveries_;
     pthread_mutex_consistent(&mu_);
   } else if (rc != 0) {
@@ -231,6 +242,25 @@ std::uint32_t dict_table::insert(std::string_view key, std::uint64_t h, std::str
   return i;
 }
 
+void dict_table::clear_after_failed_rebuild() {
+  dict_entry* ents = entries();
+  for (std::uint32_t i = 0; i < nentries_; ++i) ents[i].live = 0;
+  std::fill(buckets(), buckets() + nbuckets_, dict_nil);
+  lru_head_ = lru_tail_ = dict_nil;
+  keys_ = chunks_used_ = 0;
+  free_entry_ = dict_nil;
+  for (std::uint32_t i = nentries_; i-- > 0;) {
+    ents[i].lnext = free_entry_;
+    free_entry_ = i;
+  }
+  dict_chunk* c = chunks();
+  free_chunk_ = dict_nil;
+  for (std::uint32_t k = nchunks_; k-- > 0;) {
+    c[k].next = free_chunk_;
+    free_chunk_ = k;
+  }
+}
+
 void dict_table::rebuild() {
   dict_entry* ents = entries();
   dict_chunk* c = chunks();
@@ -307,6 +337,13 @@ dict_status dict_table::set(std::string_view key, std::string_view value, std::i
   const std::uint32_t i = find(key, h, now_ms);
   if (i != dict_nil) {
     if (only_if_absent) return dict_status::exists;
+    // Without eviction a value that does not fit must leave the old one in place: room is what
+    // is free plus what the old entry frees.
+    const dict_entry& old = entries()[i];
+    const std::uint32_t frees = chunks_for(old.key_len + (old.is_int != 0 ? 0 : old.val_len));
+    if (!evict_ && nchunks_ - chunks_used_ + frees < chunks_for(key.size() + value.size())) {
+      return dict_status::no_memory;
+    }
     remove(i);
   }
   if (insert(key, h, value, 0, false, deadline(ttl_ms, now_ms)) == dict_nil) return dict_status::no_memory;

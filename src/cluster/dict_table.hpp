@@ -87,6 +87,7 @@ class dict_table {
   void lru_push_front(std::uint32_t i);
   void lru_unlink(std::uint32_t i);
   void rebuild();
+  void clear_after_failed_rebuild();  // allocates nothing
 
   pthread_mutex_t mu_;
   std::uint64_t magic_;

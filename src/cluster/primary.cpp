@@ -43,6 +43,21 @@ primary::~primary() {
   for (auto& s : slots_) {
     if (s.listen_fd >= 0) ::close(s.listen_fd);
   }
+  ticket_keys::destroy(ticket_keys_);
+}
+
+// Every worker reads the shared keys at each handshake, so one write here reaches them all.
+void primary::rotate_ticket_keys_later() {
+  ticket_timer_->expires_after(opts_.tls_ticket_rotation);
+  ticket_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    if (ticket_keys_->rotate()) {
+      log("session-ticket keys rotated (tickets under the previous keys still resume, once)");
+    } else {
+      warn("session-ticket keys not rotated: the random source failed");
+    }
+    rotate_ticket_keys_later();
+  });
 }
 
 std::string primary::who(const proc& p) const {
@@ -61,10 +76,10 @@ int primary::run() {
     log_line(bad);
     return 2;
   }
-  // One set of session-ticket keys for every worker, made before any fork: a client resumes on
-  // whichever worker its reconnect reaches. (Not rotated yet: they live as long as the primary.)
-  if (opts_.tls() && !make_ticket_keys(ticket_keys_)) {
-    log_line("hive: cannot make TLS session-ticket keys: the system's random source failed");
+  // One set of session-ticket keys for every worker, mapped before any fork: a client resumes
+  // on whichever worker its reconnect reaches.
+  if (opts_.tls() && (ticket_keys_ = ticket_keys::create()) == nullptr) {
+    log_line("hive: cannot make TLS session-ticket keys (no memory or no random source)");
     return 1;
   }
   const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
@@ -95,6 +110,10 @@ int primary::run() {
   running_ = true;
   for (int k = 0; k < n; ++k) start_serving(k);
   check_heartbeats();
+  if (ticket_keys_ != nullptr) {
+    ticket_timer_ = std::make_unique<asio::steady_timer>(io_);
+    rotate_ticket_keys_later();
+  }
   io_.run();
   return exit_status_;
 }
@@ -144,7 +163,7 @@ bool primary::spawn(int k, role r) {
   l.primary_pid = ::getpid();
   l.stats = stats_.get();
   l.hooks = &hooks_.worker;
-  l.tickets = opts_.tls() ? &ticket_keys_ : nullptr;
+  l.tickets = ticket_keys_;
 
   // No signal may run the primary's handlers in the child before it resets them.
   const sigset_t old = block_signals();
@@ -423,6 +442,7 @@ void primary::finish(int status) {
   heartbeat_timer_->cancel();
   stop_timer_->cancel();
   reload_.timer->cancel();
+  if (ticket_timer_) ticket_timer_->cancel();
   for (auto& s : slots_) s.restart_timer->cancel();
   asio::error_code ec;
   signals_->cancel(ec);

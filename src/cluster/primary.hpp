@@ -125,6 +125,7 @@ class primary {
   // primary_reload.cpp: rolling reload
   void start_reload(const char* why);
   void reload_next();
+  void rotate_ticket_keys_later();
   void reload_listening(proc& p);
   void reload_resume(int k);  // go on from slot k (again), after waiting for its worker
   void abort_reload(const std::string& reason);
@@ -142,7 +143,9 @@ class primary {
 
   const app& app_;
   options opts_;
-  ticket_keys ticket_keys_{};  // shared by every worker (TLS session resumption on any of them)
+  // Shared by every worker (TLS session resumption on any of them); rotated by the primary.
+  ticket_keys* ticket_keys_ = nullptr;
+  std::unique_ptr<asio::steady_timer> ticket_timer_;
   cluster_hooks hooks_;
   asio::io_context io_{1};
   std::unique_ptr<asio::signal_set> signals_;

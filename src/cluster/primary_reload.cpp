@@ -14,6 +14,13 @@ void primary::start_reload(const char* why) {
     log("reload asked for (", why, ") while one runs: it will run again after");
     return;
   }
+  // New workers load the certificate and key anew; checked here first, a bad pair refuses the
+  // reload and the workers keep serving what they loaded, instead of each new one failing.
+  if (const std::string bad = tls_check(opts_); !bad.empty()) {
+    warn("reload refused (", why, "): ", bad.substr(bad.find(' ') + 1),
+         "; the workers keep the certificate they have");
+    return;
+  }
   reload_.active = true;
   reload_.again = false;
   reload_.slot = -1;

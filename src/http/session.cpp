@@ -271,6 +271,7 @@ void session::process() {
 void session::start_response() {
   routed_ = true;
   unrouted_ = false;
+  head_passed_ = false;
   auto& b = *b_;
   const std::string_view target(in_.data.get() + b_->parser.target().off, b_->parser.target().len);
   const auto [path, query] = split_target(target);
@@ -340,8 +341,12 @@ bool session::head_filters_answered() {
   b_->link.owner = nullptr;  // a head filter answers at once: defer() and stream() throw
   const bool answered = dispatcher_.head(b_->req, b_->res, b_->route);
   b_->link.owner = this;
-  if (answered) answer_at_head(origin::handler);
-  return answered;
+  if (answered) {
+    answer_at_head(origin::handler);
+    return true;
+  }
+  head_passed_ = true;  // dispatch() keeps the headers they set
+  return false;
 }
 
 // An answer decided at head time: the body is never read, so the connection closes after it.
@@ -372,7 +377,7 @@ void session::dispatch() {
   framing_.keep_alive = b.parser.keep_alive() && !upgrade && !body_unread;
   framing_.head_request = b.parser.method() == "HEAD";
   framing_.http10 = b.parser.minor() == 0;
-  b.res.reset();
+  if (!head_passed_) b.res.reset();
   b.record_method = b.req.method();
   b.record_target = b.req.target();
   answer_ = answer::direct;

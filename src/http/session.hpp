@@ -188,6 +188,7 @@ class session final : public protocol, private responder {
   } framing_;
   bool routed_ = false;     // the message in progress was routed at its head
   bool unrouted_ = false;   // the answer in progress refuses a request before it was routed
+  bool head_passed_ = false;  // head filters ran and passed: keep the headers they set
   bool eof_ = false;        // the client sends nothing more
   bool linger_ = false;     // the close follows a rejection: half-close and drain first
   bool draining_ = false;

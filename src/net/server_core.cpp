@@ -67,6 +67,15 @@ server_core::~server_core() {
 // connections on what should be an HTTPS port. The error reads like a bind error.
 void server_core::load_tls() {
   if (!opts_.tls() && opts_.tls_key_file.empty()) return;
+  if (ticket_keys_ == nullptr) {
+    own_keys_.reset(ticket_keys::create());
+    if (!own_keys_) {
+      throw std::system_error(std::make_error_code(std::errc::not_enough_memory),
+                              "hive: cannot make TLS session-ticket keys");
+    }
+    ticket_keys_ = own_keys_.get();
+    next_rotation_ms_ = monotonic_ms() + opts_.tls_ticket_rotation.count();
+  }
   std::string error;
   tls_ = tls_context::load(opts_, error, ticket_keys_);
   if (!tls_) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "hive: " + error);
@@ -179,6 +188,10 @@ void server_core::tick() {
     c = next;
   }
   if (now_ms_ >= next_trim_check_ms_) maybe_trim();
+  if (own_keys_ && now_ms_ >= next_rotation_ms_) {
+    own_keys_->rotate();  // a failure keeps the keys: tried again next period
+    next_rotation_ms_ = now_ms_ + opts_.tls_ticket_rotation.count();
+  }
   if (tick_hook_) tick_hook_();
 }
 

@@ -71,6 +71,7 @@ class server_core {
   // The TLS configuration every new connection speaks, or null for plain HTTP.
   const tls_context* tls() const { return tls_.get(); }
   // Before listen: the cluster's shared session-ticket keys (they must outlive the server).
+  // Without them a TLS server makes its own and rotates them itself.
   void set_ticket_keys(const ticket_keys* keys) { ticket_keys_ = keys; }
   // Where a lingering connection reads what it throws away.
   std::span<char> sink() { return {sink_, sizeof sink_}; }
@@ -122,6 +123,11 @@ class server_core {
   std::vector<connection*> closed_;
   std::unique_ptr<tls_context> tls_;
   const ticket_keys* ticket_keys_ = nullptr;
+  struct own_keys_deleter {
+    void operator()(ticket_keys* k) const { ticket_keys::destroy(k); }
+  };
+  std::unique_ptr<ticket_keys, own_keys_deleter> own_keys_;  // no cluster: ours to rotate
+  std::int64_t next_rotation_ms_ = 0;
   std::unique_ptr<listener> listener_;
   connection* head_ = nullptr;
   std::size_t count_ = 0;

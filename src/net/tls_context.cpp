@@ -54,28 +54,17 @@ std::string check_dates(SSL_CTX* ctx, const std::string& cert) {
   return {};
 }
 
-}  // namespace
 
-bool make_ticket_keys(ticket_keys& keys) {
-  if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) == 1) return true;
-  ERR_clear_error();
-  return false;
-}
-
-std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error,
-                                               const ticket_keys* keys) {
-  const std::string& cert = o.tls_cert_file;
-  const std::string& key = o.tls_key_file;
-  if (cert.empty() || key.empty()) {
-    error = cert.empty() ? "--tls-key needs --tls-cert as well" : "--tls-cert needs --tls-key as well";
-    return nullptr;
-  }
+// One certificate's context, configured like every other (SNI switches contexts mid-handshake,
+// and ALPN and tickets are then read from the new one). Null with `error` naming the file.
+SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& key,
+                  const std::string& flag_prefix, const ticket_keys* keys, std::string& error) {
   if (!readable(cert)) {
-    error = "--tls-cert " + cert + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
+    error = "--tls-cert " + flag_prefix + cert + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
     return nullptr;
   }
   if (!readable(key)) {
-    error = "--tls-key " + key + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
+    error = "--tls-key " + flag_prefix + key + ": cannot read the file (" + std::string(std::strerror(errno)) + ")";
     return nullptr;
   }
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
@@ -83,7 +72,7 @@ std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& er
     error = "cannot create a TLS context: " + openssl_reason();
     return nullptr;
   }
-  std::unique_ptr<tls_context> c(new tls_context(ctx));
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> owned(ctx, &SSL_CTX_free);
   SSL_CTX_set_min_proto_version(
       ctx, o.tls_min_version == options::tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
@@ -101,33 +90,96 @@ std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& er
     return nullptr;
   }
   SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
-  if (keys != nullptr &&
-      SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(keys->data()), static_cast<long>(keys->size())) != 1) {
+  if (keys != nullptr && !use_ticket_keys(ctx, keys, 2 * std::chrono::duration_cast<std::chrono::seconds>(
+                                                           o.tls_ticket_rotation))) {
     error = "cannot set the session-ticket keys: " + openssl_reason();
     return nullptr;
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
-    error = "--tls-cert " + cert + ": not a PEM certificate chain (" + openssl_reason() + ")";
+    error = "--tls-cert " + flag_prefix + cert + ": not a PEM certificate chain (" + openssl_reason() + ")";
     return nullptr;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
     const std::string why = openssl_reason();
-    error = why.find("values mismatch") != std::string::npos || why.find("mismatch") != std::string::npos
-                ? "--tls-key " + key + ": the key does not match the certificate in " + cert
-                : "--tls-key " + key + ": not a PEM private key (" + why + ")";
+    error = why.find("mismatch") != std::string::npos
+                ? "--tls-key " + flag_prefix + key + ": the key does not match the certificate in " + cert
+                : "--tls-key " + flag_prefix + key + ": not a PEM private key (" + why + ")";
     return nullptr;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     openssl_reason();
-    error = "--tls-key " + key + ": the key does not match the certificate in " + cert;
+    error = "--tls-key " + flag_prefix + key + ": the key does not match the certificate in " + cert;
     return nullptr;
   }
-  error = check_dates(ctx, cert);
+  error = check_dates(ctx, flag_prefix + cert);
   if (!error.empty()) return nullptr;
+  return owned.release();
+}
+
+// "Api.Example.com" against "api.example.com" or "*.example.com" (one label: "a.b.example.com"
+// does not match, as RFC 6125 §6.4.3 has it for certificates).
+bool name_matches(std::string_view pattern, std::string_view name) {
+  auto same = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    }
+    return true;
+  };
+  if (!pattern.starts_with("*.")) return same(name, pattern);
+  const auto dot = name.find('.');
+  return dot != std::string_view::npos && dot > 0 && same(name.substr(dot), pattern.substr(1));
+}
+
+}  // namespace
+
+// The client's server name picks the context; none, or an unknown one, keeps the default.
+int tls_context::on_server_name(SSL* ssl, int*, void* arg) {
+  const auto* self = static_cast<const tls_context*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  const std::string_view n(name);
+  for (const auto& [host, ctx] : self->names_) {  // exact names first: they are more specific
+    if (!host.starts_with("*.") && name_matches(host, n)) return SSL_set_SSL_CTX(ssl, ctx) ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  for (const auto& [host, ctx] : self->names_) {
+    if (host.starts_with("*.") && name_matches(host, n)) return SSL_set_SSL_CTX(ssl, ctx) ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::unique_ptr<tls_context> tls_context::load(const options& o, std::string& error,
+                                               const ticket_keys* keys) {
+  const std::string& cert = o.tls_cert_file;
+  const std::string& key = o.tls_key_file;
+  if (cert.empty() || key.empty()) {
+    error = cert.empty() ? "--tls-key needs --tls-cert as well" : "--tls-cert needs --tls-key as well";
+    return nullptr;
+  }
+  SSL_CTX* main = make_ctx(o, cert, key, "", keys, error);
+  if (main == nullptr) return nullptr;
+  std::unique_ptr<tls_context> c(new tls_context(main));
+  for (const auto& n : o.tls_names) {
+    if (n.cert_file.empty() || n.key_file.empty()) {
+      error = "--tls-" + std::string(n.cert_file.empty() ? "cert " : "key ") + n.host +
+              "=FILE is missing: a server name needs both a certificate and a key";
+      return nullptr;
+    }
+    SSL_CTX* ctx = make_ctx(o, n.cert_file, n.key_file, n.host + "=", keys, error);
+    if (ctx == nullptr) return nullptr;
+    c->names_.emplace_back(n.host, ctx);
+  }
+  if (!c->names_.empty()) {
+    SSL_CTX_set_tlsext_servername_callback(main, &tls_context::on_server_name);
+    SSL_CTX_set_tlsext_servername_arg(main, c.get());
+  }
   return c;
 }
 
-tls_context::~tls_context() { SSL_CTX_free(ctx_); }
+tls_context::~tls_context() {
+  for (auto& n : names_) SSL_CTX_free(n.second);
+  SSL_CTX_free(ctx_);
+}
 
 SSL* tls_context::accept(int fd) const {
   SSL* ssl = SSL_new(ctx_);

@@ -1,4 +1,4 @@
-// A worker's TLS configuration: one OpenSSL SSL_CTX made from hive::options (certificate chain,
+// A worker's TLS configuration: OpenSSL SSL_CTXs made from hive::options (certificate chain,
 // key, minimum version, forward-secret AEAD ciphers, ALPN http/1.1, no renegotiation, no
 // compression), and the per-connection SSL objects made from it. The primary builds one first
 // only to check the files before forking (tls_check), so a bad file exits 2 instead of crashing
@@ -8,24 +8,21 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hive/options.hpp"
+#include "net/tls_tickets.hpp"
 
 using SSL_CTX = struct ssl_ctx_st;
 using SSL = struct ssl_st;
 
 namespace hive::detail {
 
-// Session-ticket keys (name, HMAC and AES keys, OpenSSL's 80-byte layout). The primary makes one
-// set before forking and every worker uses it, so a ticket issued by one worker resumes on any
-// other (the kernel's reuseport hash sends a reconnect anywhere). Without it each worker has its own.
-using ticket_keys = std::array<unsigned char, 80>;
-// Fresh random keys, or false if the system's random source failed.
-bool make_ticket_keys(ticket_keys& keys);
-
 class tls_context {
  public:
-  // The context, or null with `error` saying which file and what is wrong.
+  // The context, or null with `error` saying which file and what is wrong. With `keys`, session
+  // tickets are sealed with them (see tls_tickets.hpp); without, OpenSSL's own per-process keys.
   static std::unique_ptr<tls_context> load(const options& opts, std::string& error,
                                            const ticket_keys* keys = nullptr);
   ~tls_context();
@@ -37,7 +34,9 @@ class tls_context {
 
  private:
   explicit tls_context(SSL_CTX* ctx) : ctx_(ctx) {}
+  static int on_server_name(SSL* ssl, int* alert, void* self);
   SSL_CTX* ctx_;
+  std::vector<std::pair<std::string, SSL_CTX*>> names_;  // SNI: by host name, in option order
 };
 
 // Empty when TLS is off or the files are good; else the message to print before exiting 2.

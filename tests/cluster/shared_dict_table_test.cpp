@@ -181,6 +181,27 @@ TEST_CASE("shared dict table: with eviction off, a full table refuses") {
   while (small < 1000 && t.set(name("s", small), "", 0, 0, false) == dict_status::ok) ++small;
   CHECK(small < 1000);
   CHECK(t.incr("n", 1, 0, 0, 0).status == dict_status::no_memory);
+  // A bigger value for a stored key that does not fit is refused, and the old value stays.
+  CHECK(t.set("k1", std::string(8000, 'w'), 0, 0, false) == dict_status::no_memory);
+  CHECK(get(t, "k1") == std::string(200, 'v'));
+  CHECK(t.set("k1", "smaller", 0, 0, false) == dict_status::ok);  // what the old one frees fits
+  CHECK(get(t, "k1") == "smaller");
   CHECK(t.erase("k0", 0));
   CHECK(t.incr("n", 1, 0, 0, 0).value == 1);  // room again once a key goes
+}
+
+TEST_CASE("shared dict table: a TTL too long to add to the clock never expires; 0 or less neither") {
+  table_memory m(1 << 20);
+  dict_table& t = *m.t;
+  const std::int64_t now = 5'000'000;
+  CHECK(t.set("huge", "h", INT64_MAX - 10, now, false) == dict_status::ok);
+  CHECK(t.set("neg", "n", -5, now, false) == dict_status::ok);
+  CHECK(t.set("short", "s", 100, now, false) == dict_status::ok);
+  CHECK(get(t, "huge", now + 1) == "h");
+  CHECK(get(t, "neg", now + 1) == "n");
+  CHECK(get(t, "huge", INT64_MAX / 2) == "h");
+  CHECK(get(t, "short", now + 100) == "<absent>");
+  CHECK(t.incr("c", 1, 0, INT64_MAX, now).value == 1);
+  CHECK(t.incr("c", 1, 0, 0, now + 10'000).value == 2);
+  CHECK(t.expire("short2", INT64_MAX, now) == false);
 }

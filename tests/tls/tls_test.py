@@ -12,11 +12,13 @@ import argparse
 import datetime
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -36,11 +38,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(d, name):
+def make_cert(d, name, host="localhost"):
     cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    san = "DNS:localhost,IP:127.0.0.1" if host == "localhost" else "DNS:" + host
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + host,
+                    "-addext", "subjectAltName=" + san],
                    check=True, capture_output=True)
     return cert, key
 
@@ -50,6 +53,8 @@ class server:
         self.port = free_port()
         self.p = subprocess.Popen([hello, "--host", "127.0.0.1", "--port", str(self.port)] + args,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.lines, self.cv = [], threading.Condition()
+        threading.Thread(target=self._read_log, daemon=True).start()
         deadline = time.time() + 20
         while True:
             try:
@@ -57,8 +62,24 @@ class server:
                 break
             except OSError:
                 if self.p.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("hello did not start: " + self.p.stderr.read().decode())
+                    time.sleep(0.2)
+                    raise RuntimeError("hello did not start: " + self.log())
                 time.sleep(0.1)
+
+    def _read_log(self):
+        for line in self.p.stderr:
+            with self.cv:
+                self.lines.append(line.decode("latin-1").rstrip())
+                self.cv.notify_all()
+
+    def log(self):
+        with self.cv:
+            return "\n".join(self.lines)
+
+    def wait_for(self, text, count=1, timeout=20):
+        """True once `text` has appeared in `count` log lines."""
+        with self.cv:
+            return self.cv.wait_for(lambda: sum(text in l for l in self.lines) >= count, timeout)
 
     def alive(self):
         return self.p.poll() is None
@@ -208,22 +229,56 @@ def test_curl(srv, ca):
         check(r.returncode == 0 and r.stdout == HELLO + b"1.1", f"curl --tlsv{v}: {r.stdout!r} {r.stderr[:100]!r}")
 
 
+def s_client(port, ca, version, sess_out=None, sess_in=None, servername="localhost"):
+    """One request through `openssl s_client`: (answered, resumed, its output)."""
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", version, "-CAfile", ca,
+           "-servername", servername, "-ign_eof"]
+    if sess_out:
+        cmd += ["-sess_out", sess_out]
+    if sess_in:
+        cmd += ["-sess_in", sess_in]
+    req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    r = subprocess.run(cmd, input=req, capture_output=True, timeout=10)
+    return (r.returncode == 0 and b"Hello, world!" in r.stdout, b"Reused, " in r.stdout,
+            r.stdout.decode("latin-1"))
+
+
 def test_resumption_across_workers(srv, d, ca):
     # Two workers share the primary's ticket keys: 20 reconnects, whichever worker each reaches,
     # all resume the first session (TLS 1.2 and 1.3 tickets).
     for v in ("-tls1_2", "-tls1_3"):
         sess = os.path.join(d, "sess" + v)
-        base = ["openssl", "s_client", "-connect", f"127.0.0.1:{srv.port}", v, "-CAfile", ca,
-                "-servername", "localhost", "-ign_eof"]
-        req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        r = subprocess.run(base + ["-sess_out", sess], input=req, capture_output=True, timeout=10)
-        first_ok = r.returncode == 0 and b"Hello, world!" in r.stdout
+        first_ok, _, _ = s_client(srv.port, ca, v, sess_out=sess)
         reused = 0
         for _ in range(20):
-            r = subprocess.run(base + ["-sess_in", sess], input=req, capture_output=True, timeout=10)
-            if b"Reused, " in r.stdout and b"Hello, world!" in r.stdout:
-                reused += 1
+            ok, resumed, _ = s_client(srv.port, ca, v, sess_in=sess)
+            reused += ok and resumed
         check(first_ok and reused == 20, f"{v}: 20 reconnects over 2 workers, {reused} resumed")
+
+
+def test_ticket_rotation(hello, d, cert, key):
+    # Keys rotated every 2 s by the primary, read by both workers from shared memory: a ticket
+    # resumes under the key that sealed it and, after one rotation, under the previous key;
+    # after two it gets a full handshake (and is still served).
+    srv = server(hello, ["--workers", "2", "--tls-cert", cert, "--tls-key", key,
+                         "--tls-ticket-rotation", "2s"])
+    rotated = "session-ticket keys rotated"
+    try:
+        for v in ("-tls1_2", "-tls1_3"):
+            n = sum(rotated in l for l in srv.log().split("\n"))
+            check(srv.wait_for(rotated, n + 1, 10), f"{v}: the primary rotates the keys")
+            sess = os.path.join(d, "rot" + v)
+            ok, _, _ = s_client(srv.port, ca=cert, version=v, sess_out=sess)
+            fresh = [s_client(srv.port, cert, v, sess_in=sess) for _ in range(4)]
+            check(ok and all(a and r for a, r, _ in fresh), f"{v}: a fresh ticket resumes on both workers")
+            srv.wait_for(rotated, n + 2, 10)
+            once = [s_client(srv.port, cert, v, sess_in=sess) for _ in range(4)]
+            check(all(a and r for a, r, _ in once), f"{v}: after one rotation it still resumes (previous key)")
+            srv.wait_for(rotated, n + 3, 10)
+            twice = s_client(srv.port, cert, v, sess_in=sess)
+            check(twice[0] and not twice[1], f"{v}: after two rotations a full handshake, still served")
+    finally:
+        srv.stop()
 
 
 def test_garbage(srv, ca):
@@ -327,6 +382,144 @@ def test_min_version_13(hello, cert, key, ca):
         srv.stop()
 
 
+def test_sni(hello, d, cert, key):
+    # Certificates chosen by the client's server name: exact, one-label wildcard, else the default.
+    a_cert, a_key = make_cert(d, "a", "a.test")
+    w_cert, w_key = make_cert(d, "w", "*.b.test")
+    ca = os.path.join(d, "sni-ca.pem")
+    with open(ca, "w") as f:
+        f.write("".join(open(p).read() for p in (cert, a_cert, w_cert)))
+    srv = server(hello, ["--workers", "2", "--tls-cert", cert, "--tls-key", key,
+                         "--tls-cert", "a.test=" + a_cert, "--tls-key", "A.test=" + a_key,
+                         "--tls-cert", "*.b.test=" + w_cert, "--tls-key", "*.b.test=" + w_key])
+    try:
+        for name, want in (("a.test", a_cert), ("A.TEST", a_cert), ("x.b.test", w_cert),
+                           ("localhost", cert), ("x.y.b.test", cert), ("b.test", cert), (None, cert)):
+            ctx = client_ctx(ca)
+            ctx.check_hostname = False  # the certificate is compared below, byte for byte
+            raw = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                got = s.getpeercert(binary_form=True)
+                s.sendall(REQUEST)
+                served = read_responses(s, 1) == [HELLO]
+            check(got == der_of(want) and served, f"SNI {name!r}: {os.path.basename(want)} served")
+        ctx = client_ctx(ca)  # with hostname checks: the name's own certificate verifies
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=5),
+                             server_hostname="x.b.test") as s:
+            check(s.version() is not None, "SNI: a verifying client accepts the wildcard certificate")
+        ok, resumed, _ = s_client(srv.port, ca, "-tls1_3", sess_out=os.path.join(d, "sni.sess"),
+                                  servername="a.test")
+        again = s_client(srv.port, ca, "-tls1_3", sess_in=os.path.join(d, "sni.sess"), servername="a.test")
+        check(ok and again[0] and again[1], "SNI: a session for a.test resumes")
+    finally:
+        srv.stop()
+    for what, args, says in (
+            ("an SNI name without its key", ["--tls-cert", "a.test=" + a_cert], "a.test=FILE is missing"),
+            ("an SNI key that does not match", ["--tls-cert", "a.test=" + a_cert, "--tls-key", "a.test=" + key],
+             "does not match"),
+            ("a bad SNI name", ["--tls-cert", "a..test=" + a_cert], "not a host name")):
+        r = subprocess.run([hello, "--port", "0", "--workers", "2", "--tls-cert", cert, "--tls-key", key] + args,
+                           capture_output=True, timeout=20)
+        err = r.stderr.decode("latin-1")
+        check(r.returncode == 2 and says in err, f"{what}: exit 2 naming it ({err.strip()[:120]})")
+
+
+def der_of(pem_path):
+    with open(pem_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def served_cert(port, ctx):
+    with tls_connect(port, ctx) as s:
+        return s.getpeercert(binary_form=True)
+
+
+def test_cert_reload(hello, d):
+    # SIGHUP with new files: the primary checks them, the rolling reload's new workers load them,
+    # and clients under load see no error. Bad files refuse the reload; the old certificate stays.
+    old_cert, old_key = make_cert(d, "old")
+    new_cert, new_key = make_cert(d, "new")
+    _, wrong_key = make_cert(d, "wrong")
+    live_cert, live_key = os.path.join(d, "live.crt"), os.path.join(d, "live.key")
+    shutil.copy(old_cert, live_cert)
+    shutil.copy(old_key, live_key)
+    both = os.path.join(d, "both.pem")
+    with open(both, "w") as f:
+        f.write(open(old_cert).read() + open(new_cert).read())
+    ctx = client_ctx(both)
+    srv = server(hello, ["--workers", "2", "--tls-cert", live_cert, "--tls-key", live_key])
+    stop, counts, lock = threading.Event(), {"ok": 0, "failed": 0, "errors": []}, threading.Lock()
+
+    def count(ok, why=""):
+        with lock:
+            counts["ok" if ok else "failed"] += 1
+            if not ok and len(counts["errors"]) < 3:
+                counts["errors"].append(why)
+
+    def fresh_connections():
+        req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        while not stop.is_set():
+            try:
+                with tls_connect(srv.port, ctx) as s:
+                    s.sendall(req)
+                    count(read_responses(s, 1) == [HELLO], "short answer")
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                count(False, repr(e))
+
+    def keep_alive():
+        s = None
+        while not stop.is_set():
+            try:
+                if s is None:
+                    s = tls_connect(srv.port, ctx)
+                s.sendall(REQUEST)
+                s.settimeout(5)
+                buf = b""
+                while b"\r\n\r\n" not in buf or not buf.endswith(HELLO):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise ConnectionError("closed before the answer")
+                    buf += chunk
+                count(buf.startswith(b"HTTP/1.1 200"), buf[:40])
+                if b"\r\nConnection: close\r\n" in buf:  # a draining worker says so, then closes
+                    s.close()
+                    s = None
+            except Exception as e:  # noqa: BLE001
+                count(False, repr(e))
+                s = None
+        if s is not None:
+            s.close()
+
+    try:
+        check(served_cert(srv.port, ctx) == der_of(old_cert), "reload: the old certificate is served first")
+        threads = [threading.Thread(target=f) for f in (fresh_connections, fresh_connections, keep_alive)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        shutil.copy(new_cert, live_cert)
+        shutil.copy(new_key, live_key)
+        srv.p.send_signal(signal.SIGHUP)
+        done = srv.wait_for("reload done", 1, 30)
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        check(done, "reload: the rolling reload finishes")
+        check(counts["failed"] == 0 and counts["ok"] > 50,
+              f"reload under HTTPS load: {counts['ok']} ok, {counts['failed']} failed {counts['errors']}")
+        check(all(served_cert(srv.port, ctx) == der_of(new_cert) for _ in range(6)),
+              "reload: every worker serves the new certificate afterwards")
+        shutil.copy(wrong_key, live_key)  # a key that does not match: refused before any fork
+        srv.p.send_signal(signal.SIGHUP)
+        check(srv.wait_for("reload refused", 1, 10) and "does not match" in srv.log(),
+              "reload with a mismatched key is refused, saying why")
+        check(srv.alive() and all(served_cert(srv.port, ctx) == der_of(new_cert) for _ in range(6)),
+              "after a refused reload the workers keep serving the certificate they have")
+    finally:
+        stop.set()
+        srv.stop()
+
+
 def expired_cert(d):
     try:
         from cryptography import x509
@@ -399,6 +592,9 @@ def main():
         finally:
             srv.stop()
         test_min_version_13(a.hello, cert, key, cert)
+        test_ticket_rotation(a.hello, d, cert, key)
+        test_cert_reload(a.hello, d)
+        test_sni(a.hello, d, cert, key)
         test_startup_checks(a.hello, d, cert, key)
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0

@@ -205,6 +205,39 @@ TEST_CASE("filters: a head filter refuses before the body, and Expect: 100-conti
   }
 }
 
+TEST_CASE("filters: head filters also guard messages without a body, and their headers stay") {
+  int handled = 0;
+  int head_runs = 0;
+  hive::app app;
+  app.use({.before = [&](const hive::request& req, hive::response& res) {
+             ++head_runs;
+             res.header("X-Head", "1");  // kept when the filter passes
+             if (req.header("Authorization") == "Bearer ok") return filter_result::next;
+             res.status(401).text("token\n");
+             return filter_result::answered;
+           },
+           .at_head = true});
+  app.get("/secret", [&](const hive::request&, hive::response& res) { ++handled; res.text("s"); });
+  app.post("/upload", [&](const hive::request&, hive::response& res) { ++handled; res.text("u"); });
+  harness h(app);
+  h.feed("GET /secret HTTP/1.1\r\nHost: h\r\n\r\n"
+         "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+         "DELETE /secret HTTP/1.1\r\nHost: h\r\n\r\n"
+         "GET /secret HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ok\r\n\r\n"
+         "POST /upload HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ok\r\nContent-Length: 2\r\n\r\nab");
+  const auto res = h.responses();
+  REQUIRE(res.responses.size() == 5);
+  CHECK(res.responses[0].status == 401);
+  CHECK(res.responses[1].status == 401);
+  CHECK(res.responses[2].status == 401);  // even the 405 of an unserved method needs the token
+  CHECK(res.responses[3].status == 200);
+  CHECK(res.responses[3].header("X-Head") == "1");
+  CHECK(res.responses[4].status == 200);
+  CHECK(res.responses[4].header("X-Head") == "1");  // set at the head, before the body came
+  CHECK(handled == 2);
+  CHECK(head_runs == 5);  // once per message, never twice
+}
+
 TEST_CASE("errors: the app's error handler writes 404, 405 and 500; http_error answers its status") {
   hive::app app;
   app.on_error([](int status, std::string_view message, hive::response& res) {
@@ -213,11 +246,14 @@ TEST_CASE("errors: the app's error handler writes 404, 405 and 500; http_error a
   app.get("/a", [](const hive::request&, hive::response& res) { res.text("a"); });
   app.get("/bad", [](const hive::request&, hive::response&) { throw hive::http_error(422, "text is required"); });
   app.get("/boom", [](const hive::request&, hive::response&) { throw std::runtime_error("secret detail"); });
+  app.get("/fine", [](const hive::request&, hive::response&) { throw hive::http_error(200, "no error"); });
   harness h(app);
   h.feed(filter_requests("GET", "/nope") + filter_requests("DELETE", "/a") + filter_requests("GET", "/bad") +
-         filter_requests("GET", "/boom"));
+         filter_requests("GET", "/boom") + filter_requests("GET", "/fine"));
   const auto res = h.responses();
-  REQUIRE(res.responses.size() == 4);
+  REQUIRE(res.responses.size() == 5);
+  CHECK(res.responses[4].status == 500);  // an http_error must carry an error status
+  CHECK(nlohmann::json::parse(res.responses[4].body)["error"] == "Internal Server Error");
   CHECK(res.responses[0].status == 404);
   CHECK(res.responses[0].header("Content-Type") == "application/json");
   CHECK(nlohmann::json::parse(res.responses[0].body)["error"] == "Not Found");

@@ -71,6 +71,22 @@ TEST_CASE("helpers: req.json() parses a JSON body; wrong type or malformed JSON 
   CHECK(res.responses[2].body.find("json.exception") == std::string::npos);
 }
 
+TEST_CASE("helpers: req.json() refuses nesting past 512 levels with 400 (the stack stays whole)") {
+  hive::app app;
+  app.post("/echo", [](const hive::request& req, hive::response& res) { res.json(req.json()); });
+  harness h(app);
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string ok = "{\"a\":" + std::string(511, '[') + "\"[[[{{{\"" + std::string(511, ']') + "}";
+  h.feed(helper_post("/echo", "application/json", deep) + helper_post("/echo", "application/json", ok) +
+         helper_post("/echo", "application/json", "[" + std::string(512, '[') + std::string(513, ']')));
+  const auto res = h.responses();
+  REQUIRE(res.responses.size() == 3);
+  CHECK(res.responses[0].status == 400);
+  CHECK(res.responses[0].body.find("deeper than 512") != std::string::npos);
+  CHECK(res.responses[1].status == 200);  // 512 deep, brackets inside a string not counted
+  CHECK(res.responses[2].status == 400);
+}
+
 TEST_CASE("helpers: req.form() reads urlencoded bodies only, decoded, beside the query") {
   harness h(helper_app());
   h.feed(helper_post("/form?q=a%20b", "application/x-www-form-urlencoded", "x=1&name=J%C3%BCrgen+M") +

@@ -60,7 +60,7 @@ TEST_CASE("options: environment variables, overridden by flags") {
 TEST_CASE("options: bad values are refused with a message naming the option") {
   CHECK(parse_error({"--port", "70000"}).find("--port") != std::string::npos);
   CHECK(parse_error({"--port", "80x"}).find("--port") != std::string::npos);
-  CHECK(parse_error({"--idle-timeout", "5h"}).find("--idle-timeout") != std::string::npos);
+  CHECK(parse_error({"--idle-timeout", "5d"}).find("--idle-timeout") != std::string::npos);
   CHECK(parse_error({"--idle-timeout", "0"}).find("--idle-timeout") != std::string::npos);
   CHECK(parse_error({"--max-body", "lots"}).find("--max-body") != std::string::npos);
   CHECK(parse_error({"--bogus", "1"}).find("unknown option --bogus") != std::string::npos);

@@ -234,6 +234,10 @@ TEST_CASE("seams: a response is a plain value") {
   res.header("Content-Type", "text/html");
   res.text("<p>");
   CHECK(res.content_type() == "text/html");
+  // A type passed on from a client cannot split the head.
+  CHECK_THROWS_AS(res.body("x", "text/plain\r\nSet-Cookie: a=b"), std::invalid_argument);
+  CHECK_THROWS_AS(res.header("Content-Type", "a\rb"), std::invalid_argument);
+  CHECK(res.content_type() == "text/html");
   res.reset();
   CHECK(res.status() == 200);
   CHECK(res.fields().empty());
