@@ -27,7 +27,13 @@ namespace hive {
 
 namespace detail {
 class app_dispatcher;
+struct ws_route;
 }
+
+// WebSocket routes (hive/websocket.hpp): the user data of a route that needs none.
+struct ws_no_data {};
+template <class UserData>
+struct ws_behaviour;
 
 // Shapes the body of an error hive answers: 404, 405 (Allow is set already), 500 (the message is
 // the reason phrase, never an exception's text), a 4xx refusal, or an http_error's status and
@@ -48,6 +54,12 @@ class app {
   app& del(std::string_view path, handler h, route_options o = {}) { return route("DELETE", path, std::move(h), std::move(o)); }
   app& options(std::string_view path, handler h, route_options o = {}) { return route("OPTIONS", path, std::move(h), std::move(o)); }
   app& route(std::string_view method, std::string_view path, handler h, route_options o = {});
+
+  // A WebSocket route (defined in hive/websocket.hpp, which hive/hive.hpp includes): a GET on
+  // `path` that upgrades; see ws_behaviour. Plain GETs there get 426.
+  template <class UserData = ws_no_data>
+  app& ws(std::string_view path, ws_behaviour<UserData> b);
+  app& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);
 
   // A filter for every request, routed or not, in the order added (see filter.hpp).
   app& use(filter f);

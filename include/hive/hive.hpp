@@ -6,6 +6,9 @@
 #include "hive/cluster.hpp"
 #include "hive/event_stream.hpp"
 #include "hive/filter.hpp"
+#include "hive/filters/cors.hpp"
+#include "hive/filters/rate_limit.hpp"
+#include "hive/filters/request_id.hpp"
 #include "hive/http_error.hpp"
 #include "hive/options.hpp"
 #include "hive/request.hpp"
@@ -13,8 +16,11 @@
 #include "hive/router.hpp"
 #include "hive/server.hpp"
 #include "hive/stats.hpp"
+#include "hive/metrics.hpp"
+#include "hive/metric.hpp"
 #include "hive/shared_dict.hpp"
 #include "hive/static_files.hpp"
 #include "hive/worker.hpp"
+#include "hive/websocket.hpp"
 
 #include <nlohmann/json.hpp>

@@ -70,6 +70,30 @@ struct options {
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
   std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
 
+  // Access log: one line per response (hive's own answers included), per worker through a buffer
+  // written every 100 ms or at 64 KiB, never one write per request. SIGUSR1 to the primary (or
+  // to a --workers 0 process) reopens the file, for logrotate. A write that fails (full disk,
+  // closed stdout) drops the lines and serving goes on.
+  enum class access_log_format : unsigned char { off, common, combined, json };
+  access_log_format access_log = access_log_format::off;
+  std::string access_log_file = "-";  // a path (appended to), or "-" for stdout
+
+  // --rate-limit "100/s", "20/m", "1000/h" (checked here; empty: none). hive does not apply it by
+  // itself: give it to hive::filters::rate_limit_options::parse (see filters/rate_limit.hpp).
+  std::string rate_limit;
+  // Operations (all off by default). Each path is answered by hive itself, before the app's
+  // routes and without its filters, to GET and HEAD (405 otherwise); "" turns it off.
+  std::string metrics_path;  // Prometheus text exposition of hive's counters ("/metrics")
+  std::string health_path;   // liveness: 200 while the answering worker's loop runs
+  std::string ready_path;    // readiness: 200 when every slot listens; 503 starting, draining, given up
+  enum class log_format : unsigned char { text, json };
+  log_format log_format_kind = log_format::text;  // hive's own log lines on stderr
+  // Cluster workers drop to this user (and its group, or `group`) before serving: setgroups,
+  // setgid, setuid, checked. The primary keeps its ids, to bind and to read TLS keys. Empty:
+  // workers run as started (a warning when that is root).
+  std::string user;
+  std::string group;
+
   // The longest any duration above may be from a flag or variable (parse refuses more). A
   // deadline is "now + timeout" in int64 steady-clock milliseconds (nanoseconds in Asio's
   // timers): a year is far past any sane timeout and far from overflowing either, so the sums

@@ -41,6 +41,8 @@ struct route_state {
   // Set by dispatcher::head: the head filters ran (a message without a body has no head event,
   // so handle() runs them itself when this is still false). Reset by route().
   mutable bool heads_ran = false;
+  std::int64_t start_us = 0;        // with an access log: monotonic µs when the head was routed
+  std::size_t max_body = 0;         // the route's own body limit; 0: the server's
 };
 
 // Who produced a response.

@@ -1,5 +1,7 @@
 #include "hive/options.hpp"
 
+#include "hive/filters/rate_limit.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -107,6 +109,17 @@ long parse_int(std::string_view v, long lo, long hi) {
   }
   return n;
 }
+
+// An operations path: "" (off) or an absolute path with no query.
+std::string parse_ops_path(std::string_view v) {
+  if (v.empty()) return {};
+  if (v.front() != '/' || v.find_first_of("?# ") != std::string_view::npos) {
+    throw std::invalid_argument("not a path starting with '/' (no query); empty turns it off");
+  }
+  return std::string(v);
+}
+
+std::string show_path(const std::string& p) { return p.empty() ? std::string("(off)") : p; }
 
 struct flag {
   const char* name;  // without the leading --
@@ -243,6 +256,53 @@ const std::vector<flag>& flags() {
                      "graceful stop: what is left is killed after it"),
       HIVE_TIME_FLAG(listen_timeout, "listen-timeout", "HIVE_LISTEN_TIMEOUT",
                      "reload: a new worker must be listening within it"),
+      {"access-log", "HIVE_ACCESS_LOG", "access log format: off, common, combined or json",
+       [](options& o, std::string_view v) {
+         using f = options::access_log_format;
+         if (v == "off") o.access_log = f::off;
+         else if (v == "common") o.access_log = f::common;
+         else if (v == "combined") o.access_log = f::combined;
+         else if (v == "json") o.access_log = f::json;
+         else throw std::invalid_argument("not off, common, combined or json");
+       },
+       [](const options& o) {
+         constexpr const char* names[] = {"off", "common", "combined", "json"};
+         return std::string(names[static_cast<int>(o.access_log)]);
+       }},
+      {"access-log-file", "HIVE_ACCESS_LOG_FILE", "where the access log goes: a path, or - for stdout",
+       [](options& o, std::string_view v) {
+         if (v.empty()) throw std::invalid_argument("empty; - is stdout");
+         o.access_log_file = v;
+       },
+       [](const options& o) { return o.access_log_file; }},
+      {"rate-limit", "HIVE_RATE_LIMIT", "requests per client for filters::rate_limit: N/s, N/m or N/h",
+       [](options& o, std::string_view v) {
+         if (!v.empty()) (void)filters::rate_limit_options::parse(v);
+         o.rate_limit = v;
+       },
+       [](const options& o) { return o.rate_limit.empty() ? std::string("(none)") : o.rate_limit; }},
+      {"metrics-path", "HIVE_METRICS_PATH", "Prometheus metrics at this path (hive's own route)",
+       [](options& o, std::string_view v) { o.metrics_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.metrics_path); }},
+      {"health-path", "HIVE_HEALTH_PATH", "liveness: 200 while the worker's loop runs",
+       [](options& o, std::string_view v) { o.health_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.health_path); }},
+      {"ready-path", "HIVE_READY_PATH", "readiness: 200 when every slot listens, else 503",
+       [](options& o, std::string_view v) { o.ready_path = parse_ops_path(v); },
+       [](const options& o) { return show_path(o.ready_path); }},
+      {"user", "HIVE_USER", "workers drop to this user (started as root)",
+       [](options& o, std::string_view v) { o.user = v; },
+       [](const options& o) { return o.user.empty() ? std::string("(none)") : o.user; }},
+      {"group", "HIVE_GROUP", "and this group (default: the user's)",
+       [](options& o, std::string_view v) { o.group = v; },
+       [](const options& o) { return o.group.empty() ? std::string("(the user's)") : o.group; }},
+      {"log-format", "HIVE_LOG_FORMAT", "hive's own log lines: text or json",
+       [](options& o, std::string_view v) {
+         if (v == "text") o.log_format_kind = options::log_format::text;
+         else if (v == "json") o.log_format_kind = options::log_format::json;
+         else throw std::invalid_argument("not text or json");
+       },
+       [](const options& o) { return std::string(o.log_format_kind == options::log_format::json ? "json" : "text"); }},
   };
   return all;
 }

@@ -56,6 +56,11 @@ void run_stop_hooks(const worker_hooks& hooks) {
 
 int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   prepare_process();
+  set_log_json(opts.log_format_kind == options::log_format::json);
+  if (!opts.user.empty()) {
+    log_line("hive: --user drops the privileges of cluster workers; with --workers 0 run as that user");
+    return 2;
+  }
   if (const std::string bad = tls_check(opts); !bad.empty()) {
     log_line(bad);
     return 2;
@@ -80,6 +85,7 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   // SIGHUP too: its default action would end the process at once, and a reload command written
   // for a cluster (`kill -HUP`) must not take a single-process server down.
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
   asio::steady_timer deadline(io);
   bool stopping = false;
   bool finished = false;
@@ -95,6 +101,11 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
+        if (sig == SIGUSR1) {  // logrotate
+          server_access::core(srv).reopen_logs();
+          signals.async_wait(on_signal);
+          return;
+        }
         if (sig == SIGHUP) {
           log("SIGHUP ignored: one process (--workers 0) has no workers to reload");
           signals.async_wait(on_signal);

@@ -70,6 +70,7 @@ void primary::report_handler_error(const std::exception& e) {
 
 int primary::run() {
   prepare_process();
+  set_log_json(opts_.log_format_kind == options::log_format::json);
   // Checked once here, before any worker exists: a bad certificate or key is one clear message
   // and exit 2, not every worker failing in turn.
   if (const std::string bad = tls_check(opts_); !bad.empty()) {
@@ -83,15 +84,31 @@ int primary::run() {
     return 1;
   }
   const int n = opts_.workers < 0 ? usable_cpus() : opts_.workers;
+  try {
+    drop_ = resolve_privilege_drop(opts_);
+  } catch (const std::exception& e) {
+    log_line(e.what());
+    return 2;
+  }
+  if (!drop_.active && ::geteuid() == 0) {
+    warn("workers run as root; pass --user (and --group) to drop privileges after binding");
+  }
+  notifier_ = sd_notifier::from_environment();
   slot_listeners ls;
   try {
-    ls = bind_slot_listeners(io_, opts_, n);
-  } catch (const std::system_error& e) {
+    const activated_socket act = take_activated_socket();
+    if (act.fd >= 0) {
+      ls = share_activated_socket(act, n);
+    } else {
+      ls = bind_slot_listeners(io_, opts_, n);
+    }
+  } catch (const std::exception& e) {
     log_line(e.what());
     return 1;
   }
   port_ = ls.port;
   stats_ = std::make_unique<shared_stats>(n);
+  stats_->board().slots.store(n, std::memory_order_relaxed);
   slots_.resize(static_cast<std::size_t>(n));
   for (int k = 0; k < n; ++k) {
     slot& s = slots_[static_cast<std::size_t>(k)];
@@ -104,6 +121,7 @@ int primary::run() {
   stop_timer_ = std::make_unique<asio::steady_timer>(io_);
   signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
   signals_->add(SIGCHLD);
+  signals_->add(SIGUSR1);
   wait_signal();
 
   log("primary running ", n, " workers for ", opts_.host, ':', port_);
@@ -113,6 +131,10 @@ int primary::run() {
   if (ticket_keys_ != nullptr) {
     ticket_timer_ = std::make_unique<asio::steady_timer>(io_);
     rotate_ticket_keys_later();
+  }
+  if (notifier_.watchdog_interval().count() > 0) {
+    watchdog_timer_ = std::make_unique<asio::steady_timer>(io_);
+    watchdog_tick();
   }
   io_.run();
   return exit_status_;
@@ -132,6 +154,12 @@ void primary::on_signal(int sig) {
     case SIGHUP: start_reload("SIGHUP"); break;
     case SIGINT: begin_stop("SIGINT"); break;
     case SIGTERM: begin_stop("SIGTERM"); break;
+    case SIGUSR1:
+      // logrotate: every worker (draining ones too: they still log) reopens its access log.
+      for (auto& [pid, p] : procs_) {
+        if (p->channel) p->channel->send({{"t", "reopen-logs"}});
+      }
+      break;
     default: break;
   }
 }
@@ -164,6 +192,7 @@ bool primary::spawn(int k, role r) {
   l.stats = stats_.get();
   l.hooks = &hooks_.worker;
   l.tickets = ticket_keys_;
+  l.drop = &drop_;
 
   // No signal may run the primary's handlers in the child before it resets them.
   const sigset_t old = block_signals();
@@ -259,6 +288,7 @@ void primary::on_exit(pid_t pid, int wait_status) {
   emit(hooks_.exit, *p.handle, es);
   if (s.current == &p) s.current = nullptr;
   if (s.replacement == &p) s.replacement = nullptr;
+  update_board();
 
   const std::string how = describe(wait_status);
   const std::int64_t uptime = monotonic_ms() - p.started_ms;
@@ -319,6 +349,7 @@ void primary::give_up(int k, int crashes) {
   // worker that never comes. Closing it takes the slot out of the reuseport group.
   if (s.listen_fd >= 0) ::close(s.listen_fd);
   s.listen_fd = -1;
+  notifier_.notify("STATUS=slot " + std::to_string(k) + " given up (crash loop)");
   log("slot ", k, " given up: its worker died ", crashes, " times in a row, each within --min-uptime ",
       seconds_text(opts_.min_uptime), " (--max-restarts ", opts_.max_restarts,
       "); closed its listener, new connections go to the other slots");
@@ -337,6 +368,7 @@ void primary::give_up(int k, int crashes) {
     return;
   }
   maybe_announce();
+  update_board();
 }
 
 void primary::check_heartbeats() {
@@ -406,6 +438,10 @@ void primary::begin_stop(const char* why) {
     return;
   }
   stopping_ = true;
+  // Readiness goes 503 now, while the listeners still accept: a load balancer stops sending
+  // before anything is refused.
+  stats_->board().phase.store(cluster_phase::draining, std::memory_order_relaxed);
+  notifier_.notify(std::string("STOPPING=1\nSTATUS=draining (") + why + ")");
   reload_.active = false;
   reload_.again = false;
   reload_.timer->cancel();
@@ -443,6 +479,7 @@ void primary::finish(int status) {
   stop_timer_->cancel();
   reload_.timer->cancel();
   if (ticket_timer_) ticket_timer_->cancel();
+  if (watchdog_timer_) watchdog_timer_->cancel();
   for (auto& s : slots_) s.restart_timer->cancel();
   asio::error_code ec;
   signals_->cancel(ec);
@@ -459,7 +496,41 @@ void primary::maybe_announce() {
   }
   if (!any) return;
   announced_ = true;
+  if (stopping_) return;
+  stats_->board().phase.store(cluster_phase::running, std::memory_order_relaxed);
   log("listening on ", opts_.host, ':', port_);
+  notifier_.notify("READY=1\nSTATUS=serving on port " + std::to_string(port_) + " with " +
+                   std::to_string(slots_.size()) + " workers");
+}
+
+void primary::watchdog_tick() {
+  const cluster_board& b = stats_->board();
+  const int slots = b.slots.load(std::memory_order_relaxed);
+  if (!stopping_ && slots > 0 && b.listening.load(std::memory_order_relaxed) == slots) {
+    notifier_.notify("WATCHDOG=1");
+  }
+  watchdog_timer_->expires_after(notifier_.watchdog_interval() / 2);
+  watchdog_timer_->async_wait([this](const asio::error_code& ec) {
+    if (!ec) watchdog_tick();
+  });
+}
+
+void primary::update_board() {
+  int live = 0, listening = 0, given_up = 0;
+  for (const auto& s : slots_) {
+    if (s.status == slot_status::given_up) {
+      ++given_up;
+      continue;
+    }
+    ++live;
+    const bool cur = s.current != nullptr && s.current->handle->listening();
+    const bool rep = s.replacement != nullptr && s.replacement->handle->listening();
+    if (cur || rep) ++listening;
+  }
+  cluster_board& b = stats_->board();
+  b.slots.store(live, std::memory_order_relaxed);
+  b.listening.store(listening, std::memory_order_relaxed);
+  b.given_up.store(given_up, std::memory_order_relaxed);
 }
 
 hive::stats primary::stats() const { return stats_ ? stats_->sum() : hive::stats{}; }

@@ -26,6 +26,8 @@
 #include "cluster/shared_stats.hpp"
 #include "hive/cluster.hpp"
 #include "net/tls_context.hpp"
+#include "ops/privileges.hpp"
+#include "ops/sd_notify.hpp"
 
 namespace hive::detail {
 
@@ -101,6 +103,10 @@ class primary {
   void start_serving(int k);
   void wait_signal();
   void maybe_announce();
+  // Publishes slots, listening slots and the phase on the shared board (metrics, readiness).
+  void update_board();
+  // systemd: WATCHDOG=1 every half interval while every slot listens.
+  void watchdog_tick();
   void on_signal(int sig);
   void reap();
   void on_exit(pid_t pid, int wait_status);
@@ -152,6 +158,9 @@ class primary {
   std::unique_ptr<asio::steady_timer> heartbeat_timer_;
   std::int64_t last_heartbeat_check_ms_ = 0;
   std::unique_ptr<asio::steady_timer> stop_timer_;
+  sd_notifier notifier_;  // $NOTIFY_SOCKET, or nothing
+  privilege_drop drop_;   // --user/--group, resolved before the first fork
+  std::unique_ptr<asio::steady_timer> watchdog_timer_;
   std::unique_ptr<shared_stats> stats_;
   std::vector<slot> slots_;
   std::map<pid_t, std::unique_ptr<proc>> procs_;

@@ -112,6 +112,7 @@ void primary::on_listening(proc& p) {
   if (p.r == role::replacement) reload_listening(p);
   if (p.r == role::serving) reload_resume(p.handle->slot());
   maybe_announce();
+  update_board();
 }
 
 void primary::on_disconnect(pid_t pid) {

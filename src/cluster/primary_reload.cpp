@@ -27,6 +27,7 @@ void primary::start_reload(const char* why) {
   reload_.first_id = next_id_;
   reload_.awaiting = false;
   log("reloading (", why, "): ", slots_.size(), " slots, one at a time");
+  notifier_.notify("RELOADING=1\n" + monotonic_usec_field() + "\nSTATUS=reloading");
   reload_next();
 }
 
@@ -81,7 +82,9 @@ void primary::reload_next() {
     return;
   }
   reload_.active = false;
+  stats_->board().reloads_done.fetch_add(1, std::memory_order_relaxed);
   log("reload done");
+  notifier_.notify("READY=1\nSTATUS=reloaded; serving on port " + std::to_string(port_));
   if (reload_.again) start_reload("asked for during the last one");
 }
 
@@ -113,6 +116,8 @@ void primary::reload_listening(proc& p) {
 
 void primary::abort_reload(const std::string& reason) {
   reload_.timer->cancel();
+  stats_->board().reloads_failed.fetch_add(1, std::memory_order_relaxed);
+  notifier_.notify("READY=1\nSTATUS=reload aborted; the old workers serve");
   const int k = reload_.slot;
   std::string kept;
   if (k >= 0 && k < static_cast<int>(slots_.size())) {

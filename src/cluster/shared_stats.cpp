@@ -34,17 +34,23 @@ namespace hive::detail {
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared-memory counters need lock-free 64-bit atomics");
 
-shared_stats::shared_stats(int slots) : bytes_(sizeof(stats_slot) * static_cast<std::size_t>(slots)), slots_(slots) {
+// The board takes a whole cache line, so the primary's writes to it never share one with a
+// worker's counters.
+constexpr std::size_t board_bytes = (sizeof(cluster_board) + 63) / 64 * 64;
+
+shared_stats::shared_stats(int slots)
+    : bytes_(board_bytes + sizeof(stats_slot) * static_cast<std::size_t>(slots)), slots_(slots) {
   void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     throw std::system_error(errno, std::system_category(), "hive: cannot map shared stats");
   }
-  base_ = static_cast<stats_slot*>(p);
+  board_ = new (p) cluster_board();
+  base_ = reinterpret_cast<stats_slot*>(static_cast<char*>(p) + board_bytes);
   for (int k = 0; k < slots; ++k) new (&base_[k]) stats_slot();
 }
 
 shared_stats::~shared_stats() {
-  if (base_ != nullptr) ::munmap(base_, bytes_);
+  if (board_ != nullptr) ::munmap(board_, bytes_);
 }
 
 int stats_slot::free_cell() const {

@@ -30,6 +30,24 @@ struct stats_slot {
   int free_cell() const;
 };
 
+// What the primary tells every worker about the whole cluster, for metrics and readiness.
+enum class cluster_phase : std::int32_t { starting, running, draining };
+
+struct cluster_board {
+  std::atomic<cluster_phase> phase{cluster_phase::starting};
+  std::atomic<std::int32_t> slots{0};      // slots not given up
+  std::atomic<std::int32_t> listening{0};  // slots whose worker (or replacement) listens
+  std::atomic<std::int32_t> given_up{0};
+  std::atomic<std::uint64_t> reloads_done{0};
+  std::atomic<std::uint64_t> reloads_failed{0};
+  // Ready for traffic: running, and every slot not given up listens, and none was given up.
+  bool ready() const {
+    constexpr auto r = std::memory_order_relaxed;
+    return phase.load(r) == cluster_phase::running && given_up.load(r) == 0 &&
+           listening.load(r) == slots.load(r);
+  }
+};
+
 class shared_stats {
  public:
   explicit shared_stats(int slots);  // throws std::system_error if mmap fails
@@ -37,12 +55,16 @@ class shared_stats {
   shared_stats(const shared_stats&) = delete;
   shared_stats& operator=(const shared_stats&) = delete;
 
+  int slots() const { return slots_; }
+  cluster_board& board() { return *board_; }
+  const cluster_board& board() const { return *board_; }
   stats_slot& slot(int k) { return base_[k]; }
   const stats_slot& slot(int k) const { return base_[k]; }
   // Sums every cell of every slot.
   hive::stats sum() const;
 
  private:
+  cluster_board* board_ = nullptr;  // first in the mapping, then the slots
   stats_slot* base_ = nullptr;
   std::size_t bytes_ = 0;
   int slots_ = 0;

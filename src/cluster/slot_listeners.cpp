@@ -1,10 +1,15 @@
 #include "cluster/slot_listeners.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 
 #include <asio/ip/tcp.hpp>
 
 #include "net/listener.hpp"
+#include "util/log.hpp"
 
 namespace hive::detail {
 
@@ -31,6 +36,24 @@ slot_listeners bind_slot_listeners(asio::io_context& io, const options& opts, in
     for (int fd : out.fds) ::close(fd);
     throw;
   }
+  return out;
+}
+
+slot_listeners share_activated_socket(const activated_socket& s, int slots) {
+  slot_listeners out;
+  out.port = s.port;
+  out.fds.push_back(s.fd);
+  for (int k = 1; k < slots; ++k) {
+    const int fd = ::fcntl(s.fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+      const int err = errno;
+      for (int f : out.fds) ::close(f);
+      throw std::system_error(err, std::system_category(), "hive: cannot share the socket-activated listener");
+    }
+    out.fds.push_back(fd);
+  }
+  log("adopted the socket-activated listener", s.name.empty() ? "" : " '", s.name,
+      s.name.empty() ? "" : "'", " on port ", s.port, " for ", slots, " workers (one shared accept queue)");
   return out;
 }
 

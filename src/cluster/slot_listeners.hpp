@@ -9,6 +9,7 @@
 #include <asio/io_context.hpp>
 
 #include "hive/options.hpp"
+#include "ops/socket_activation.hpp"
 
 namespace hive::detail {
 
@@ -19,5 +20,8 @@ struct slot_listeners {
 
 // Throws std::system_error whose what() says what is wrong and what to do.
 slot_listeners bind_slot_listeners(asio::io_context& io, const options& opts, int slots);
+// A socket-activated listener for every slot: the socket itself for slot 0, a dup() for each
+// other (closing one slot's never closes another's). Throws std::system_error if dup fails.
+slot_listeners share_activated_socket(const activated_socket& s, int slots);
 
 }  // namespace hive::detail

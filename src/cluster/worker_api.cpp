@@ -88,6 +88,13 @@ void add_local_server(server_core* s) {
   l.list.push_back(s);
 }
 
+int for_each_local_server(const std::function<void(const server_core&)>& f) {
+  auto& l = locals();
+  std::lock_guard lock(l.mu);
+  for (const server_core* c : l.list) f(*c);
+  return static_cast<int>(l.list.size());
+}
+
 void remove_local_server(server_core* s) {
   auto& l = locals();
   std::lock_guard lock(l.mu);

@@ -52,5 +52,7 @@ worker_context*& current_worker();
 // taken on the request path).
 void add_local_server(server_core* s);
 void remove_local_server(server_core* s);
+// Calls `f` for each server of this process (under the list's mutex); returns how many.
+int for_each_local_server(const std::function<void(const server_core&)>& f);
 
 }  // namespace hive::detail

@@ -82,6 +82,7 @@ class worker_runtime {
     log("worker for slot ", l_.slot, " listening");
     channel_.send({{"t", "listening"}, {"port", core_.port()}});
     core_.run();  // one epoll_wait for the connections and Asio's own work
+    core_.flush_logs();  // the process ends with _exit: no destructor will
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
     // new worker for the slot take it while the primary still counts it as this one's.
     return 0;
@@ -125,6 +126,8 @@ class worker_runtime {
       on_event(m);
     } else if (t == "reply") {
       on_reply(m);
+    } else if (t == "reopen-logs") {
+      core_.reopen_logs();
     } else if (t == "ping") {
       channel_.send({{"t", "pong"}});
     } else {
@@ -251,6 +254,7 @@ class worker_runtime {
 
 void worker_main(const worker_launch& parent_launch) {
   worker_launch launch = parent_launch;
+  set_log_slot(launch.slot);
   launch.signal_fd = reset_child_signals();
   die_with_primary(launch.primary_pid,
                    static_cast<unsigned>(launch.opts->shutdown_timeout.count() / 1000 + 1));
@@ -258,6 +262,7 @@ void worker_main(const worker_launch& parent_launch) {
   prepare_process();
   int status = 1;
   try {
+    if (launch.drop != nullptr) drop_privileges(*launch.drop);
     worker_runtime rt(launch);
     status = rt.run();
   } catch (const std::exception& e) {

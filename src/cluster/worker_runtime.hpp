@@ -12,6 +12,7 @@
 #include "hive/app.hpp"
 #include "hive/options.hpp"
 #include "net/tls_context.hpp"
+#include "ops/privileges.hpp"
 
 namespace hive::detail {
 
@@ -30,6 +31,7 @@ struct worker_launch {
   shared_stats* stats = nullptr;
   const worker_hooks* hooks = nullptr;
   const ticket_keys* tickets = nullptr;  // the cluster's session-ticket keys, with TLS
+  const privilege_drop* drop = nullptr;  // --user/--group, done before the app's start hooks
 };
 
 // Never returns: the process exits with 0 after a stop, 1 if it could not start.

@@ -294,6 +294,8 @@ void session::start_response() {
                          {target + b.query.off, b.query.len});
 }
 
+void session::build_request_elsewhere() { build_request(); }
+
 void session::route_head() {
   start_response();
   if (cfg_.limits.max_route_body_bytes != 0) [[unlikely]] {
@@ -322,8 +324,8 @@ void session::route_head() {
 // Some route has a body limit of its own: this message gets its route's (or the server's), and a
 // declared length past it is refused now, before any body byte is read or 100 Continue sent.
 [[gnu::noinline]] bool session::route_body_limit() {
-  const route_entry* e = b_->route.entry;
-  const std::size_t limit = e != nullptr && e->max_body != 0 ? e->max_body : cfg_.limits.max_body_bytes;
+  const std::size_t own = b_->route.max_body;
+  const std::size_t limit = own != 0 ? own : cfg_.limits.max_body_bytes;
   b_->parser.set_body_limit(limit);
   if (b_->parser.chunked() || b_->parser.content_length() <= limit) return true;
   build_request();  // for the filters' after()
@@ -441,7 +443,7 @@ bool session::try_upgrade() {
   try {
     next = dispatcher_.upgrade(b.req, b.res, b.route);
   } catch (const std::exception& e) {
-    handler_failed(e.what());
+    handler_failed(e.what(), &e);  // an http_error (a refused WebSocket upgrade) keeps its status
   } catch (...) {
     handler_failed("an exception not derived from std::exception");
   }

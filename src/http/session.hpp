@@ -131,6 +131,7 @@ class session final : public protocol, private responder {
   bool route_body_limit();
   void answer_at_head(origin by);
   void build_request();
+  void build_request_elsewhere();  // the same, out of line, for session_body.cpp (another unit)
   void run_afters();
   void keep_head();
   void handle_message();

@@ -10,7 +10,7 @@ namespace hive::detail {
 
 // The head of a stream_body route is complete: its handler runs now.
 void session::begin_body() {
-  build_request();
+  build_request_elsewhere();
   if (head_filters_answered()) return;
   dispatch<true>();
   if (state_ != state::awaiting) {
@@ -33,7 +33,7 @@ void session::streamed_message_done() {
     return;
   }
   routed_ = false;
-  build_request();
+  build_request_elsewhere();
   dispatch();
   if (b_ && b_->route.body) {
     auto body = std::move(b_->route.body);

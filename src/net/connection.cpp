@@ -262,6 +262,7 @@ void connection::wait_for(P& p, wait w) {
         break;
       case protocol::timer::head: deadline_ms_ = now + o.header_timeout.count(); break;
       case protocol::timer::body: deadline_ms_ = now + o.body_timeout.count(); break;
+      case protocol::timer::custom: deadline_ms_ = now + p.custom_timeout().count(); break;
       case protocol::timer::none: deadline_ms_ = 0; break;
     }
   } else if (w != waiting_) {

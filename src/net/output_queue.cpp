@@ -91,6 +91,15 @@ void output_queue::clear() {
   queued_ = 0;
 }
 
+void output_queue::release() {
+  if (!empty()) return;
+  arena_.reset();
+  arena_cap_ = 0;
+  arena_len_ = 0;
+  std::vector<segment>().swap(segs_);
+  front_ = 0;
+}
+
 void output_queue::shrink() {
   if (arena_cap_ > keep_arena_bytes && empty()) {
     arena_.reset();

@@ -49,6 +49,8 @@ class output_queue {
   void clear();
   // Frees a grown arena (the connection goes idle after a large response).
   void shrink();
+  // Frees all its memory when empty (a connection that idles without a pool behind it).
+  void release();
 
  private:
   enum class kind : std::uint8_t { arena, view, file };

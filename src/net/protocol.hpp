@@ -5,6 +5,7 @@
 // The connection owns the socket, the readiness and the deadlines; the protocol owns meaning.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,7 +28,8 @@ class protocol {
     hand_off, // successor() takes the connection
   };
   // Which deadline a read waits under.
-  enum class timer : std::uint8_t { none, idle, head, body };
+  // custom: the protocol's own, custom_timeout() long (WebSocket's idle, pong and close waits).
+  enum class timer : std::uint8_t { none, idle, head, body, custom };
 
   virtual ~protocol() = default;
 
@@ -48,6 +50,8 @@ class protocol {
   virtual timer read_timer() const = 0;
   // Changes whenever a new deadline should start (a new message, a new phase of one).
   virtual std::uint64_t progress() const = 0;
+  // With read_timer() == custom: how long.
+  virtual std::chrono::milliseconds custom_timeout() const { return {}; }
   // The deadline read_timer() named passed.
   virtual void timeout() = 0;
   // Graceful shutdown: finish what is in progress, then close.

@@ -45,6 +45,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
   cfg_.limits.max_route_body_bytes = a.max_route_body();
   cfg_.date = &date_;
   cfg_.now_ms = &now_ms_;
+  dispatcher_.set_ops_paths(opts_, &draining_);
   cfg_.trusted_proxies = &trusted_;
   // The timer ticks often enough for the shortest timeout to be honoured within a quarter of it,
   // and at least once a second for the Date header. A cluster worker's heartbeat rides the tick,
@@ -58,6 +59,7 @@ server_core::server_core(asio::io_context& io, const app& a, const options& opts
 
 server_core::~server_core() {
   stopped_ = true;
+  flush_logs();
   drained_ = nullptr;
   while (head_ != nullptr) head_->abort();  // each moves itself to closed_
   for (connection* c : closed_) delete c;
@@ -87,12 +89,29 @@ void server_core::start_listener(asio::ip::tcp::acceptor acceptor) {
   start_timer();
 }
 
+// Opened before listening, in the worker: each has its own descriptor (appending) and buffer.
+void server_core::open_access_log() {
+  if (opts_.access_log == options::access_log_format::off || log_) return;
+  log_ = std::make_unique<access_log>(io_, opts_.access_log, opts_.access_log_file);
+  dispatcher_.set_access_log(log_.get());
+}
+
+void server_core::reopen_logs() {
+  if (log_) log_->reopen();
+}
+
+void server_core::flush_logs() {
+  if (log_) log_->flush();
+}
+
 void server_core::listen() {
+  open_access_log();
   load_tls();
   start_listener(bind_listener(io_, opts_.host, opts_.port, false));
 }
 
 void server_core::listen_on(int fd) {
+  open_access_log();
   load_tls();
   asio::ip::tcp::acceptor acc(io_);
   sockaddr_storage ss{};

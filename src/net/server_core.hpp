@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "app/access_log.hpp"
 #include "app/app_dispatcher.hpp"
 #include "hive/app.hpp"
 #include "hive/options.hpp"
@@ -73,6 +74,9 @@ class server_core {
   // Before listen: the cluster's shared session-ticket keys (they must outlive the server).
   // Without them a TLS server makes its own and rotates them itself.
   void set_ticket_keys(const ticket_keys* keys) { ticket_keys_ = keys; }
+  // The access log (options::access_log): SIGUSR1 reopens its file; a stopping worker flushes it.
+  void reopen_logs();
+  void flush_logs();
   // Where a lingering connection reads what it throws away.
   std::span<char> sink() { return {sink_, sizeof sink_}; }
   std::int64_t now_ms() const { return now_ms_; }
@@ -100,6 +104,7 @@ class server_core {
   std::size_t shed_greediest(std::size_t held_bytes::*part);
   void start_listener(asio::ip::tcp::acceptor acceptor);
   void load_tls();
+  void open_access_log();
   void free_closed();
   static void before_batch(void* self);
   static void after_batch(void* self);
@@ -129,6 +134,7 @@ class server_core {
   std::unique_ptr<ticket_keys, own_keys_deleter> own_keys_;  // no cluster: ours to rotate
   std::int64_t next_rotation_ms_ = 0;
   std::unique_ptr<listener> listener_;
+  std::unique_ptr<access_log> log_;  // destroyed before the dispatcher's last use: see ~server_core
   connection* head_ = nullptr;
   std::size_t count_ = 0;
   std::int64_t now_ms_ = 0;

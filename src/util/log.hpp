@@ -15,6 +15,14 @@
 
 namespace hive::detail {
 
+// `--log-format json`: each line one JSON object instead,
+//   {"time":"2026-11-30T20:40:00.123Z","level":"info","pid":100,"slot":0,"message":"…"}
+// (`slot` null in the primary; level "info" for log, "warn" for warn, "error" for log_line).
+// Set once at start-up, before any fork: workers inherit it.
+void set_log_json(bool json);
+// This process's slot, for JSON lines (a worker sets it as it starts).
+void set_log_slot(int slot);
+
 // The line as given, with no prefix (messages that carry their own, e.g. a bind error's what()).
 void log_line(std::string_view line);
 

@@ -8,8 +8,10 @@
 //   FIXTURE_STOP_DIR=dir        each worker opens dir/<pid> at start and writes "started slot=k"
 //                               to it, buffered; its stop hook adds "stopped slot=k" and closes it
 //   FIXTURE_STOP_SLEEP_MS=n     the stop hook then sleeps n ms (a hook that hangs)
+//   FIXTURE_DENY_ALL=1          an app filter answers 403 to every request (hive's operations
+//                               routes must not see it); /admin/metrics mounts metrics_handler()
 // Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /ticks (a timer the start hook set on
-// hive::worker::io() every 20 ms), /greeting, /inbox, POST /send, POST /relay?to=k.
+// hive::worker::io() every 20 ms), /hit?v=x (user metrics), /greeting, /inbox, POST /send, POST /relay?to=k.
 // With --workers 0 it is a single process (the integration tests run it so). The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
 // {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
 #include <atomic>
@@ -97,6 +99,26 @@ void stop_worker() {
 int main(int argc, char** argv) {
   const auto opts = hive::options::from_args(argc, argv);
   hive::app app;
+  if (std::getenv("FIXTURE_DENY_ALL") != nullptr) {
+    hive::filter deny;
+    deny.before = [](const hive::request&, hive::response& res) {
+      res.status(403).text("denied\n");
+      return hive::filter_result::answered;
+    };
+    app.use(deny);
+  }
+  app.get("/admin/metrics", hive::metrics_handler());
+  // User metrics, declared before run: /hit?v=x adds to each from whichever worker answers.
+  const hive::counter hits("fixture_hits_total", "Requests to /hit.");
+  const hive::gauge level("fixture_level", "Sum of /hit's v.");
+  const hive::histogram sizes("fixture_v", "/hit's v.", {1, 10, 100});
+  app.get("/hit", [=](const hive::request& req, hive::response& res) {
+    const double v = std::stod(std::string(req.query("v").value_or("1")));
+    hits.inc();
+    level.add(v);
+    sizes.observe(v);
+    res.text("hit\n");
+  });
   app.get("/pid", [](const hive::request&, hive::response& res) {
     res.json({{"pid", ::getpid()}, {"slot", hive::worker::slot()}, {"count", hive::worker::count()}});
   });

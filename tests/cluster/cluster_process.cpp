@@ -24,10 +24,12 @@ const char* fixture_path() {
 }
 }  // namespace
 
-cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env) {
+cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env, bool capture_stdout,
+                                 std::vector<std::string> launcher) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  std::vector<std::string> argv_s{fixture_path()};
+  std::vector<std::string> argv_s = launcher;
+  argv_s.push_back(fixture_path());
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -42,6 +44,7 @@ cluster_process::cluster_process(std::vector<std::string> args, std::vector<std:
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  if (capture_stdout) posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   // Nothing else from the test's environment: the primary starts as a service manager starts it,
   // and the close-on-exec test sees only what hive opened.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);

@@ -20,7 +20,11 @@ namespace hive::test {
 class cluster_process {
  public:
   // `args` go after the fixture's path; `env` entries are "NAME=value" added to the environment.
-  cluster_process(std::vector<std::string> args, std::vector<std::string> env = {});
+  // `capture_stdout`: the child's stdout joins its log lines too (else it is the test's).
+  // `launcher` runs first with the fixture's path and `args` after its own (e.g.
+  // systemd-socket-activate -l ADDRESS, which execs the fixture with the socket as fd 3).
+  cluster_process(std::vector<std::string> args, std::vector<std::string> env = {}, bool capture_stdout = false,
+                  std::vector<std::string> launcher = {});
   ~cluster_process();  // SIGKILLs the whole group if still running
 
   // Waits for the primary's "listening on" line; returns the port (0 on timeout).

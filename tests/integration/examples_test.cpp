@@ -240,3 +240,27 @@ TEST_CASE("examples/cluster-messages in one process: no primary to message") {
   const int status = p.stop(SIGTERM, 5s);
   CHECK(WIFEXITED(status));
 }
+
+TEST_CASE("examples/operations in one process: hive's metrics, health and ready paths; metrics behind a token") {
+  ::setenv("METRICS_TOKEN", "s3cret", 1);  // the child inherits it
+  process p({hive::test::example_path("operations"), "--port", "0", "--workers", "0", "--host", "127.0.0.1",
+             "--metrics-path", "/metrics", "--health-path", "/healthz", "--ready-path", "/readyz"});
+  ::unsetenv("METRICS_TOKEN");
+  const auto line = p.wait_for_line("listening on", 5s);
+  REQUIRE(!line.empty());
+  const auto port = hive::test::port_in(line);
+  REQUIRE(port != 0);
+  CHECK(ask(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").body == "Hello, world!\n");
+  CHECK(ask(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  CHECK(ask(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  const auto m = ask(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(m.status == 200);
+  CHECK(m.body.find("hive_requests_total{worker=\"0\",method=\"GET\"} 3\n") != std::string::npos);
+  CHECK(ask(port, "GET /admin/metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == 401);
+  const auto mounted = ask(port, "GET /admin/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n");
+  CHECK(mounted.status == 200);
+  CHECK(mounted.body.find("# TYPE hive_request_duration_seconds histogram\n") != std::string::npos);
+  const int status = p.stop(SIGTERM, 5s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}

@@ -1,0 +1,92 @@
+#include "hive/filters/rate_limit.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+#include <string>
+
+#include "hive/shared_dict.hpp"
+
+namespace hive::filters {
+
+rate_limit_options rate_limit_options::parse(std::string_view spec) {
+  const auto slash = spec.find('/');
+  const std::string_view count = spec.substr(0, slash);
+  const std::string_view unit = slash == std::string_view::npos ? std::string_view{} : spec.substr(slash + 1);
+  std::uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+  rate_limit_options o;
+  if (ec != std::errc{} || end != count.data() + count.size() || n == 0) {
+    throw std::invalid_argument("rate limit '" + std::string(spec) + "': expected N/s, N/m or N/h with N >= 1 (100/s)");
+  }
+  if (unit == "s") {
+    o.per = std::chrono::seconds(1);
+  } else if (unit == "m") {
+    o.per = std::chrono::minutes(1);
+  } else if (unit == "h") {
+    o.per = std::chrono::hours(1);
+  } else {
+    throw std::invalid_argument("rate limit '" + std::string(spec) + "': the unit must be s, m or h (100/s)");
+  }
+  o.requests = n;
+  return o;
+}
+
+rate_limit::rate_limit(rate_limit_options o) : o_(std::move(o)) {
+  if (o_.requests == 0) throw std::invalid_argument("hive: rate_limit: requests must be at least 1");
+  if (o_.per < std::chrono::milliseconds(1)) throw std::invalid_argument("hive: rate_limit: per must be at least 1 ms");
+  if (o_.burst == 0) o_.burst = std::max<std::uint32_t>(1, o_.requests / 10);
+  interval_us_ = std::max<std::int64_t>(1, o_.per.count() * 1000 / o_.requests);
+  tolerance_us_ = interval_us_ * o_.burst;
+  dict_ = std::make_unique<shared_dict>(o_.dict_name, o_.memory_bytes);
+}
+
+rate_limit::~rate_limit() = default;
+
+namespace {
+std::int64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // the same clock in every worker
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+}  // namespace
+
+// GCRA: `tat` (theoretical arrival time) is when the key's bucket is full again. A request moves
+// it one interval on; it is allowed while tat - now <= burst × interval. The store has no
+// compare-and-swap, so every change is an atomic increment: after an idle spell (tat in the past)
+// a second increment brings tat up to now. Two workers doing that at once both add the gap, which
+// only errs towards refusing, once, after an idle spell.
+rate_limit::decision rate_limit::take(std::string_view key) {
+  const std::int64_t now = monotonic_us();
+  const std::string_view k = key.substr(0, shared_dict::max_key_bytes);
+  // Kept a minute past its last use at least (LRU eviction bounds the memory before that); an
+  // expired key starts afresh, which forgives at most one burst a minute.
+  constexpr auto keep = std::chrono::minutes(1);
+  auto tat = dict_->incr(k, interval_us_, now, keep);
+  if (!tat) return {};  // the store refused (a value that is no number): never block on it
+  if (tat.value < now + interval_us_) {  // idle since: the bucket refilled
+    const auto caught_up = dict_->incr(k, now + interval_us_ - tat.value, now, keep);
+    if (caught_up) tat = caught_up;
+  }
+  const std::int64_t ahead = tat.value - now;
+  if (ahead <= tolerance_us_) return {};
+  // Refused requests do not count: a client that keeps trying gets its share as time passes.
+  dict_->incr(k, -interval_us_, now, keep);
+  const std::int64_t wait_us = ahead - tolerance_us_;
+  return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000))};
+}
+
+hive::filter rate_limit::filter() {
+  hive::filter f;
+  f.before = [this](const request& req, response& res) {
+    const decision d = o_.key ? take(o_.key(req)) : take(req.client_address().ip());
+    if (d.allowed) return filter_result::next;
+    res.status(429).header("Retry-After", std::to_string(d.retry_after.count())).text("Too Many Requests\n");
+    return filter_result::answered;
+  };
+  return f;
+}
+
+}  // namespace hive::filters

@@ -1,0 +1,441 @@
+#include "ws/ws_session.hpp"
+
+#include <stdexcept>
+
+#include "util/log.hpp"
+#include "ws/topics.hpp"
+
+namespace hive::detail {
+
+namespace {
+
+// Frames are parsed straight out of the read, and whatever must outlive it is copied into the
+// message, so one buffer per worker thread serves every WebSocket connection.
+constexpr std::size_t ws_read_bytes = 64 * 1024;
+// Payloads up to this are copied into the output arena (one write with their head); larger
+// ones are referenced.
+constexpr std::size_t ws_copy_bytes = 16 * 1024;
+// A message buffer grown past this is given back once its message is delivered.
+constexpr std::size_t ws_keep_bytes = 64 * 1024;
+
+std::span<char> ws_read_buffer() {
+  thread_local std::unique_ptr<char[]> buf(new char[ws_read_bytes]);
+  return {buf.get(), ws_read_bytes};
+}
+
+}  // namespace
+
+ws_session::ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
+                       std::string protocol_name, const address* peer)
+    : route_(std::move(route)),
+      handle_(std::move(handle)),
+      protocol_name_(protocol_name.empty() ? nullptr : std::make_unique<std::string>(std::move(protocol_name))),
+      peer_(peer),
+      parser_(route_->settings.max_frame_bytes) {
+  handle_->s_ = this;
+}
+
+ws_session::~ws_session() {
+  // Normally peer_gone() did this; a connection torn down otherwise must not leave a dangling
+  // subscriber behind.
+  for (const auto& t : topics_) topic_remove(t, this);
+}
+
+// The application hears of the connection once the connection runs it (after the 101 is out),
+// before any of its messages.
+void ws_session::ensure_open() {
+  if (opened_) return;
+  opened_ = true;
+  if (!route_->open) return;
+  const bool was = busy_;
+  busy_ = true;
+  try {
+    route_->open(*handle_);
+  } catch (const std::exception& e) {
+    user_failed(e.what());
+  } catch (...) {
+    user_failed("an exception not derived from std::exception");
+  }
+  busy_ = was;
+}
+
+std::span<char> ws_session::prepare() {
+  ensure_open();
+  return ws_read_buffer();
+}
+
+void ws_session::commit(std::size_t n) {
+  ++progress_;
+  ping_sent_ = false;  // anything from the client shows it is alive
+  if (state_ != state::open && state_ != state::closing) return;
+  busy_ = true;
+  auto buf = ws_read_buffer();
+  parser_.feed(buf.data(), n, *this);
+  if (parser_.error() != frame_error::none) fail(close_code_for(parser_.error()));
+  busy_ = false;
+}
+
+bool ws_session::on_frame(const frame_header& h) {
+  frame_ = h;
+  frame_seen_ = 0;
+  if (is_control(h.op)) {
+    control_.clear();
+    return true;
+  }
+  if (h.op != ws_op::continuation) {
+    message_op_ = h.op == ws_op::text ? ws_opcode::text : ws_opcode::binary;
+    message_bytes_ = 0;
+    message_.clear();
+    utf8_.reset();
+    direct_ = false;
+  }
+  message_bytes_ += h.length;
+  if (message_bytes_ > route_->settings.max_message_bytes) {
+    fail(1009);
+    return false;
+  }
+  return true;
+}
+
+bool ws_session::on_payload(char* data, std::size_t n) {
+  const bool whole = frame_seen_ == 0 && n == frame_.length;
+  frame_seen_ += n;
+  if (is_control(frame_.op)) {
+    control_.append(data, n);  // the parser bounds it at 125
+    return true;
+  }
+  // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end.
+  if (message_op_ == ws_opcode::text && !utf8_.feed(data, n)) {
+    fail(1007);
+    return false;
+  }
+  if (state_ != state::open) return true;  // closing: read to the client's close, deliver nothing
+  // A whole message in one frame and one read: straight from the read buffer, no copy.
+  if (whole && frame_.fin && frame_.op != ws_op::continuation) {
+    if (message_op_ == ws_opcode::text && !utf8_.complete()) {
+      fail(1007);
+      return false;
+    }
+    direct_ = true;
+    deliver({data, n});
+    return state_ == state::open || state_ == state::closing;
+  }
+  message_.append(data, n);
+  return true;
+}
+
+bool ws_session::on_frame_end() {
+  if (is_control(frame_.op)) return handle_control();
+  if (!frame_.fin) return true;
+  if (direct_) {
+    direct_ = false;
+    return state_ == state::open || state_ == state::closing;
+  }
+  if (message_op_ == ws_opcode::text && !utf8_.complete()) {
+    fail(1007);  // the message ends inside a sequence
+    return false;
+  }
+  if (state_ == state::open) deliver(message_);
+  if (message_.capacity() > ws_keep_bytes) {
+    std::string().swap(message_);
+  } else {
+    message_.clear();
+  }
+  return state_ == state::open || state_ == state::closing;
+}
+
+bool ws_session::handle_control() {
+  const std::string_view payload(control_);
+  switch (frame_.op) {
+    case ws_op::ping:
+      if (state_ == state::open) control_frame(ws_op::pong, payload);  // §5.5.2: at once
+      return true;
+    case ws_op::pong:
+      return true;  // any frame clears the idle ping (commit)
+    case ws_op::close: {
+      std::uint16_t code = 1005;  // none received (§7.1.5)
+      std::string_view reason;
+      if (payload.size() == 1) {
+        fail(1002);
+        return false;
+      }
+      if (payload.size() >= 2) {
+        code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                          static_cast<unsigned char>(payload[1]));
+        reason = payload.substr(2);
+        if (!valid_close_code(code)) {
+          fail(1002);
+          return false;
+        }
+        if (!valid_utf8(reason.data(), reason.size())) {
+          fail(1007);
+          return false;
+        }
+      }
+      if (state_ == state::open) {
+        close_code_ = code;
+        close_reason_.assign(reason);
+        // §5.5.1: echo the status code; a close without one is answered with an empty one.
+        queue_close(code == 1005 ? 0 : code, {});
+      }
+      // Closing: this is the reply to ours; either way the server closes TCP first (§7.1.1).
+      state_ = state::closed;
+      return false;
+    }
+    default:
+      return true;
+  }
+}
+
+void ws_session::deliver(std::string_view message) {
+  if (!route_->message) return;
+  try {
+    route_->message(*handle_, message, message_op_);
+  } catch (const std::exception& e) {
+    user_failed(e.what());
+  } catch (...) {
+    user_failed("an exception not derived from std::exception");
+  }
+}
+
+void ws_session::user_failed(const char* what) {
+  warn("WebSocket handler threw: ", what, "; closing with 1011");
+  if (state_ == state::open) {
+    close_code_ = 1011;
+    queue_close(1011, {});
+    state_ = state::closing;
+  }
+}
+
+void ws_session::control_frame(ws_op op, std::string_view payload) {
+  char* p = out_.append_space(2 + payload.size());
+  p = write_frame_head(p, op, payload.size());
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+}
+
+void ws_session::queue_close(std::uint16_t code, std::string_view reason) {
+  char body[125];
+  std::size_t len = 0;
+  if (code != 0) {
+    body[0] = static_cast<char>(code >> 8);
+    body[1] = static_cast<char>(code & 0xFF);
+    len = 2 + std::min<std::size_t>(reason.size(), 123);
+    if (len > 2) std::memcpy(body + 2, reason.data(), len - 2);
+  }
+  control_frame(ws_op::close, {body, len});
+  ++progress_;  // a new deadline: close_timeout
+  poke();
+}
+
+// Fails the connection (§7.1.7): a close frame with `code`, then TCP close.
+void ws_session::fail(std::uint16_t code, std::string_view reason) {
+  if (state_ == state::open) {
+    queue_close(code, reason);
+    close_code_ = code;
+  }
+  if (state_ != state::gone) state_ = state::closed;
+}
+
+void ws_session::close(std::uint16_t code, std::string_view reason) {
+  if (!valid_close_code(code) || code == 1002) {
+    throw std::invalid_argument("hive: WebSocket close code " + std::to_string(code) +
+                                " cannot be sent; use 1000, 1001, 1003, 1007..1014 or 3000..4999");
+  }
+  if (reason.size() > 123 || !valid_utf8(reason.data(), reason.size())) {
+    throw std::invalid_argument("hive: a WebSocket close reason is at most 123 bytes of UTF-8");
+  }
+  if (state_ != state::open) return;
+  close_code_ = code;
+  close_reason_.assign(reason);
+  queue_close(code, reason);
+  state_ = state::closing;
+}
+
+bool ws_session::admit(std::size_t bytes) {
+  if (state_ != state::open) return false;
+  const std::size_t queued = out_.bytes();
+  if (queued == 0 || queued + bytes <= route_->settings.max_buffered_bytes) return true;
+  // A slow consumer: nothing more can reach it, not even a close frame. Let it go.
+  out_.clear();
+  close_code_ = 1006;
+  close_reason_ = "slow consumer: send buffer limit";
+  state_ = state::closed;
+  poke();
+  return false;
+}
+
+ws_send ws_session::after_send() {
+  poke();
+  if (out_.bytes() <= route_->settings.max_backpressure_bytes) return ws_send::sent;
+  want_drain_ = true;
+  return ws_send::buffered;
+}
+
+ws_send ws_session::send(std::string_view message, ws_opcode op) {
+  const auto wop = op == ws_opcode::text ? ws_op::text : ws_op::binary;
+  const std::size_t head = frame_head_size(message.size());
+  if (!admit(head + message.size())) return ws_send::dropped;
+  if (message.size() <= ws_copy_bytes) {
+    char* p = out_.append_space(head + message.size());
+    p = write_frame_head(p, wop, message.size());
+    if (!message.empty()) std::memcpy(p, message.data(), message.size());
+  } else {
+    write_frame_head(out_.append_space(head), wop, message.size());
+    auto copy = std::make_shared<const std::string>(message);
+    out_.append_view(*copy, copy);
+  }
+  return after_send();
+}
+
+ws_send ws_session::send_frame(const std::shared_ptr<const std::string>& frame) {
+  if (!admit(frame->size())) return ws_send::dropped;
+  out_.append_view(*frame, frame);
+  return after_send();
+}
+
+void ws_session::on_eof() {
+  // The client closed TCP: after the close handshake that is the end; before it, abnormal.
+  if (state_ == state::open || state_ == state::closing) {
+    if (state_ == state::open) {
+      close_code_ = 1006;
+      close_reason_.clear();
+    }
+    out_.clear();
+    state_ = state::closed;
+  }
+}
+
+void ws_session::peer_gone() {
+  if (state_ == state::gone) return;
+  state_ = state::gone;
+  for (const auto& t : topics_) topic_remove(t, this);
+  topics_.clear();
+  if (!opened_ || !route_->close) return;
+  busy_ = true;  // sends from the close callback are dropped; nothing must wake a closed connection
+  try {
+    route_->close(*handle_, close_code_, close_reason_);
+  } catch (const std::exception& e) {
+    warn("WebSocket close handler threw: ", e.what());
+  } catch (...) {
+    warn("WebSocket close handler threw");
+  }
+}
+
+output_queue* ws_session::output() {
+  ensure_open();
+  return out_.empty() ? nullptr : &out_;
+}
+
+void ws_session::consume(std::size_t n) {
+  out_.consume(n);
+  // All written: an idle WebSocket keeps nothing but its state. The arena (4 KiB at least) goes
+  // back to malloc, since, unlike HTTP's buffers, it has no pool to return to.
+  if (out_.empty()) out_.release();
+  if (!want_drain_ || out_.bytes() > route_->settings.max_backpressure_bytes) return;
+  want_drain_ = false;
+  if (state_ != state::open || !route_->drain) return;
+  busy_ = true;
+  try {
+    route_->drain(*handle_);
+  } catch (const std::exception& e) {
+    user_failed(e.what());
+  } catch (...) {
+    user_failed("an exception not derived from std::exception");
+  }
+  busy_ = false;
+}
+
+protocol::next ws_session::step() const {
+  return state_ == state::open || state_ == state::closing ? next::read : next::close;
+}
+
+protocol::timer ws_session::read_timer() const {
+  if (state_ == state::open && !ping_sent_ && route_->settings.idle_timeout.count() == 0) return timer::none;
+  return timer::custom;
+}
+
+std::chrono::milliseconds ws_session::custom_timeout() const {
+  if (state_ == state::closing) return route_->settings.close_timeout;
+  if (ping_sent_) return route_->settings.pong_timeout;
+  return route_->settings.idle_timeout;
+}
+
+void ws_session::timeout() {
+  switch (state_) {
+    case state::open:
+      if (!ping_sent_ && route_->settings.send_pings) {
+        control_frame(ws_op::ping, {});
+        ping_sent_ = true;
+        ++progress_;  // the pong deadline
+        return;
+      }
+      close_code_ = 1006;
+      close_reason_ = "idle timeout";
+      state_ = state::closed;
+      return;
+    case state::closing:
+      state_ = state::closed;  // no reply in time: close anyway (§7.1.1)
+      return;
+    case state::closed:
+    case state::gone:
+      return;
+  }
+}
+
+// Graceful stop or reload: going away (1001), then the close handshake under close_timeout.
+void ws_session::drain() {
+  if (state_ != state::open) return;
+  close_code_ = 1001;
+  queue_close(1001, "server going away");
+  state_ = state::closing;
+  wake();
+}
+
+void ws_session::release_if_idle() {
+  out_.release();
+  if (message_.empty() && message_.capacity() > 0 && !parser_.in_message()) std::string().swap(message_);
+}
+
+held_bytes ws_session::held() const { return {message_.capacity(), out_.arena_used()}; }
+
+bool ws_session::subscribe(std::string_view topic) {
+  if (subscribed(topic) || state_ == state::gone) return false;
+  topics_.emplace_back(topic);
+  topic_add(topic, this);
+  return true;
+}
+
+bool ws_session::unsubscribe(std::string_view topic) {
+  for (auto it = topics_.begin(); it != topics_.end(); ++it) {
+    if (*it != topic) continue;
+    topic_remove(topic, this);
+    topics_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+bool ws_session::subscribed(std::string_view topic) const {
+  for (const auto& t : topics_) {
+    if (t == topic) return true;
+  }
+  return false;
+}
+
+}  // namespace hive::detail
+
+namespace hive {
+
+ws_send websocket_base::send(std::string_view message, ws_opcode op) { return s_->send(message, op); }
+void websocket_base::close(std::uint16_t code, std::string_view reason) { s_->close(code, reason); }
+bool websocket_base::subscribe(std::string_view topic) { return s_->subscribe(topic); }
+bool websocket_base::unsubscribe(std::string_view topic) { return s_->unsubscribe(topic); }
+bool websocket_base::subscribed(std::string_view topic) const { return s_->subscribed(topic); }
+bool websocket_base::publish(std::string_view topic, std::string_view message, ws_opcode op) {
+  return ws_publish(topic, message, op);
+}
+std::size_t websocket_base::buffered_bytes() const { return s_->buffered_bytes(); }
+std::string_view websocket_base::protocol() const { return s_->protocol_name(); }
+const address& websocket_base::remote_address() const { return s_->remote(); }
+
+}  // namespace hive

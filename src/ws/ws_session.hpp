@@ -1,0 +1,107 @@
+// A WebSocket connection after `101` (RFC 6455): the protocol the connection runs once the HTTP
+// session hands it over. Frames are parsed as they arrive (payload unmasked in place in the
+// worker's shared read buffer, so an idle connection holds no input memory), messages go to the
+// route's callbacks, and what the application sends waits in an output queue bounded by the
+// route's limits.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/websocket.hpp"
+#include "net/output_queue.hpp"
+#include "net/protocol.hpp"
+#include "ws/frame_parser.hpp"
+#include "ws/utf8.hpp"
+
+namespace hive::detail {
+
+class ws_session final : public protocol {
+ public:
+  ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
+             std::string protocol_name, const address* peer);
+  ~ws_session() override;
+
+  // protocol
+  std::span<char> prepare() override;
+  void commit(std::size_t n) override;
+  void on_eof() override;
+  void peer_gone() override;
+  output_queue* output() override;
+  void consume(std::size_t n) override;
+  next step() const override;
+  timer read_timer() const override;
+  std::chrono::milliseconds custom_timeout() const override;
+  std::uint64_t progress() const override { return progress_; }
+  void timeout() override;
+  void drain() override;
+  void release_if_idle() override;
+  held_bytes held() const override;
+
+  // websocket_base's calls.
+  ws_send send(std::string_view message, ws_opcode op);
+  // A frame built once for many connections (a publish).
+  ws_send send_frame(const std::shared_ptr<const std::string>& frame);
+  void close(std::uint16_t code, std::string_view reason);
+  bool subscribe(std::string_view topic);
+  bool unsubscribe(std::string_view topic);
+  bool subscribed(std::string_view topic) const;
+  std::size_t buffered_bytes() const { return out_.bytes(); }
+  std::string_view protocol_name() const { return protocol_name_ ? std::string_view(*protocol_name_) : std::string_view(); }
+  const address& remote() const { return *peer_; }
+
+  // The frame parser's handler.
+  bool on_frame(const frame_header& h);
+  bool on_payload(char* data, std::size_t n);
+  bool on_frame_end();
+
+ private:
+  enum class state : std::uint8_t {
+    open,     // messages both ways
+    closing,  // our close frame is queued: waiting for the client's (close_timeout)
+    closed,   // done: close the TCP connection once the output is written
+    gone,     // the connection is closed; the close callback ran
+  };
+
+  void ensure_open();
+  bool handle_control();
+  void deliver(std::string_view message);
+  // Sends a close frame with `code` (0: an empty one) and stops reading frames.
+  void queue_close(std::uint16_t code, std::string_view reason);
+  void fail(std::uint16_t code, std::string_view reason = {});
+  bool admit(std::size_t bytes);  // room for `bytes` more? Closes a slow consumer if not.
+  ws_send after_send();
+  void control_frame(ws_op op, std::string_view payload);
+  void user_failed(const char* what);
+  void poke() {
+    if (!busy_) wake();
+  }
+
+  std::shared_ptr<const ws_route> route_;
+  std::unique_ptr<websocket_base> handle_;
+  std::unique_ptr<std::string> protocol_name_;  // rare: kept out of line
+  const address* peer_;
+  frame_parser parser_;
+  utf8_validator utf8_;
+  output_queue out_;
+  std::string message_;           // a message arriving in several frames or reads
+  std::vector<std::string> topics_;
+  std::uint64_t progress_ = 0;
+  std::uint64_t message_bytes_ = 0;  // of the message in progress
+  std::uint64_t frame_seen_ = 0;     // payload bytes of the current frame so far
+  frame_header frame_;
+  ws_opcode message_op_ = ws_opcode::text;
+  state state_ = state::open;
+  bool opened_ = false;
+  bool busy_ = false;          // inside a call from the connection: it will write what we queue
+  bool direct_ = false;        // the current message was delivered straight from the read buffer
+  bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
+  bool want_drain_ = false;    // a send said `buffered`
+  std::string control_;  // a control frame's payload (≤ 125 bytes)
+  std::uint16_t close_code_ = 1006;
+  std::string close_reason_;
+};
+
+}  // namespace hive::detail

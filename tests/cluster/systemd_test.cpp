@@ -1,0 +1,229 @@
+// systemd integration without systemd: a Unix datagram socket stands in for NOTIFY_SOCKET,
+// systemd-socket-activate passes the listener, systemd-analyze checks deploy/'s units.
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "cluster_test_util.hpp"
+
+using namespace hive::test;
+
+namespace systemd_test {
+
+// A bound AF_UNIX datagram socket in a fresh temporary directory.
+class notify_socket {
+ public:
+  notify_socket() {
+    char tmpl[] = "/tmp/hive-notify-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/notify";
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~notify_socket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  // The next datagram, or "" after `timeout`.
+  std::string next(std::chrono::milliseconds timeout = 10s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return {};
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }
+  // Datagrams until one containing `what` (skipping WATCHDOG=1 unless that is asked for).
+  std::string until(const std::string& what, std::chrono::milliseconds timeout = 10s) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      const std::string d = next(std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()));
+      if (d.empty()) return {};
+      seen.push_back(d);
+      if (d.find(what) != std::string::npos) return d;
+    }
+    return {};
+  }
+  std::vector<std::string> seen;
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;
+};
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string source_dir() {
+  const char* d = std::getenv("HIVE_SOURCE_DIR");
+  return d != nullptr ? d : "";
+}
+
+}  // namespace systemd_test
+
+using namespace systemd_test;
+
+TEST_CASE("sd_notify: READY=1 once every slot listens, RELOADING=1 then READY=1, WATCHDOG=1, STOPPING=1") {
+  notify_socket ns;
+  cluster_process c(fixture_args(), {"NOTIFY_SOCKET=" + ns.path(), "WATCHDOG_USEC=200000"});
+  const std::string ready = ns.until("READY=1");
+  REQUIRE(!ready.empty());
+  CHECK(ready.find("STATUS=serving on port") != std::string::npos);
+  CHECK(c.count("worker for slot 0 listening") + c.count("worker for slot 1 listening") == 2);
+  CHECK(!ns.until("WATCHDOG=1", 2s).empty());
+
+  c.signal(SIGHUP);
+  const std::string reloading = ns.until("RELOADING=1");
+  REQUIRE(!reloading.empty());
+  CHECK(reloading.find("MONOTONIC_USEC=") != std::string::npos);
+  const std::string reloaded = ns.until("READY=1");
+  REQUIRE(!reloaded.empty());
+  CHECK(c.wait_for("reload done", 1s));  // READY=1 came after the reload, not before
+
+  c.signal(SIGTERM);
+  CHECK(!ns.until("STOPPING=1").empty());
+  CHECK(c.wait_exit() == 0);
+  // The workers never spoke for the service: they did not inherit NOTIFY_SOCKET.
+  int readies = 0;
+  for (const auto& d : ns.seen) readies += d.find("READY=1") != std::string::npos && d.find("RELOADING") == std::string::npos;
+  CHECK(readies == 2);
+}
+
+TEST_CASE("socket activation: systemd-socket-activate's listener is adopted and shared by the workers") {
+  if (::access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+    MESSAGE("systemd-socket-activate not installed (Debian systemd): skipped");
+    return;
+  }
+  const std::uint16_t port = free_port();
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  // --port 1 would fail to bind: proof the fixture did not bind anything itself.
+  cluster_process c(fixture_args({"--port", "1"}), {}, false,
+                    {"/usr/bin/systemd-socket-activate", "-l", addr, "--fdname=web"});
+  // systemd-socket-activate execs the program when the first connection arrives: that one
+  // waits in the socket's queue and is answered by a worker once hive has adopted the socket.
+  REQUIRE(c.wait_for("Listening on " + addr));
+  const who first = who_answered(http_get(port, "/pid", 10s));
+  CHECK(first.slot >= 0);
+  REQUIRE(c.wait_for("adopted the socket-activated listener 'web' on port " + std::to_string(port)));
+  REQUIRE(c.wait_listening() == port);
+  std::set<int> slots;
+  for (int i = 0; i < 60 && slots.size() < 2; ++i) {
+    const who w = who_answered(http_get(port, "/pid"));
+    CHECK(w.slot >= 0);
+    slots.insert(w.slot);
+  }
+  CHECK(slots.size() == 2);  // one accept queue, both workers take from it
+  c.signal(SIGTERM);
+  CHECK(c.wait_exit() == 0);
+}
+
+TEST_CASE("deploy/hive.service and hive.socket pass systemd-analyze verify") {
+  if (::access("/usr/bin/systemd-analyze", X_OK) != 0 || source_dir().empty()) {
+    MESSAGE("systemd-analyze or HIVE_SOURCE_DIR missing: skipped");
+    return;
+  }
+  // verify wants the ExecStart binary to exist: a copy of the units pointing at /bin/true.
+  char tmpl[] = "/tmp/hive-units-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const std::string cmd = "set -e; cd " + dir + "; for u in hive.service hive.socket; do sed "
+                          "'s|^ExecStart=[^ ]*|ExecStart=/bin/true|' " + source_dir() +
+                          "/deploy/$u > $u; done; systemd-analyze verify --man=no ./hive.socket ./hive.service 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string said;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) said += buf;
+  const int st = ::pclose(p);
+  std::system(("rm -rf " + dir).c_str());
+  CHECK_MESSAGE(said.empty(), said);
+  CHECK(st == 0);
+}
+
+namespace systemd_test {
+
+// "Uid:\t0\t0\t0\t0" → "0 0 0 0"
+std::string status_line(int pid, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.starts_with(key + ":")) {
+      std::string v = line.substr(key.size() + 1);
+      for (auto& ch : v) ch = ch == '\t' ? ' ' : ch;
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      while (!v.empty() && v.back() == ' ') v.pop_back();
+      return v;
+    }
+  }
+  return {};
+}
+
+}  // namespace systemd_test
+
+TEST_CASE("--user nobody: the workers run as nobody (ids and groups), the primary keeps its own") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: privilege drop not tested");
+    return;
+  }
+  // Port 80 when nothing holds it here: the primary binds it as root, the workers serve it as
+  // nobody. (Otherwise any port; the drop is the same.)
+  std::string want = "0";
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(80);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) want = "80";
+    ::close(fd);
+  }
+  cluster_process c(fixture_args({"--user", "nobody", "--port", want}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  if (want == "80") CHECK(port == 80);
+  else MESSAGE("port 80 is taken here: tested on port " << port);
+  const auto pids = pids_by_slot(port);
+  REQUIRE(pids.size() == 2);
+  for (const auto& [slot, pid] : pids) {
+    CHECK(status_line(pid, "Uid") == "65534 65534 65534 65534");
+    CHECK(status_line(pid, "Gid") == "65534 65534 65534 65534");
+    CHECK(status_line(pid, "Groups") == "65534");
+  }
+  CHECK(status_line(c.pid(), "Uid") == "0 0 0 0");
+  CHECK(c.count("workers run as root") == 0);
+}
+
+TEST_CASE("--user: an unknown user is refused before anything starts; root without it is warned") {
+  cluster_process bad(fixture_args({"--user", "no-such-user-hive"}));
+  CHECK(bad.wait_exit() == 2);
+  CHECK(bad.wait_for("--user no-such-user-hive: no such user", 2s));
+  CHECK(bad.count("started worker") == 0);
+  if (::geteuid() == 0) {
+    cluster_process c(fixture_args());
+    REQUIRE(c.wait_listening() != 0);
+    CHECK(c.count("workers run as root; pass --user") == 1);
+  }
+}
