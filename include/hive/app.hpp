@@ -21,6 +21,7 @@
 #include "hive/filter.hpp"
 #include "hive/route_group.hpp"
 #include "hive/router.hpp"
+#include "hive/static_files.hpp"
 
 namespace hive {
 
@@ -66,6 +67,10 @@ class app {
   route_group group(std::string_view prefix);
   // Who writes the body of hive's error answers (default: the reason phrase as text).
   app& on_error(error_handler h);
+  // Serves the files under directory `root` at `prefix` ("/assets"; "" or "/" for the whole
+  // site) with GET and HEAD; see static_files.hpp. Throws std::invalid_argument when `root` is
+  // not a directory that can be opened.
+  app& static_files(std::string_view prefix, const std::string& root, const static_options& o = {});
 
   const hive::router& router() const { return router_; }
   // The largest route_options::max_body of any route (0: none has one).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "hive/app.hpp"
+#include "hive/body_reader.hpp"
 #include "hive/cluster.hpp"
 #include "hive/event_stream.hpp"
 #include "hive/filter.hpp"
@@ -18,6 +19,7 @@
 #include "hive/metrics.hpp"
 #include "hive/metric.hpp"
 #include "hive/shared_dict.hpp"
+#include "hive/static_files.hpp"
 #include "hive/worker.hpp"
 #include "hive/websocket.hpp"
 

@@ -13,11 +13,14 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "hive/body_reader.hpp"
+
 namespace hive {
 
 namespace detail {
 struct request_builder;
 struct request_scratch;
+struct response_link;
 class cidr_set;
 }  // namespace detail
 
@@ -66,6 +69,10 @@ class request {
   std::span<const route_param> params() const { return params_; }
 
   std::string_view body() const { return body_; }
+  // The body as it arrives, for a route added with route_options::stream_body (body() is empty
+  // there): see body_reader.hpp. Call it from the handler; the same reader each time. Throws
+  // std::logic_error on a route that does not stream its body.
+  hive::body_reader body_reader() const;
   // The body parsed as JSON. Throws hive::http_error(400) — answered as 400 with the reason —
   // when the Content-Type is not application/json (or +json), the body is not valid JSON, or it
   // nests arrays and objects more than 512 deep (copying such a value would exhaust the stack).
@@ -92,6 +99,7 @@ class request {
   const address* remote_ = &no_address_;
   const detail::cidr_set* trusted_ = nullptr;
   detail::request_scratch* scratch_ = nullptr;  // where query() decodes
+  detail::response_link* link_ = nullptr;       // body_reader()'s way to the connection
   static const address no_address_;
   std::optional<std::string_view> find_pair(std::string_view pairs, std::string_view name,
                                             std::size_t scratch_offset) const;

@@ -36,6 +36,10 @@ struct route_options {
   // the head when Content-Length says so (before any body byte is read, and instead of
   // `100 Continue`). A body is held in memory whole: keep options::max_worker_input_bytes above it.
   std::size_t max_body = 0;
+  // The handler runs when the head is complete and takes the body as it arrives through
+  // req.body_reader() (body_reader.hpp) instead of finding it whole in req.body(); give the
+  // route a max_body for large uploads.
+  bool stream_body = false;
 };
 
 class router {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "app/body_state.hpp"
 #include "app/access_log.hpp"
 #include "app/route_entry.hpp"
 #include "app/route_match.hpp"
@@ -99,6 +100,7 @@ bool app_dispatcher::route(std::string_view method, std::string_view path, route
   r.scratch.reserve(path.size());  // parameter views point into it: it must not reallocate
   find_route(app_.router(), method, path, r);
   r.max_body = r.entry != nullptr ? r.entry->max_body : 0;  // the session reads it only if some route has one
+  if (r.entry != nullptr && r.entry->stream_body) [[unlikely]] r.stream_body = true;
   if (route_extras_) [[unlikely]] {
     if (app_.any_filter_) {
       r.scope = r.entry != nullptr ? r.entry->scope : scope_of_path(app_.groups_, app_.root_.get(), path);
@@ -130,6 +132,7 @@ void app_dispatcher::set_ops_paths(const options& o, const bool* draining) {
   else if (!ready_path_.empty() && path == ready_path_) h = &ready_h_;
   if (h == nullptr) return false;
   r.entry = nullptr;
+  r.max_body = 0;
   r.scope = &ops_scope_;
   if (method == "GET" || method == "HEAD") {
     r.target = h;
@@ -142,9 +145,11 @@ void app_dispatcher::set_ops_paths(const options& o, const bool* draining) {
   return true;
 }
 
-// No route of an app streams its request body yet (routes that do arrive with streamed bodies,
-// issue #9): route() never sets stream_body, so nothing calls this.
-void app_dispatcher::body_data(route_state&, std::string_view) {}
+// A route with route_options::stream_body: its reader takes the bytes (a handler that never
+// asked for one lets them go).
+bool app_dispatcher::body_data(route_state& r, std::string_view bytes) {
+  return r.body == nullptr || r.body->deliver(bytes);
+}
 
 // A WebSocket route (app::ws) switches a valid handshake; any other upgrade request is answered
 // by its handler as any other, and the connection closes after it.

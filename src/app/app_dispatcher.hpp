@@ -26,7 +26,7 @@ class app_dispatcher final : public dispatcher {
   void set_ops_paths(const options& o, const bool* draining);
 
   bool route(std::string_view method, std::string_view path, route_state& r) const override;
-  void body_data(route_state& r, std::string_view bytes) override;
+  bool body_data(route_state& r, std::string_view bytes) override;
   std::unique_ptr<protocol> upgrade(const request& req, response& res, const route_state& r) override;
   void handle(const request& req, response& res, const route_state& r) const override;
   void hive_answer(int status, const route_state* r, response& res) const override;

@@ -20,6 +20,7 @@ namespace hive::detail {
 class protocol;
 struct route_entry;
 struct filter_scope;
+struct body_state;
 
 // Where the route of the request in progress is kept (in the connection's pooled memory).
 struct route_state {
@@ -35,6 +36,8 @@ struct route_state {
   // Set by route(): the body goes to dispatcher::body_data as it arrives instead of being
   // buffered for request::body().
   bool stream_body = false;
+  // The body's reader while a streamed body arrives (the session's; see app/body_state.hpp).
+  std::shared_ptr<body_state> body;
   // Set by dispatcher::head: the head filters ran (a message without a body has no head event,
   // so handle() runs them itself when this is still false). Reset by route().
   mutable bool heads_ran = false;
@@ -66,8 +69,8 @@ class dispatcher {
   // inviting with 100 Continue).
   virtual bool route(std::string_view method, std::string_view path, route_state& r) const = 0;
   // Body bytes of a message whose route asked for them as they arrive (stream_body), in order.
-  // Must not throw.
-  virtual void body_data(route_state& r, std::string_view bytes) = 0;
+  // Must not throw. False: parse no further for now (the consumer paused, or wants no more).
+  virtual bool body_data(route_state& r, std::string_view bytes) = 0;
   // An upgrade request (`Upgrade` with `Connection: upgrade`) is complete. To switch, add the
   // 101's fields to `res` and return the protocol that takes the connection once the 101 is
   // written; it is fed the bytes read past the request. Null: handle() answers the request as

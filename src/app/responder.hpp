@@ -12,6 +12,7 @@
 namespace hive::detail {
 
 struct stream_state;
+struct body_state;
 
 // The connection side of defer() and stream(), implemented by hive's HTTP session.
 class responder {
@@ -24,6 +25,11 @@ class responder {
   virtual bool stream_write(std::string_view part) = 0;
   // `complete`: end() was called; otherwise the last handle was dropped (the body is cut).
   virtual void stream_end(bool complete) = 0;
+  // request::body_reader(): the body's reader (one per request); null when the route does not
+  // stream its body or the handler has returned.
+  virtual std::shared_ptr<body_state> make_body_reader() = 0;
+  // A paused reader resumed: parse the body again, from the loop.
+  virtual void body_resume() = 0;
 
  protected:
   ~responder() = default;

@@ -23,6 +23,7 @@ struct route_entry {
   std::vector<filter> filters;  // the route's own
   const filter_scope* scope = nullptr;
   std::size_t max_body = 0;  // route_options::max_body (0: the server's)
+  bool stream_body = false;  // route_options::stream_body
 };
 
 }  // namespace hive::detail

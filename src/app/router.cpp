@@ -161,7 +161,8 @@ void router::add(std::string_view method, std::string_view pattern, handler h, r
                                 " is defined twice");
   }
   n->methods.emplace_back(std::string(method),
-                          detail::route_entry{std::move(h), std::move(opts.filters), scope, opts.max_body});
+                          detail::route_entry{std::move(h), std::move(opts.filters), scope, opts.max_body,
+                                               opts.stream_body});
 }
 
 namespace detail {

@@ -77,6 +77,11 @@ request_parser::result request_parser::execute(input_buffer& in, conn_buffers& b
       } else {
         llhttp_resume_after_upgrade(&parser_);
       }
+      if (body_paused_) {
+        body_paused_ = false;
+        if (parsed_ > from) last_byte_ = base[parsed_ - 1];
+        return result::body_paused;
+      }
       // What the pause was for: the head (on_headers_complete leaves the parser at the body) or
       // the message's end (on_message_complete leaves it between messages).
       if (part_ == part::body) {
@@ -352,7 +357,10 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   s.body_seen_ += len;
   if (s.body_seen_ > s.body_limit_) return s.fail(error::body_too_large);
   if (s.b_->route.stream_body) {
-    s.b_->body_to->body_data(s.b_->route, {at, len});
+    if (!s.b_->body_to->body_data(s.b_->route, {at, len})) {
+      s.body_paused_ = true;
+      return HPE_PAUSED;
+    }
   } else {
     s.b_->body.append(at, len);
   }

@@ -49,6 +49,7 @@ class request_parser {
     need_more,   // every byte consumed, the message (if any) is incomplete
     head_done,   // the head of a message is complete: decide on 100-continue, routing
     message_done,// a whole message is parsed; `parsed()` is where the next one starts
+    body_paused, // the body's consumer paused (dispatcher::body_data said so): resume later
     error,       // framing error: `error()` says which; nothing after it may be parsed
   };
 
@@ -78,6 +79,7 @@ class request_parser {
   bool expects_continue() const { return expect_continue_; }
   bool has_body() const { return has_body_; }
   std::uint64_t content_length() const { return content_length_; }  // when !chunked
+  std::uint64_t body_seen() const { return body_seen_; }
   bool chunked() const { return chunked_; }
   // The current message's body limit from now on (its route's), in place of max_body_bytes.
   void set_body_limit(std::size_t bytes) { body_limit_ = bytes; }
@@ -163,6 +165,7 @@ class request_parser {
   std::size_t field_bytes_ = 0;      // the current field name's length so far
   std::size_t ext_part_bytes_ = 0;   // the current chunk extension name's or value's length
   std::size_t chunk_meta_bytes_ = 0; // chunk extension and trailer bytes in this message
+  bool body_paused_ = false;         // on_body paused llhttp for the body's consumer
   char last_byte_ = 0;               // the last byte an earlier execute() consumed
   std::uint64_t messages_begun_ = 0;
   std::string_view method_;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "app/route_entry.hpp"
 #include "app/stream_state.hpp"
 #include "http/date_cache.hpp"
 #include "http/serializer.hpp"
@@ -48,6 +49,7 @@ struct request_builder {
     r.remote_ = peer != nullptr ? peer : &request::no_address_;  // never another connection's
     r.trusted_ = trusted;
     r.scratch_ = &b.scratch;
+    r.link_ = &b.link;
   }
   static void build(request& r, const request_parser& p, const input_buffer& in, conn_buffers& b,
                     std::string_view path, std::string_view query) {
@@ -95,6 +97,7 @@ void session::release_all() {
   if (!b_) return;
   if (auto s = b_->deferred.lock()) s->abandon();
   if (auto s = b_->stream.lock()) s->abandon();
+  if (auto body = std::move(b_->route.body)) body->finish(false);
   b_->successor.reset();  // closed while switching: nobody takes over
   give_buffers();
 }
@@ -149,6 +152,10 @@ void session::on_eof() {
       // Complete requests are still answered; a half-sent one never completes. step() closes
       // once the answers so far are written.
       break;
+    case state::receiving:
+      // The body will never be complete.
+      peer_gone();
+      break;
     case state::awaiting:
     case state::streaming:
       // Nothing complete waits behind the held response: nobody will read it (RFC 9112 §9.6
@@ -168,6 +175,7 @@ void session::peer_gone() {
   const bool streamed = state_ == state::streaming;
   state_ = state::closing;
   if (!b_) return;
+  if (auto body = std::move(b_->route.body)) body->finish(false);
   if (auto s = b_->deferred.lock()) s->abandon();  // pending() is false from now on
   b_->deferred.reset();
   if (auto s = b_->stream.lock()) s->abandon();
@@ -196,6 +204,10 @@ protocol::next session::step() const {
     case state::awaiting:
     case state::streaming:
       return accepts_held_input() ? next::hold : next::wait;
+    case state::receiving:
+      // Paused: the consumer has not taken the last piece, so nothing more is read.
+      if (eof_) return next::close;
+      return body_paused() ? next::wait : next::read;
     case state::dispatching:
       return next::wait;
     case state::switching:
@@ -210,6 +222,7 @@ protocol::next session::step() const {
 }
 
 protocol::timer session::read_timer() const {
+  if (state_ == state::receiving) return timer::body;  // restarted by progress()
   if (state_ != state::reading) return timer::none;
   switch (parser_phase()) {
     case request_parser::state::head: return timer::head;
@@ -220,7 +233,7 @@ protocol::timer session::read_timer() const {
 }
 
 void session::resume() {
-  if (state_ == state::reading) process();
+  if (state_ == state::reading || state_ == state::receiving) process();
 }
 
 void session::process() {
@@ -228,8 +241,8 @@ void session::process() {
     release_if_idle();
     return;
   }
-  while (state_ == state::reading && parsed_ < in_.len &&
-         (!b_ || b_->out.bytes() < max_queued_output)) {
+  while ((state_ == state::reading || (state_ == state::receiving && !body_paused())) &&
+         parsed_ < in_.len && (!b_ || b_->out.bytes() < max_queued_output)) {
     conn_buffers& b = buffers();
     if (b.parser.phase() == request_parser::state::idle) {
       b.message_bytes = 0;
@@ -241,6 +254,7 @@ void session::process() {
     b_->message_bytes += parsed_ - before;
     switch (r) {
       case request_parser::result::need_more: break;
+      case request_parser::result::body_paused: break;
       case request_parser::result::head_done: route_head(); continue;
       case request_parser::result::message_done: handle_message(); continue;
       case request_parser::result::error: reject(b_->parser.failure()); continue;
@@ -280,26 +294,22 @@ void session::start_response() {
                          {target + b.query.off, b.query.len});
 }
 
+void session::build_request_elsewhere() { build_request(); }
+
 void session::route_head() {
   start_response();
   if (cfg_.limits.max_route_body_bytes != 0) [[unlikely]] {
     if (!route_body_limit()) return;
   }
+  if (b_->route.stream_body) [[unlikely]] {
+    begin_body();
+    return;
+  }
   const bool expect = b_->parser.expects_continue();
   if (!expect && !dispatcher_.filters_at_head()) return;
   // Views into the head as it is now: handle_message builds the request again once the body is in.
   build_request();
-  if (dispatcher_.filters_at_head()) {
-    b_->res.reset();
-    b_->link.owner = nullptr;  // a head filter answers at once: defer() and stream() throw
-    const bool answered = dispatcher_.head(b_->req, b_->res, b_->route);
-    b_->link.owner = this;
-    if (answered) {
-      answer_at_head(origin::handler);
-      return;
-    }
-    head_passed_ = true;
-  }
+  if (head_filters_answered()) return;
   if (!expect) return;
   if (b_->route.target == nullptr) {
     // Do not invite a body nobody will read: answer now and close (RFC 9110 §10.1.1).
@@ -325,6 +335,22 @@ void session::route_head() {
   return false;
 }
 
+// Filters that run at the head (views into the head must be built). True: one answered, and
+// the answer is queued.
+bool session::head_filters_answered() {
+  if (!dispatcher_.filters_at_head()) return false;
+  b_->res.reset();
+  b_->link.owner = nullptr;  // a head filter answers at once: defer() and stream() throw
+  const bool answered = dispatcher_.head(b_->req, b_->res, b_->route);
+  b_->link.owner = this;
+  if (answered) {
+    answer_at_head(origin::handler);
+    return true;
+  }
+  head_passed_ = true;  // dispatch() keeps the headers they set
+  return false;
+}
+
 // An answer decided at head time: the body is never read, so the connection closes after it.
 void session::answer_at_head(origin by) {
   framing_ = {false, b_->parser.method() == "HEAD", false, false};
@@ -336,16 +362,21 @@ void session::answer_at_head(origin by) {
 
 void session::handle_message() {
   if (!routed_) start_response();
+  if (b_->route.stream_body) [[unlikely]] {
+    streamed_message_done();
+    return;
+  }
   routed_ = false;
   // Built now, not at head_done: reading the body may have moved the head in the buffer.
   build_request();
   dispatch();
 }
 
+template <bool body_unread>
 void session::dispatch() {
   auto& b = *b_;
   const bool upgrade = b.parser.upgrade_or_connect();
-  framing_.keep_alive = b.parser.keep_alive() && !upgrade;
+  framing_.keep_alive = b.parser.keep_alive() && !upgrade && !body_unread;
   framing_.head_request = b.parser.method() == "HEAD";
   framing_.http10 = b.parser.minor() == 0;
   if (!head_passed_) b.res.reset();
@@ -353,7 +384,7 @@ void session::dispatch() {
   b.record_target = b.req.target();
   answer_ = answer::direct;
   state_ = state::dispatching;
-  if (upgrade && try_upgrade()) return;
+  if (!body_unread && upgrade && try_upgrade()) return;
   try {
     dispatcher_.handle(b.req, b.res, b.route);
   } catch (const std::exception& e) {
@@ -376,6 +407,9 @@ void session::dispatch() {
       return;
   }
 }
+
+template void session::dispatch<false>();
+template void session::dispatch<true>();
 
 // The response outlives the handler's call while the connection keeps reading, which may move
 // or overwrite the request's bytes: the finished record keeps copies of what it names.
@@ -523,6 +557,7 @@ void session::finish_response(origin by) {
 }
 
 void session::reject(error e) {
+  if (state_ == state::receiving) [[unlikely]] cut_body();
   auto& b = buffers();
   // What was received of the refused message counts as its bytes; nothing after it is read.
   if (in_) b_->message_bytes += in_.len - parsed_;
@@ -585,6 +620,7 @@ void session::release_if_idle() {
     case state::dispatching:
     case state::awaiting:
     case state::streaming:
+    case state::receiving:
     case state::switching:  // the successor takes what was read past the request
     case state::handed_off:
       return;
@@ -607,6 +643,10 @@ void session::drain() {
 }
 
 void session::timeout() {
+  if (state_ == state::receiving) {
+    reject(error::body_timeout);  // no body bytes for body_timeout
+    return;
+  }
   if (state_ == state::reading) {
     switch (parser_phase()) {
       case request_parser::state::head: reject(error::header_timeout); return;
@@ -618,7 +658,9 @@ void session::timeout() {
 }
 
 response* session::deferred_target() {
-  return b_ && (state_ == state::dispatching || state_ == state::awaiting) ? &b_->res : nullptr;
+  return b_ && (state_ == state::dispatching || state_ == state::awaiting || state_ == state::receiving)
+             ? &b_->res
+             : nullptr;
 }
 
 std::shared_ptr<deferred_state> session::make_deferred() {
@@ -646,6 +688,10 @@ void session::complete_deferred(bool failed) {
   }
   if (state_ == state::dispatching) {
     if (answer_ != answer::failed) answer_ = answer::finished;
+    return;
+  }
+  if (state_ == state::receiving) {
+    answer_early(failed);
     return;
   }
   if (state_ != state::awaiting) return;

@@ -14,6 +14,7 @@
 #include <span>
 #include <string_view>
 
+#include "app/body_state.hpp"
 #include "app/dispatcher.hpp"
 #include "hive/response.hpp"
 #include "http/buffers.hpp"
@@ -45,6 +46,7 @@ class session final : public protocol, private responder {
     dispatching,  // inside the application's handler
     awaiting,     // a deferred response holds the pipeline
     streaming,    // a streamed response holds the pipeline: parts go out as they are written
+    receiving,    // a stream_body route's handler ran at the head: its body goes to the reader
     switching,    // a 101 is queued: once it is written the successor takes the connection
     closing,      // the last response is queued: close once it is written
     handed_off,   // the successor has the connection
@@ -69,7 +71,10 @@ class session final : public protocol, private responder {
   void consume(std::size_t n) override;
   next step() const override;
   timer read_timer() const override;
-  std::uint64_t progress() const override { return messages_begun(); }
+  // A streamed body's bytes count as progress: its timeout is one of inactivity.
+  std::uint64_t progress() const override {
+    return state_ == state::receiving ? messages_begun() + b_->parser.body_seen() : messages_begun();
+  }
   void timeout() override;
   // Graceful shutdown: the answer to the last request received says close; an open stream is
   // told (stream::on_stop).
@@ -118,16 +123,30 @@ class session final : public protocol, private responder {
   std::shared_ptr<stream_state> make_stream() override;
   bool stream_write(std::string_view part) override;
   void stream_end(bool complete) override;
+  std::shared_ptr<body_state> make_body_reader() override;
+  void body_resume() override;
 
   void process();
   void route_head();
   bool route_body_limit();
   void answer_at_head(origin by);
   void build_request();
+  void build_request_elsewhere();  // the same, out of line, for session_body.cpp (another unit)
   void run_afters();
   void keep_head();
   void handle_message();
+  // `body_unread`: the handler runs at the head of a streamed body (the answer closes unless
+  // the body is complete by the time it is sent).
+  template <bool body_unread = false>
   void dispatch();
+  bool head_filters_answered();
+  // A stream_body route (session_body.cpp).
+  void begin_body();
+  void end_body();
+  void streamed_message_done();
+  void answer_early(bool failed);
+  void cut_body();
+  bool body_paused() const { return b_->route.body != nullptr && b_->route.body->paused; }
   bool try_upgrade();
   void finish_response(origin by);
   // `status` 0: the response's.

@@ -412,7 +412,7 @@ class shouting_side final : public hive::detail::dispatcher {
   bool route(std::string_view m, std::string_view p, hive::detail::route_state& r) const override {
     return inner_.route(m, p, r);
   }
-  void body_data(hive::detail::route_state& r, std::string_view b) override { inner_.body_data(r, b); }
+  bool body_data(hive::detail::route_state& r, std::string_view b) override { return inner_.body_data(r, b); }
   std::unique_ptr<hive::detail::protocol> upgrade(const hive::request& req, hive::response& res,
                                                   const hive::detail::route_state& r) override {
     if (req.path() != "/shout") return inner_.upgrade(req, res, r);

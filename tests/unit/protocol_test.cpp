@@ -94,15 +94,22 @@ class proto_side final : public hive::detail::dispatcher {
     }
     return inner_.route(m, p, r);
   }
-  void body_data(hive::detail::route_state&, std::string_view bytes) override {
+  bool body_data(hive::detail::route_state&, std::string_view bytes) override {
     received.append(bytes);
     ++pieces;
+    return true;
   }
   std::unique_ptr<protocol> upgrade(const hive::request& req, hive::response& res,
                                     const hive::detail::route_state& r) override;
   void handle(const hive::request& req, hive::response& res, const hive::detail::route_state& r) const override {
     if (req.path() == "/upload") {
-      res.text("got " + std::to_string(received.size()) + " body " + std::to_string(req.body().size()));
+      // Runs at the head: the answer waits for the body's end.
+      auto done = res.defer();
+      req.body_reader().on_end([this, done, body = req.body().size()](bool) mutable {
+        done.finish([&](hive::response& r) {
+          r.text("got " + std::to_string(received.size()) + " body " + std::to_string(body));
+        });
+      });
       return;
     }
     inner_.handle(req, res, r);

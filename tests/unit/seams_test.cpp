@@ -28,7 +28,7 @@ class recording final : public hive::detail::dispatcher {
   void handle(const hive::request& req, hive::response& res, const hive::detail::route_state& r) const override {
     inner_.handle(req, res, r);
   }
-  void body_data(hive::detail::route_state& r, std::string_view bytes) override { inner_.body_data(r, bytes); }
+  bool body_data(hive::detail::route_state& r, std::string_view bytes) override { return inner_.body_data(r, bytes); }
   std::unique_ptr<hive::detail::protocol> upgrade(const hive::request& req, hive::response& res,
                                                   const hive::detail::route_state& r) override {
     return inner_.upgrade(req, res, r);
