@@ -64,7 +64,25 @@ void tls_stream::answer_plain_http() {
   }
 }
 
+// A TLS client's first byte is a handshake record's type (22); an HTTP request starts with a
+// method's capital letter. OpenSSL itself recognises only GET, POST, HEAD, PUT and CONNECT, so
+// DELETE or OPTIONS would get an alert that a plain client reads as a reset: peeked here, once
+// per connection, before the handshake reads anything.
+bool tls_stream::plain_http_first() {
+  const int fd = SSL_get_fd(ssl_);
+  char c = 0;
+  const ssize_t n = fd < 0 ? -1 : ::recv(fd, &c, 1, MSG_PEEK);
+  if (n < 0) return false;  // nothing yet (or an error the handshake's read will meet): look again
+  first_byte_seen_ = true;
+  return n == 1 && c >= 'A' && c <= 'Z';
+}
+
 io_result tls_stream::read(std::span<char> into) {
+  if (!first_byte_seen_ && plain_http_first()) [[unlikely]] {
+    answer_plain_http();
+    failed_ = true;
+    return {io_result::kind::error, 0};
+  }
   if (sticky_ != io_result::kind::done) {
     const auto k = sticky_;
     sticky_ = io_result::kind::done;

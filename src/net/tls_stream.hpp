@@ -36,6 +36,7 @@ class tls_stream {
 
  private:
   io_result outcome(int ret);
+  bool plain_http_first();
   io_result write_chunk(const char* data, std::size_t n);
   void answer_plain_http();
 
@@ -44,6 +45,7 @@ class tls_stream {
   io_result::kind sticky_ = io_result::kind::done;
   bool failed_ = false;  // a fatal error: no close_notify
   bool notified_ = false;
+  bool first_byte_seen_ = false;  // the client's first byte was looked at (plain HTTP or TLS)
 };
 
 }  // namespace hive::detail

@@ -336,20 +336,25 @@ def test_random_records(srv, ca):
 
 
 def test_plain_http(srv):
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-    s.sendall(REQUEST)
-    data = b""
-    s.settimeout(5)
-    try:
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            data += c
-    except OSError:
-        pass
-    s.close()
-    check(data.startswith(b"HTTP/1.1 400") and b"HTTPS" in data, "plain GET on the TLS port: plain 400 and close")
+    # Every method, not only those OpenSSL recognises (GET, POST, HEAD, PUT), and a body.
+    for method in ("GET", "DELETE", "OPTIONS", "PATCH", "POST"):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        body = b"x" * 3000 if method == "POST" else b""
+        s.sendall(method.encode() + b" / HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body)
+        data = b""
+        s.settimeout(5)
+        try:
+            while True:
+                c = s.recv(4096)
+                if not c:
+                    break
+                data += c
+        except OSError:
+            pass
+        s.close()
+        check(data.startswith(b"HTTP/1.1 400") and b"HTTPS" in data,
+              f"plain {method} on the TLS port: plain 400 and close ({data[:30]!r})")
 
 
 def test_slow_handshake(srv, header_timeout_s):
