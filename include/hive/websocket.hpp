@@ -61,6 +61,11 @@ struct ws_settings {
   std::chrono::milliseconds pong_timeout{10'000};   // no frame after the idle ping: closed (1006)
   std::chrono::milliseconds close_timeout{1'000};   // after our close frame, wait this long for the reply
   bool send_pings = true;
+  // Origins allowed to open this WebSocket (cross-site WebSocket hijacking: a browser sends its
+  // cookies with a handshake any page starts). Empty: the server's own origin only (the Origin's
+  // host equal to Host); {"*"}: any; else exact origins ("https://app.example"). A handshake with
+  // no Origin (not a browser) always passes; a refused one gets 403.
+  std::vector<std::string> allowed_origins;
 };
 
 // The upgrade step, before `101`: read the request, pick a subprotocol, or refuse.

@@ -224,7 +224,8 @@ void access_log::arm() {
   if (armed_) return;
   armed_ = true;
   timer_.expires_after(std::chrono::milliseconds(flush_ms));
-  timer_.async_wait([this](const asio::error_code& ec) {
+  timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+    if (alive.expired()) return;
     armed_ = false;
     if (!ec) flush();
   });

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -68,6 +69,9 @@ class access_log {
   std::uint64_t dropped_ = 0;
   std::int64_t next_warn_ms_ = 0;
   asio::steady_timer timer_;
+  // The timer's handler holds a weak copy: a log destroyed while the io_context runs on (a server
+  // torn down inside a live loop) leaves a cancelled handler that must not touch it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool armed_ = false;
   // The wall-clock second the last line had, and the client text (reused).
   std::string client_;

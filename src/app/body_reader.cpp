@@ -62,9 +62,11 @@ bool body_state::deliver(std::string_view bytes) {
     } catch (const std::exception& e) {
       warn("a body reader's on_data threw: ", e.what(), "; the rest of the body is discarded");
       on_data = nullptr;
+      failed = true;
     } catch (...) {
       warn("a body reader's on_data threw; the rest of the body is discarded");
       on_data = nullptr;
+      failed = true;
     }
   }
   return !paused && !ended;
@@ -73,6 +75,7 @@ bool body_state::deliver(std::string_view bytes) {
 void body_state::finish(bool whole) {
   if (ended) return;
   ended = true;
+  whole = whole && !failed;
   complete = whole;
   owner = nullptr;
   paused = false;

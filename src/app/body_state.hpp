@@ -19,6 +19,7 @@ struct body_state {
   bool paused = false;
   bool ended = false;
   bool complete = false;  // what on_end said (or will say, when set late)
+  bool failed = false;    // on_data threw: the rest was discarded, so the body is never whole
 
   // Body bytes arrived. False: parse no further for now (paused, or no longer wanted).
   bool deliver(std::string_view bytes);

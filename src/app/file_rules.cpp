@@ -20,10 +20,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Digits only; a number too large for 64 bits is the largest there is (a position past any
+// file: `bytes=99999999999999999999-` is unsatisfiable, not malformed).
 bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
+  if (ec == std::errc::result_out_of_range) out = UINT64_MAX;
+  return true;
 }
 
 int month_of(std::string_view m) {

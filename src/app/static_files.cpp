@@ -38,10 +38,13 @@ struct open_file {
 };
 using file_ptr = std::shared_ptr<const open_file>;
 
-// A mount: the root's descriptor is opened once, before the workers fork, and shared by them.
+// A mount. The root's descriptor is opened by each process that serves, at its first request: a
+// descriptor opened before the workers fork would be closed in them (a worker keeps only its
+// own), and its number reused by something else.
 struct mount {
   std::string prefix;  // no trailing '/'; "" for the whole site
-  int root_fd = -1;
+  std::string root;
+  mutable int root_fd = -1;
   std::string root_real;  // for kernels without openat2
   static_options opts;
   std::string key;  // tells its cache entries from other mounts'
@@ -50,6 +53,10 @@ struct mount {
 // Opens `rel` under the root, refusing any resolution that leaves it (`..`, absolute symlinks or
 // symlinks pointing outside): the kernel checks each step with RESOLVE_BENEATH.
 int open_beneath(const mount& m, const std::string& rel) {
+  if (m.root_fd < 0) {
+    m.root_fd = ::open(m.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (m.root_fd < 0) return -1;  // gone since start-up: everything under it is 404
+  }
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -257,14 +264,18 @@ app& app::static_files(std::string_view prefix, const std::string& root, const s
   if (!m->prefix.empty() && m->prefix.front() != '/') {
     throw std::invalid_argument("hive: static_files prefix '" + std::string(prefix) + "' must start with '/'");
   }
-  m->root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (m->root_fd < 0) {
+  // Checked now, so a wrong root fails at start-up; opened for serving in each worker.
+  const int check = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (check < 0) {
     throw std::invalid_argument("hive: static_files root '" + root + "' is not a directory that can be opened");
   }
+  ::close(check);
+  m->root = root;
   char real[PATH_MAX];
   if (::realpath(root.c_str(), real) != nullptr) m->root_real = real;
   m->opts = o;
-  m->key = std::to_string(m->root_fd) + '\0';
+  static int mounts = 0;
+  m->key = std::to_string(++mounts) + '\0';
   auto h = [m](const request& req, response& res) { serve_mount(*m, req, res); };
   get(m->prefix + "/*", h);
   if (!m->prefix.empty()) get(m->prefix, h);

@@ -1,5 +1,6 @@
 #include "ws/ws_route.hpp"
 
+#include <cctype>
 #include <stdexcept>
 
 #include "hive/app.hpp"
@@ -29,10 +30,35 @@ void ws_handler::operator()(const request& req, response& res) const {
   }
 }
 
+namespace {
+
+bool same_text(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+bool origin_allowed(const ws_settings& s, const request& req) {
+  const auto origin = req.header("Origin");
+  if (!origin) return true;
+  for (const auto& o : s.allowed_origins) {
+    if (o == "*" || same_text(o, *origin)) return true;
+  }
+  if (!s.allowed_origins.empty()) return false;
+  const auto scheme_end = origin->find("://");
+  const auto host = req.header("Host");
+  return scheme_end != std::string_view::npos && host && same_text(origin->substr(scheme_end + 3), *host);
+}
+
+}  // namespace
+
 std::unique_ptr<protocol> ws_accept(const ws_handler& h, const request& req, response& res) {
   std::string_view key;
   if (check_handshake(req, key) != handshake_check::ok) return nullptr;
   const ws_route& r = *h.route;
+  if (!origin_allowed(r.settings, req)) throw http_error(403, "this origin may not open the WebSocket");
   std::vector<std::string_view> offered;
   if (auto p = req.header("Sec-WebSocket-Protocol")) offered = header_tokens(*p);
   ws_upgrade up(std::move(offered));

@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "support/client.hpp"
 
@@ -66,6 +68,18 @@ hive::app bodyrd_app(std::shared_ptr<bodyrd_slow_state> slow) {
       if (complete) done.finish([&](hive::response& r) { r.text(std::to_string(*n)); });
     });
   }, {.stream_body = true});
+  // Its on_data throws at the second piece: on_end must say the body is not whole.
+  app.put("/throws", [](const hive::request& req, hive::response& res) {
+    auto done = res.defer();
+    auto pieces = std::make_shared<int>(0);
+    auto body = req.body_reader();
+    body.on_data([pieces](std::string_view) {
+      if (++*pieces == 2) throw std::runtime_error("disk full");
+    });
+    body.on_end([done](bool complete) mutable {
+      done.finish([&](hive::response& r) { r.status(complete ? 201 : 500).text(complete ? "whole" : "cut"); });
+    });
+  }, {.max_body = 16u << 20, .stream_body = true});
   return app;
 }
 
@@ -126,6 +140,22 @@ TEST_CASE("integration: a streamed-body route that answers without reading: no 1
   CHECK(r.responses[0].header("Connection") == "close");
   c.shutdown_write();
   CHECK(c.wait_closed(2s));
+}
+
+TEST_CASE("integration: a body reader whose on_data threw reports the body as not whole") {
+  const hive::app app = bodyrd_app(std::make_shared<bodyrd_slow_state>());
+  hive::test::test_server server(app, hive::options{});
+  hive::test::client c(server.port());
+  // Chunked, two chunks in two writes: two pieces for on_data, the second one throws.
+  REQUIRE(c.send("PUT /throws HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"));
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(c.send("4\r\nefgh\r\n"));
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(c.send("0\r\n\r\n"));
+  const auto r = c.read_responses(1, 2s);
+  REQUIRE(r.responses.size() == 1);
+  CHECK(r.responses[0].status == 500);
+  CHECK(r.responses[0].body == "cut");
 }
 
 TEST_CASE("integration: a streamed body's timeout counts from the last bytes, not from the head") {

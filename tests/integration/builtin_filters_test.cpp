@@ -80,6 +80,7 @@ TEST_CASE("integration: request ids, CORS on every answer, and a JSON access log
     REQUIRE(not_allowed.responses.size() == 1);
     CHECK(not_allowed.responses[0].status == 405);
     CHECK_FALSE(not_allowed.responses[0].header("Access-Control-Allow-Origin").has_value());
+    CHECK(not_allowed.responses[0].header("Vary") == "Origin");  // a cache must not reuse it for an allowed origin
     const auto pre = bfi_get(port, "/id", "Origin: https://a.example\r\nAccess-Control-Request-Method: PUT\r\n"
                                           "Access-Control-Request-Headers: X-Custom\r\n");
     CHECK(pre.status == 200);  // a GET is no preflight: the handler answers

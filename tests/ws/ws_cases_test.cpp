@@ -415,3 +415,24 @@ TEST_CASE("ws filters: a head filter (at_head) that answers refuses the upgrade 
   ws.send(make_frame(1, "in"));
   expect_echo(ws, 1, "in");
 }
+
+TEST_CASE("ws origin: a browser's handshake from another site is refused (403); same origin, no origin, listed ones pass") {
+  hive::app app;
+  auto echo = [](hive::websocket<hive::ws_no_data>& ws, std::string_view m, hive::ws_opcode op) { ws.send(m, op); };
+  app.ws("/own", {.message = echo});
+  app.ws("/listed", {.settings = {.allowed_origins = {"https://app.example"}}, .message = echo});
+  app.ws("/any", {.settings = {.allowed_origins = {"*"}}, .message = echo});
+  hive::test::test_server srv(app, hive::options{});
+  const auto head = [&](std::string_view path, std::string_view origin) {
+    raw_ws c(srv.port());
+    return c.handshake(path, origin.empty() ? std::string() : "Origin: " + std::string(origin) + "\r\n");
+  };
+  CHECK(head("/own", "https://evil.example").starts_with("HTTP/1.1 403 "));
+  CHECK(head("/own", "null").starts_with("HTTP/1.1 403 "));
+  CHECK(head("/own", "http://t").starts_with("HTTP/1.1 101 "));  // Host: t
+  CHECK(head("/own", "").starts_with("HTTP/1.1 101 "));
+  CHECK(head("/listed", "https://app.example").starts_with("HTTP/1.1 101 "));
+  CHECK(head("/listed", "https://APP.example").starts_with("HTTP/1.1 101 "));
+  CHECK(head("/listed", "http://t").starts_with("HTTP/1.1 403 "));
+  CHECK(head("/any", "https://evil.example").starts_with("HTTP/1.1 101 "));
+}

@@ -90,7 +90,13 @@ filter cors(cors_options o) {
   };
   f.after = [c](const request& req, response& res) {
     const auto origin = req.header("Origin");
-    if (!origin || !c->allowed(*origin)) return;
+    if (!origin) return;
+    if (!c->allowed(*origin)) {
+      // The answer still depends on the Origin: a shared cache must not hand this one, without
+      // Access-Control-Allow-Origin, to an origin that is allowed.
+      if (c->vary) res.header("Vary", "Origin");
+      return;
+    }
     mark(*c, *origin, res);
     if (!c->expose.empty() && !is_preflight(req)) res.header("Access-Control-Expose-Headers", c->expose);
   };

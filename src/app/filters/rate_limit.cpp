@@ -61,8 +61,9 @@ std::int64_t monotonic_us() {
 rate_limit::decision rate_limit::take(std::string_view key) {
   const std::int64_t now = monotonic_us();
   const std::string_view k = key.substr(0, shared_dict::max_key_bytes);
-  // Kept a minute past its last use at least (LRU eviction bounds the memory before that); an
-  // expired key starts afresh, which forgives at most one burst a minute.
+  // A key lives until its bucket is full again (tat) and a minute more, renewed at each allowed
+  // request: incr keeps an existing key's TTL, and a key that expired while tat was still ahead
+  // would hand a client a fresh burst (with 100/h, every minute). LRU eviction bounds the memory.
   constexpr auto keep = std::chrono::minutes(1);
   auto tat = dict_->incr(k, interval_us_, now, keep);
   if (!tat) return {};  // the store refused (a value that is no number): never block on it
@@ -71,7 +72,10 @@ rate_limit::decision rate_limit::take(std::string_view key) {
     if (caught_up) tat = caught_up;
   }
   const std::int64_t ahead = tat.value - now;
-  if (ahead <= tolerance_us_) return {};
+  if (ahead <= tolerance_us_) {
+    dict_->expire(k, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds(ahead)) + keep);
+    return {};
+  }
   // Refused requests do not count: a client that keeps trying gets its share as time passes.
   dict_->incr(k, -interval_us_, now, keep);
   const std::int64_t wait_us = ahead - tolerance_us_;
