@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "support/client.hpp"
 #include "ws/ws_raw.hpp"
@@ -376,6 +377,9 @@ TEST_CASE("ws graceful stop: open connections get close 1001 and the server wait
   CHECK(c.close_code() == 1001);
   ws->send(make_frame(8, close_payload(1001)));
   CHECK(ws->wait_eof());
+  // The server reports the drain on its loop; `drained` must outlive that report.
+  for (int i = 0; i < 300 && !drained; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(drained);
 }
 
 TEST_CASE("ws filters: an app filter that answers refuses the upgrade with its answer") {
