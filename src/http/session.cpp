@@ -563,6 +563,7 @@ void session::reject(error e) {
   if (in_) b_->message_bytes += in_.len - parsed_;
   // Nothing of the refused request is trusted: not its method, not its target.
   b.req = request();
+  request_builder::bind(b.req, b, peer_, cfg_.trusted_proxies);  // its peer is still known
   b.record_method = {};
   b.record_target = {};
   framing_ = {false, false, false, false};

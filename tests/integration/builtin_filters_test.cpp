@@ -108,6 +108,7 @@ TEST_CASE("integration: request ids, CORS on every answer, and a JSON access log
   CHECK(lines[5]["status"] == 200);
   CHECK(lines[6]["status"] == 400);
   CHECK(lines[6]["method"] == "");
+  CHECK(lines[6]["client"] == "127.0.0.1");  // refused before routing, its peer is still known
   ::unlink(path.c_str());
   ::rmdir(dir);
 }

@@ -6,9 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,6 +157,28 @@ TEST_CASE("rate limit: a burst at once, then one request per interval; keys apar
   allowed = 0;
   for (int i = 0; i < 7; ++i) allowed += limit.take("10.0.0.1").allowed ? 1 : 0;
   CHECK(allowed == 5);
+}
+
+TEST_CASE("rate limit: the default key is the IPv4 address, or the IPv6 /64 a subscriber is given") {
+  using hive::filters::rate_limit;
+  auto parse = [](const char* text) {
+    hive::address a;
+    in6_addr six{};
+    in_addr four{};
+    if (::inet_pton(AF_INET, text, &four) == 1) {
+      a.bytes[10] = a.bytes[11] = 0xff;
+      std::memcpy(&a.bytes[12], &four, 4);
+    } else {
+      REQUIRE(::inet_pton(AF_INET6, text, &six) == 1);
+      std::memcpy(a.bytes.data(), &six, 16);
+    }
+    return a;
+  };
+  CHECK(rate_limit::client_key(parse("203.0.113.7")) == "203.0.113.7");
+  CHECK(rate_limit::client_key(parse("203.0.113.8")) != rate_limit::client_key(parse("203.0.113.7")));
+  CHECK(rate_limit::client_key(parse("2001:db8:1:2::1")) == "2001:db8:1:2::/64");
+  CHECK(rate_limit::client_key(parse("2001:db8:1:2:ffff:1:2:3")) == "2001:db8:1:2::/64");
+  CHECK(rate_limit::client_key(parse("2001:db8:1:3::1")) == "2001:db8:1:3::/64");
 }
 
 TEST_CASE("access log: buffered until flushed, reopened after a rename (logrotate), a full disk drops lines") {

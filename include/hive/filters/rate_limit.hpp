@@ -39,7 +39,8 @@ struct rate_limit_options {
   // Shared memory for the counters (two small keys per active client: about 20,000 clients per
   // MiB). At least shared_dict::min_capacity_bytes.
   std::size_t memory_bytes = 4 * 1024 * 1024;
-  // Whom a request counts against; default: request::client_address() (trusted proxies applied).
+  // Whom a request counts against; default: rate_limit::client_key(request::client_address())
+  // (trusted proxies applied).
   std::function<std::string(const request&)> key;
   std::string dict_name = "hive.rate_limit";
 
@@ -66,6 +67,11 @@ class rate_limit {
   };
   // Counts one request against `key` and says whether it may go on.
   decision take(std::string_view key);
+
+  // The default key: an IPv4 address as such, an IPv6 one by its /64 prefix ("2001:db8:1:2::/64"),
+  // since a single subscriber is usually handed a whole /64 and could otherwise take a fresh
+  // address, and a fresh limit, for every request.
+  static std::string client_key(const address& a);
 
  private:
   rate_limit_options o_;

@@ -82,10 +82,17 @@ rate_limit::decision rate_limit::take(std::string_view key) {
   return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000))};
 }
 
+std::string rate_limit::client_key(const address& a) {
+  if (a.is_v4()) return a.ip();
+  address prefix = a;
+  std::fill(prefix.bytes.begin() + 8, prefix.bytes.end(), std::uint8_t{0});
+  return prefix.ip() + "/64";
+}
+
 hive::filter rate_limit::filter() {
   hive::filter f;
   f.before = [this](const request& req, response& res) {
-    const decision d = o_.key ? take(o_.key(req)) : take(req.client_address().ip());
+    const decision d = o_.key ? take(o_.key(req)) : take(client_key(req.client_address()));
     if (d.allowed) return filter_result::next;
     res.status(429).header("Retry-After", std::to_string(d.retry_after.count())).text("Too Many Requests\n");
     return filter_result::answered;
