@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <system_error>
@@ -28,16 +29,18 @@ bool same_file(const std::string& a, const char* b) {
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-std::string working_directory() {
+// `p` against the working directory, "." and ".." folded away ("./app" → "/srv/app").
+std::string absolute_path(const std::string& p) {
   char buf[4096];
-  return ::getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string();
+  const std::string cwd = ::getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string("/");
+  return (std::filesystem::path(cwd) / p).lexically_normal().string();
 }
 
 // argv[0] as exec would have found it: a path as is (made absolute), a bare name in $PATH.
 std::string locate(const std::string& arg0) {
   if (arg0.empty()) return {};
   if (arg0.find('/') != std::string::npos) {
-    return arg0.front() == '/' ? arg0 : working_directory() + "/" + arg0;
+    return absolute_path(arg0);
   }
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -48,7 +51,7 @@ std::string locate(const std::string& arg0) {
     if (dir.empty()) dir = ".";
     std::string candidate = dir + "/" + arg0;
     if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.front() == '/' ? candidate : working_directory() + "/" + candidate;
+      return absolute_path(candidate);
     }
     if (end == std::string::npos) return {};
     start = end + 1;

@@ -91,7 +91,7 @@ TEST_CASE("socket activation: systemd-socket-activate's listener is adopted and 
   REQUIRE(c.wait_for("adopted the socket-activated listener 'web' on port " + std::to_string(port)));
   REQUIRE(c.wait_listening() == port);
   std::set<int> slots;
-  for (int i = 0; i < 60 && slots.size() < 2; ++i) {
+  for (int i = 0; i < 400 && slots.size() < 2; ++i) {  // whichever wakes first wins: on a loaded machine one may win often
     const who w = who_answered(http_get(port, "/pid"));
     CHECK(w.slot >= 0);
     slots.insert(w.slot);

@@ -239,3 +239,41 @@ TEST_CASE("--pid-file and SIGUSR2 with --workers 0: written, ignored, removed") 
   CHECK(c.wait_exit() == 0);
   CHECK(read_pid(dir.pid_file()) == 0);
 }
+
+TEST_CASE("SIGUSR2 through a switched symbolic link, to a build with more workers") {
+  // A release layout: `current` links to the running release; the deploy makes a new release
+  // and switches the link. The upgrade must start the new release (argv[0], not the resolved
+  // /proc/self/exe, which still names the old one).
+  install_dir dir;
+  const std::string root = dir.server() + ".d";
+  REQUIRE(::mkdir(root.c_str(), 0755) == 0);
+  REQUIRE(::mkdir((root + "/41").c_str(), 0755) == 0);
+  REQUIRE(::mkdir((root + "/42").c_str(), 0755) == 0);
+  REQUIRE(::rename(dir.server().c_str(), (root + "/41/server").c_str()) == 0);
+  REQUIRE(::symlink("41", (root + "/current").c_str()) == 0);
+  cluster_process c(fixture_args({"--workers", "1"}), {}, false, {}, root + "/current/server");
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  CHECK(http_get(port, "/version").res.body == "1");
+  // Release 42: the same arguments, and one more worker (the last --workers wins).
+  {
+    std::ofstream(root + "/42/server") << "#!/bin/sh\nFIXTURE_VERSION=2 exec " << dir.fixture()
+                                       << " \"$@\" --workers 2\n";
+  }
+  REQUIRE(::chmod((root + "/42/server").c_str(), 0755) == 0);
+  REQUIRE(::symlink("42", (root + "/next").c_str()) == 0);
+  REQUIRE(::rename((root + "/next").c_str(), (root + "/current").c_str()) == 0);
+  c.signal(SIGUSR2);
+  const auto started = c.wait_for("as new primary ");
+  REQUIRE(started);
+  CHECK(started->find(root + "/current/server as new primary") != std::string::npos);
+  REQUIRE(c.wait_for("adopted 1 listeners on port " + std::to_string(port) + " from the previous primary"));
+  CHECK(c.wait_for("for 2 workers"));
+  REQUIRE(c.wait_for("told the previous primary"));
+  CHECK(c.wait_exit(15s) == 0);
+  // Both slots answer: slot 1's socket was bound anew next to the inherited one, which the
+  // single-instance check would have refused to a stranger.
+  const auto after = pids_by_slot(port, 400);
+  CHECK(after.size() == 2);
+  CHECK(http_get(port, "/version").res.body == "2");
+}
