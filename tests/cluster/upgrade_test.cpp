@@ -174,8 +174,10 @@ TEST_CASE("SIGUSR2 under load: the binary on disk takes over, 0 failed requests,
 TEST_CASE("SIGUSR2 with a broken new build: the old primary stops it and keeps serving") {
   install_dir dir;
   notify_socket ns;
-  cluster_process c(fixture_args({"--pid-file", dir.pid_file()}), {"NOTIFY_SOCKET=" + ns.path()}, false, {},
-                    dir.server());
+  // Started by name through $PATH, as a shell would: the upgrade finds the file there.
+  const std::string dir_only = dir.server().substr(0, dir.server().rfind('/'));
+  cluster_process c(fixture_args({"--pid-file", dir.pid_file()}), {"NOTIFY_SOCKET=" + ns.path()}, false,
+                    {"/usr/bin/env", "PATH=" + dir_only + ":/usr/bin:/bin"}, "server");
   const auto port = c.wait_listening();
   REQUIRE(port != 0);
   const auto before = pids_by_slot(port);
@@ -187,6 +189,7 @@ TEST_CASE("SIGUSR2 with a broken new build: the old primary stops it and keeps s
   // 1. It exits at once.
   dir.replace_with_script("exit 1");
   c.signal(SIGUSR2);
+  CHECK(c.wait_for("started " + dir.server() + " as new primary "));
   auto failed = c.wait_for("upgrade failed: new primary ");
   REQUIRE(failed);
   CHECK(failed->find("ended before its workers listened") != std::string::npos);
