@@ -27,12 +27,15 @@ namespace upgrade_test {
 class install_dir {
  public:
   install_dir() {
+    const char* fixture = std::getenv("HIVE_CLUSTER_FIXTURE");
+    REQUIRE(fixture != nullptr);  // before the directory: a throwing constructor runs no destructor
+    fixture_ = fixture;
     char tmpl[] = "/tmp/hive-upgrade-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    const char* fixture = std::getenv("HIVE_CLUSTER_FIXTURE");
-    REQUIRE(fixture != nullptr);
-    fixture_ = fixture;
-    REQUIRE(std::system(("cp " + fixture_ + " " + server()).c_str()) == 0);
+    if (std::system(("cp " + fixture_ + " " + server()).c_str()) != 0) {
+      std::system(("rm -rf " + dir_).c_str());
+      FAIL("cannot copy the fixture to " << server());
+    }
   }
   ~install_dir() { std::system(("rm -rf " + dir_).c_str()); }
   std::string server() const { return dir_ + "/server"; }
