@@ -9,6 +9,12 @@
 //   curl -H 'Authorization: Bearer s3cret' localhost:8000/admin/metrics
 // Under systemd see deploy/hive.service and deploy/hive.socket; under Kubernetes,
 // deploy/kubernetes.yaml.
+//
+// Signals to the primary: SIGHUP reloads the workers one slot at a time; SIGUSR2 upgrades the
+// binary — copy a new build over the file (`install -m755 new-build PATH`), then
+//   kill -USR2 $(cat /run/operations.pid)      (started with --pid-file /run/operations.pid)
+// and the new build takes the listening sockets over while the old one drains (README, "Binary
+// upgrade").
 #include <cstdlib>
 #include <string>
 

@@ -68,7 +68,9 @@ struct options {
   std::chrono::milliseconds min_uptime{10'000};          // a worker alive this long counts as stable
   std::chrono::milliseconds heartbeat_timeout{30'000};   // a loop silent this long is SIGKILLed
   std::chrono::milliseconds shutdown_timeout{30'000};    // SIGTERM: stragglers are SIGKILLed after it
-  std::chrono::milliseconds listen_timeout{10'000};      // reload: a new worker must listen within it
+  // Reload: a new worker must listen within it. Upgrade (SIGUSR2): the new primary's workers must
+  // all listen within it, or the new primary is stopped and the old one keeps serving.
+  std::chrono::milliseconds listen_timeout{10'000};
 
   // Access log: one line per response (hive's own answers included), per worker through a buffer
   // written every 100 ms or at 64 KiB, never one write per request. SIGUSR1 to the primary (or
@@ -93,6 +95,9 @@ struct options {
   // workers run as started (a warning when that is root).
   std::string user;
   std::string group;
+  // Written with the pid once every slot listens; removed on exit if it still names this process
+  // (a binary upgrade's new primary writes its own, the old one leaves it). Empty: none.
+  std::string pid_file;
 
   // The longest any duration above may be from a flag or variable (parse refuses more). A
   // deadline is "now + timeout" in int64 steady-clock milliseconds (nanoseconds in Asio's

@@ -255,7 +255,7 @@ const std::vector<flag>& flags() {
       HIVE_TIME_FLAG(shutdown_timeout, "shutdown-timeout", "HIVE_SHUTDOWN_TIMEOUT",
                      "graceful stop: what is left is killed after it"),
       HIVE_TIME_FLAG(listen_timeout, "listen-timeout", "HIVE_LISTEN_TIMEOUT",
-                     "reload: a new worker must be listening within it"),
+                     "reload and upgrade: new workers must be listening within it"),
       {"access-log", "HIVE_ACCESS_LOG", "access log format: off, common, combined or json",
        [](options& o, std::string_view v) {
          using f = options::access_log_format;
@@ -296,6 +296,9 @@ const std::vector<flag>& flags() {
       {"group", "HIVE_GROUP", "and this group (default: the user's)",
        [](options& o, std::string_view v) { o.group = v; },
        [](const options& o) { return o.group.empty() ? std::string("(the user's)") : o.group; }},
+      {"pid-file", "HIVE_PID_FILE", "write the pid here once serving (handed over on SIGUSR2)",
+       [](options& o, std::string_view v) { o.pid_file = v; },
+       [](const options& o) { return o.pid_file.empty() ? std::string("(none)") : o.pid_file; }},
       {"log-format", "HIVE_LOG_FORMAT", "hive's own log lines: text or json",
        [](options& o, std::string_view v) {
          if (v == "text") o.log_format_kind = options::log_format::text;

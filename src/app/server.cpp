@@ -12,6 +12,9 @@
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
 #include "net/tls_context.hpp"
+#include "ops/pid_file.hpp"
+#include "ops/sd_notify.hpp"
+#include "ops/socket_activation.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
 
@@ -74,18 +77,30 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
     log("failed to start: ", e.what());
     return 1;
   }
+  sd_notifier notifier = sd_notifier::from_environment();
   try {
-    srv.listen();
-  } catch (const std::system_error& e) {
+    // systemd socket activation: the one process serves the passed socket instead of binding.
+    const activated_socket act = take_activated_socket();
+    if (act.fd >= 0) {
+      srv.listen_on(act.fd);
+      log("adopted the socket-activated listener", act.name.empty() ? "" : " '", act.name,
+          act.name.empty() ? "" : "'", " on port ", act.port);
+    } else {
+      srv.listen();
+    }
+  } catch (const std::exception& e) {  // system_error from bind, runtime_error from activation
     log_line(e.what());
     return 1;
   }
   log("listening on ", opts.host, ':', srv.port());
+  if (!opts.pid_file.empty()) write_pid_file(opts.pid_file);
+  notifier.notify("READY=1\nSTATUS=serving on port " + std::to_string(srv.port()) + " in one process");
 
   // SIGHUP too: its default action would end the process at once, and a reload command written
   // for a cluster (`kill -HUP`) must not take a single-process server down.
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.add(SIGUSR1);
+  signals.add(SIGUSR2);  // its default action would end the process
   asio::steady_timer deadline(io);
   bool stopping = false;
   bool finished = false;
@@ -106,8 +121,9 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
           signals.async_wait(on_signal);
           return;
         }
-        if (sig == SIGHUP) {
-          log("SIGHUP ignored: one process (--workers 0) has no workers to reload");
+        if (sig == SIGHUP || sig == SIGUSR2) {
+          log(sig == SIGHUP ? "SIGHUP ignored: one process (--workers 0) has no workers to reload"
+                            : "SIGUSR2 ignored: binary upgrade needs a primary (--workers 1 or more)");
           signals.async_wait(on_signal);
           return;
         }
@@ -117,6 +133,7 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
           return;
         }
         stopping = true;
+        notifier.notify("STOPPING=1\nSTATUS=draining");
         log("stopping (", sig == SIGINT ? "SIGINT" : "SIGTERM", "): finishing ",
             srv.connection_count(), " connections");
         srv.shutdown(finish);
@@ -130,6 +147,7 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
       };
   signals.async_wait(on_signal);
   server_access::core(srv).run();  // one epoll_wait for the connections and Asio's own work
+  if (!opts.pid_file.empty()) remove_pid_file_if_ours(opts.pid_file);
   log("stopped");
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "cluster/slot_listeners.hpp"
 #include "net/tls_context.hpp"
 #include "cluster/worker_runtime.hpp"
+#include "ops/pid_file.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
@@ -94,10 +95,15 @@ int primary::run() {
     warn("workers run as root; pass --user (and --group) to drop privileges after binding");
   }
   notifier_ = sd_notifier::from_environment();
+  program_ = find_own_program();
   slot_listeners ls;
   try {
+    const inherited_listeners inherited = take_inherited_listeners();
+    upgrade_ready_fd_ = inherited.ready_fd;
     const activated_socket act = take_activated_socket();
-    if (act.fd >= 0) {
+    if (!inherited.fds.empty()) {
+      ls = adopt_inherited_listeners(io_, opts_, inherited.fds, n);
+    } else if (act.fd >= 0) {
       ls = share_activated_socket(act, n);
     } else {
       ls = bind_slot_listeners(io_, opts_, n);
@@ -122,6 +128,7 @@ int primary::run() {
   signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
   signals_->add(SIGCHLD);
   signals_->add(SIGUSR1);
+  signals_->add(SIGUSR2);
   wait_signal();
 
   log("primary running ", n, " workers for ", opts_.host, ':', port_);
@@ -150,8 +157,12 @@ void primary::wait_signal() {
 
 void primary::on_signal(int sig) {
   switch (sig) {
-    case SIGCHLD: reap(); break;
+    case SIGCHLD:
+      reap();
+      reap_candidates();
+      break;
     case SIGHUP: start_reload("SIGHUP"); break;
+    case SIGUSR2: start_upgrade(); break;
     case SIGINT: begin_stop("SIGINT"); break;
     case SIGTERM: begin_stop("SIGTERM"); break;
     case SIGUSR1:
@@ -438,6 +449,10 @@ void primary::begin_stop(const char* why) {
     return;
   }
   stopping_ = true;
+  if (upgrade_.pid > 0) {
+    log("stopping: new primary ", upgrade_.pid, " was still starting (SIGUSR2); stopping it too");
+    upgrade_failed(upgrade_.pid, "was still starting when this primary was told to stop");
+  }
   // Readiness goes 503 now, while the listeners still accept: a load balancer stops sending
   // before anything is refused.
   stats_->board().phase.store(cluster_phase::draining, std::memory_order_relaxed);
@@ -475,6 +490,10 @@ void primary::maybe_finish_stop() {
 
 void primary::finish(int status) {
   exit_status_ = status;
+  if (!opts_.pid_file.empty()) remove_pid_file_if_ours(opts_.pid_file);
+  if (upgrade_.timer) upgrade_.timer->cancel();
+  for (auto& [pid, t] : upgrade_.stopped) t->cancel();
+  upgrade_.ready.reset();
   heartbeat_timer_->cancel();
   stop_timer_->cancel();
   reload_.timer->cancel();
@@ -499,6 +518,11 @@ void primary::maybe_announce() {
   if (stopping_) return;
   stats_->board().phase.store(cluster_phase::running, std::memory_order_relaxed);
   log("listening on ", opts_.host, ':', port_);
+  if (upgrade_ready_fd_ >= 0) {
+    announce_upgraded();
+    return;
+  }
+  if (!opts_.pid_file.empty()) write_pid_file(opts_.pid_file);
   notifier_.notify("READY=1\nSTATUS=serving on port " + std::to_string(port_) + " with " +
                    std::to_string(slots_.size()) + " workers");
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,7 @@
 #include "cluster/shared_stats.hpp"
 #include "hive/cluster.hpp"
 #include "net/tls_context.hpp"
+#include "ops/binary_upgrade.hpp"
 #include "ops/privileges.hpp"
 #include "ops/sd_notify.hpp"
 
@@ -136,6 +138,18 @@ class primary {
   void reload_resume(int k);  // go on from slot k (again), after waiting for its worker
   void abort_reload(const std::string& reason);
 
+  // primary_upgrade.cpp: binary upgrade (SIGUSR2)
+  void start_upgrade();
+  void upgrade_ready(pid_t pid);
+  void upgrade_failed(pid_t pid, const std::string& why);
+  // The new primary serves: drain our workers (they stop accepting at once; the new ones share
+  // the same sockets) and exit, leaving the pid file to the new one.
+  void hand_over(pid_t to);
+  // The new primary's side: every slot listens, so tell the old one (and write the pid file).
+  void announce_upgraded();
+  // SIGCHLD: a new primary that was stopped, or that died while starting.
+  void reap_candidates();
+
   template <class Hooks, class... Args>
   void emit(const Hooks& hooks, Args&&... args) {
     for (const auto& h : hooks) {
@@ -165,6 +179,18 @@ class primary {
   std::vector<slot> slots_;
   std::map<pid_t, std::unique_ptr<proc>> procs_;
   reload_state reload_;
+  struct upgrade_state {
+    pid_t pid = -1;  // the new primary, until it reports ready or fails
+    std::unique_ptr<asio::posix::stream_descriptor> ready;
+    std::unique_ptr<asio::steady_timer> timer;
+    char byte = 0;
+    // New primaries that failed and were stopped: reaped here, SIGKILLed if still there at
+    // --shutdown-timeout.
+    std::map<pid_t, std::unique_ptr<asio::steady_timer>> stopped;
+  };
+  upgrade_state upgrade_;
+  own_program program_;      // what SIGUSR2 starts
+  int upgrade_ready_fd_ = -1;  // this is a new primary: "ready" goes to the old one here
   std::uint16_t port_ = 0;
   int next_id_ = 1;
   bool announced_ = false;  // "listening on" logged once every slot listened

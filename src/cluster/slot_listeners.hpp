@@ -23,5 +23,11 @@ slot_listeners bind_slot_listeners(asio::io_context& io, const options& opts, in
 // A socket-activated listener for every slot: the socket itself for slot 0, a dup() for each
 // other (closing one slot's never closes another's). Throws std::system_error if dup fails.
 slot_listeners share_activated_socket(const activated_socket& s, int slots);
+// A binary upgrade: the old primary's listeners (checked, one per slot it served) serve this
+// primary's slots as they are — no bind, so the single-instance check is not in the way. More
+// slots than sockets: reuseport ones get new members of the group, a shared (socket-activated)
+// one a dup(); fewer: the rest are closed. Throws std::system_error as the two above.
+slot_listeners adopt_inherited_listeners(asio::io_context& io, const options& opts,
+                                         const std::vector<int>& fds, int slots);
 
 }  // namespace hive::detail

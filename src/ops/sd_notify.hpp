@@ -17,6 +17,8 @@ class sd_notifier {
   static sd_notifier from_environment();
 
   bool enabled() const { return !path_.empty(); }
+  // $NOTIFY_SOCKET as it was: a binary upgrade hands it to the new primary.
+  const std::string& socket_path() const { return path_; }
   // Zero when systemd asked for no watchdog.
   std::chrono::microseconds watchdog_interval() const { return watchdog_; }
   // Sends `state` ("READY=1\nSTATUS=…"); false when not enabled or the send failed (logged

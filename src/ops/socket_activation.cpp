@@ -38,27 +38,30 @@ activated_socket take_activated_socket() {
   // The rest are not ours to serve: closed, so they do not leak into the workers.
   for (int fd = first_fd + 1; fd < first_fd + n; ++fd) ::close(fd);
   if (n > 1) warn("socket activation passed ", n, " sockets; serving the first, closed the others");
+  out.port = adopt_listening_tcp(first_fd, "hive: socket activation: descriptor 3",
+                                 "; use a .socket unit with ListenStream=ADDRESS:PORT");
+  out.fd = first_fd;
+  out.name = names.substr(0, names.find(':'));
+  return out;
+}
+
+std::uint16_t adopt_listening_tcp(int fd, const std::string& what, const std::string& hint) {
   int listening = 0, type = 0;
   socklen_t len = sizeof listening;
-  if (::getsockopt(first_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
-    throw std::runtime_error("hive: socket activation: descriptor 3 is not a listening socket; "
-                             "use a .socket unit with ListenStream=");
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
+    throw std::runtime_error(what + " is not a listening socket" + hint);
   }
   len = sizeof type;
   sockaddr_storage addr{};
   socklen_t alen = sizeof addr;
-  if (::getsockopt(first_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
-      ::getsockname(first_fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 ||
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 ||
       (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
-    throw std::runtime_error("hive: socket activation: descriptor 3 is not a TCP stream socket; "
-                             "use ListenStream=ADDRESS:PORT");
+    throw std::runtime_error(what + " is not a TCP stream socket" + hint);
   }
-  out.port = ntohs(addr.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
-                                             : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  ::fcntl(first_fd, F_SETFD, FD_CLOEXEC);
-  out.fd = first_fd;
-  out.name = names.substr(0, names.find(':'));
-  return out;
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return ntohs(addr.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
+                                         : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
 }
 
 }  // namespace hive::detail

@@ -22,4 +22,10 @@ struct activated_socket {
 // but the first descriptor is not a listening TCP socket.
 activated_socket take_activated_socket();
 
+// The port `fd` listens on, after checking that it is a listening TCP stream socket (IPv4 or
+// IPv6), and marks it close-on-exec. Throws std::runtime_error otherwise: `what` (the
+// descriptor), what is wrong, then `hint` (what to do). Socket activation and a binary upgrade's
+// inherited listeners are checked alike.
+std::uint16_t adopt_listening_tcp(int fd, const std::string& what, const std::string& hint);
+
 }  // namespace hive::detail

@@ -8,10 +8,11 @@
 //   FIXTURE_STOP_DIR=dir        each worker opens dir/<pid> at start and writes "started slot=k"
 //                               to it, buffered; its stop hook adds "stopped slot=k" and closes it
 //   FIXTURE_STOP_SLEEP_MS=n     the stop hook then sleeps n ms (a hook that hangs)
+//   FIXTURE_VERSION=v          /version answers v ("1" without it): a binary upgrade's new build
 //   FIXTURE_DENY_ALL=1          an app filter answers 403 to every request (hive's operations
 //                               routes must not see it); /admin/metrics mounts metrics_handler()
 // Routes: /pid, /slow?ms=n, /spin (a busy loop), /stats, /ticks (a timer the start hook set on
-// hive::worker::io() every 20 ms), /hit?v=x (user metrics), /greeting, /inbox, POST /send, POST /relay?to=k.
+// hive::worker::io() every 20 ms), /version, /hit?v=x (user metrics), /greeting, /inbox, POST /send, POST /relay?to=k.
 // With --workers 0 it is a single process (the integration tests run it so). The primary echoes {"echo": x} back and broadcasts {"broadcast": g} as
 // {"greeting": g}; it logs every event as "fixture <event> slot=k pid=p".
 #include <atomic>
@@ -133,6 +134,10 @@ int main(int argc, char** argv) {
     // A loop the compiler may not remove: the worker's event loop never gets back control.
     std::atomic<unsigned long> spins{0};
     for (;;) spins.fetch_add(1, std::memory_order_relaxed);
+  });
+  app.get("/version", [](const hive::request&, hive::response& res) {
+    const char* v = std::getenv("FIXTURE_VERSION");
+    res.text(v != nullptr ? v : "1");
   });
   app.get("/stats", [](const hive::request&, hive::response& res) { res.json(hive::worker::stats()); });
   app.get("/ticks", [](const hive::request&, hive::response& res) { res.json({{"ticks", ticks}}); });

@@ -25,11 +25,11 @@ const char* fixture_path() {
 }  // namespace
 
 cluster_process::cluster_process(std::vector<std::string> args, std::vector<std::string> env, bool capture_stdout,
-                                 std::vector<std::string> launcher) {
+                                 std::vector<std::string> launcher, std::string program) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   std::vector<std::string> argv_s = launcher;
-  argv_s.push_back(fixture_path());
+  argv_s.push_back(program.empty() ? std::string(fixture_path()) : program);
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());

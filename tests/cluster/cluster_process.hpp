@@ -23,8 +23,9 @@ class cluster_process {
   // `capture_stdout`: the child's stdout joins its log lines too (else it is the test's).
   // `launcher` runs first with the fixture's path and `args` after its own (e.g.
   // systemd-socket-activate -l ADDRESS, which execs the fixture with the socket as fd 3).
+  // `program` runs instead of the fixture when not empty (a copy of it, for the upgrade tests).
   cluster_process(std::vector<std::string> args, std::vector<std::string> env = {}, bool capture_stdout = false,
-                  std::vector<std::string> launcher = {});
+                  std::vector<std::string> launcher = {}, std::string program = {});
   ~cluster_process();  // SIGKILLs the whole group if still running
 
   // Waits for the primary's "listening on" line; returns the port (0 on timeout).
