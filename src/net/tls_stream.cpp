@@ -14,6 +14,8 @@ namespace hive::detail {
 namespace {
 // One TLS record's worth of plaintext: what a write gathers before each SSL_write.
 constexpr std::size_t record_bytes = 16 * 1024;
+// sendfile moves at most this much per call (Linux's own limit).
+constexpr std::size_t max_kernel_sendfile = 0x7ffff000;
 // The worker's scratch for gathering: a retried write re-gathers the same bytes, which the
 // output queue still holds (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the buffer be the same).
 thread_local char scratch[record_bytes];
@@ -141,7 +143,20 @@ io_result tls_stream::write(std::span<const iovec> iov) {
   return io_result::moved(sent);
 }
 
+bool tls_stream::kernel_sends() const { return BIO_get_ktls_send(SSL_get_wbio(ssl_)) != 0; }
+
+// Kernel TLS on the send side: the kernel frames and encrypts, so the file goes from the page
+// cache to the socket with sendfile, as on a plain connection. Without it (no module, a cipher
+// the kernel lacks, --tls-kernel off), the file is read into records in user space. A write
+// refused half-way (staged_) is finished first with the same bytes, whichever path follows.
 io_result tls_stream::send_file(const output_queue::file_range& range) {
+  if (staged_ == 0 && kernel_sends()) {
+    const std::size_t chunk = std::min<std::uint64_t>(range.length, max_kernel_sendfile);
+    const ossl_ssize_t n = SSL_sendfile(ssl_, range.fd, static_cast<off_t>(range.offset), chunk, 0);
+    if (n > 0) return io_result::moved(static_cast<std::size_t>(n));
+    if (n == 0) return {io_result::kind::error, 0};  // the file is shorter than promised
+    return outcome(static_cast<int>(n));
+  }
   std::size_t sent = 0;
   while (sent < range.length) {
     const std::size_t want =

@@ -29,8 +29,11 @@ class tls_stream {
   // Gathers the segments into records of up to 16 KiB: a pipelined batch of small responses
   // leaves in one record and one kernel write.
   io_result write(std::span<const iovec> iov);
-  // A file range read into records (no sendfile through userspace TLS).
+  // A file range: with sendfile when the kernel does the encryption (kernel TLS), else read
+  // into records.
   io_result send_file(const output_queue::file_range& range);
+  // The session's keys are in the kernel for sending (kernel TLS is on for this connection).
+  bool kernel_sends() const;
   // close_notify, once, if the session is healthy (the caller then half-closes or closes the socket).
   void notify_close();
 
