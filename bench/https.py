@@ -76,6 +76,10 @@ def make_setup() -> Setup:
     os.makedirs(root)
     with open(os.path.join(root, "1m.bin"), "wb") as f:
         f.write(os.urandom(FILE_BYTES))
+    # nginx's workers run as an unprivileged user: they must reach the file.
+    os.chmod(tmp, 0o755)
+    os.chmod(root, 0o755)
+    os.chmod(os.path.join(root, "1m.bin"), 0o644)
     return Setup(cert, key, root, tmp)
 
 
