@@ -77,6 +77,9 @@ SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& 
   // A write retried after WANT_WRITE comes from the worker's scratch buffer, re-gathered; idle
   // connections give their record buffers back (~34 KiB each).
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Read-ahead: one socket read takes whatever is there (a whole record, or several pipelined)
+  // instead of a 5-byte header and then the body; tls_stream::read then stops at a short read.
+  SSL_CTX_set_read_ahead(ctx, 1);
   // Resumption by tickets only (no per-worker server cache that would grow with clients).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) {

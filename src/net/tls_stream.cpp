@@ -27,7 +27,25 @@ constexpr char plain_http_answer[] =
 static_assert(sizeof "This port speaks HTTPS: use https:// instead.\n" - 1 == 46);
 }  // namespace
 
+tls_stream::tls_stream(SSL* ssl) : ssl_(ssl) {
+  if (BIO* b = SSL_get_rbio(ssl_)) {
+    BIO_set_callback_arg(b, reinterpret_cast<char*>(this));
+    BIO_set_callback_ex(b, &tls_stream::on_bio);
+  }
+}
+
 tls_stream::~tls_stream() { SSL_free(ssl_); }
+
+// With read-ahead OpenSSL asks the socket for a whole buffer; a read that brought back less
+// emptied the socket, which is what a short read means on plain TCP.
+long tls_stream::on_bio(BIO* b, int oper, const char*, std::size_t len, int, long, int ret,
+                        std::size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* self = reinterpret_cast<tls_stream*>(BIO_get_callback_arg(b));
+    if (ret > 0 && processed != nullptr) self->last_raw_ = *processed < len ? raw_read::short_read : raw_read::full;
+  }
+  return ret;
+}
 
 bool tls_stream::established() const { return SSL_is_init_finished(ssl_) == 1; }
 
@@ -93,9 +111,15 @@ io_result tls_stream::read(std::span<char> into) {
   std::size_t got = 0;
   while (got < into.size()) {
     const int chunk = static_cast<int>(std::min<std::size_t>(into.size() - got, 1 << 30));
+    last_raw_ = raw_read::none;
     const int r = SSL_read(ssl_, into.data() + got, chunk);
     if (r > 0) {
       got += static_cast<std::size_t>(r);
+      // Nothing left in OpenSSL and this call's socket read came back short: the socket is
+      // empty, so stop here rather than pay a read that finds nothing (EAGAIN). The caller
+      // treats the short result as plain TCP's: wait for the next edge. Only a socket read made
+      // by this very call counts; an older one says nothing about what arrived since.
+      if (last_raw_ == raw_read::short_read && SSL_has_pending(ssl_) == 0) break;
       continue;
     }
     const io_result o = outcome(r);

@@ -10,12 +10,13 @@
 #include "net/transport.hpp"
 
 using SSL = struct ssl_st;
+using BIO = struct bio_st;
 
 namespace hive::detail {
 
 class tls_stream {
  public:
-  explicit tls_stream(SSL* ssl) : ssl_(ssl) {}  // owns `ssl`; the socket stays the transport's
+  explicit tls_stream(SSL* ssl);  // owns `ssl`; the socket stays the transport's
   ~tls_stream();
   tls_stream(const tls_stream&) = delete;
   tls_stream& operator=(const tls_stream&) = delete;
@@ -38,12 +39,17 @@ class tls_stream {
   void notify_close();
 
  private:
+  // How the socket reads inside one SSL_read went (seen by a callback on OpenSSL's socket BIO).
+  enum class raw_read : unsigned char { none, full, short_read };
+  static long on_bio(BIO* b, int oper, const char* argp, std::size_t len, int argi, long argl,
+                     int ret, std::size_t* processed);
   io_result outcome(int ret);
   bool plain_http_first();
   io_result write_chunk(const char* data, std::size_t n);
   void answer_plain_http();
 
   SSL* ssl_;
+  raw_read last_raw_ = raw_read::none;
   std::size_t staged_ = 0;  // bytes SSL_write last refused with WANT_*: the retry must repeat them
   io_result::kind sticky_ = io_result::kind::done;
   bool failed_ = false;  // a fatal error: no close_notify
