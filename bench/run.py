@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import https as https_bench  # the HTTPS loads (bench/https.py)
+
 BENCH_DIR = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ALL_SERVERS = ["hive", "limit", "nginx", "node"]
@@ -438,7 +440,9 @@ def parse_args():
                    help="workers per server with --reload (default 2)")
     p.add_argument("--hive-bin", help="hive hello binary (default BUILD/examples/hello/hello)")
     p.add_argument("--startup-timeout", type=float, default=10)
+    https_bench.add_arguments(p)  # --https: bench/https.py
     args = p.parse_args()
+    https_bench.check_arguments(p, args)
     if args.duration is None:
         args.duration = 10.0 if args.reload else 5.0
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -461,6 +465,8 @@ def main() -> int:
     check_tools(args)
     if args.reload:
         return reload_main(args)
+    if args.https:
+        return https_bench.https_main(args)
     load1 = os.getloadavg()[0]  # before we add our own load
     if load1 > 0.5:
         log(f"bench: load average is {load1:.2f}: something else is using the CPUs; "

@@ -28,7 +28,7 @@ struct options {
 
   // TLS: with a certificate and key (PEM files), every listener speaks HTTPS. The primary loads
   // and checks both before forking (a missing file, a key that does not match, an expired
-  // certificate: exit 2). ALPN offers http/1.1; forward-secret AEAD ciphers only.
+  // certificate, a chain that does not verify the leaf: exit 2). ALPN offers http/1.1; forward-secret AEAD ciphers only.
   std::string tls_cert_file;  // the leaf certificate first, then its chain
   std::string tls_key_file;
   // SNI: further certificates, each served to clients that ask for its name (exactly, or one
@@ -45,6 +45,12 @@ struct options {
   // Session-ticket keys are shared by every worker and replaced this often; a ticket opens with
   // the current or the previous key, so it resumes for up to twice this long.
   std::chrono::milliseconds tls_ticket_rotation{12 * 3600 * 1000};
+  // Kernel TLS where the kernel (its tls module) and OpenSSL support it: the kernel encrypts the
+  // records, and file bodies go out with sendfile over HTTPS too. false: never (--tls-kernel off).
+  bool tls_kernel = true;
+  // Session resumption by tickets; false: every connection makes a full handshake (as nginx's
+  // `ssl_session_tickets off` with no session cache).
+  bool tls_tickets = true;
   bool tls() const { return !tls_cert_file.empty(); }
 
   // Limits: each stops a client from making a worker hold memory it did not agree to.

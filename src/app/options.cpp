@@ -224,6 +224,20 @@ const std::vector<flag>& flags() {
        [](const options& o) { return std::string(o.tls_min_version == options::tls_version::tls1_3 ? "1.3" : "1.2"); }},
       HIVE_TIME_FLAG(tls_ticket_rotation, "tls-ticket-rotation", "HIVE_TLS_TICKET_ROTATION",
                      "session-ticket keys replaced this often (tickets resume for twice it)"),
+      {"tls-tickets", "HIVE_TLS_TICKETS", "session resumption by tickets: on, or off (full handshakes only)",
+       [](options& o, std::string_view v) {
+         if (v == "on") o.tls_tickets = true;
+         else if (v == "off") o.tls_tickets = false;
+         else throw std::invalid_argument("not on or off");
+       },
+       [](const options& o) { return std::string(o.tls_tickets ? "on" : "off"); }},
+      {"tls-kernel", "HIVE_TLS_KERNEL", "kernel TLS (sendfile over HTTPS): auto (where supported) or off",
+       [](options& o, std::string_view v) {
+         if (v == "auto") o.tls_kernel = true;
+         else if (v == "off") o.tls_kernel = false;
+         else throw std::invalid_argument("not auto or off");
+       },
+       [](const options& o) { return std::string(o.tls_kernel ? "auto" : "off"); }},
       HIVE_SIZE_FLAG(max_request_line_bytes, "max-request-line", "HIVE_MAX_REQUEST_LINE",
                      "longest request target (414 past it)"),
       HIVE_SIZE_FLAG(max_header_bytes, "max-header-bytes", "HIVE_MAX_HEADER_BYTES",

@@ -12,6 +12,7 @@
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
 #include "net/tls_context.hpp"
+#include "net/tls_kernel.hpp"
 #include "ops/pid_file.hpp"
 #include "ops/sd_notify.hpp"
 #include "ops/socket_activation.hpp"
@@ -68,6 +69,7 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
     log_line(bad);
     return 2;
   }
+  if (opts.tls()) log(kernel_tls_line(opts.tls_kernel));
   // One thread, nothing posted from outside: no locks in the scheduler or reactor.
   asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE);
   server srv(io, a, opts);

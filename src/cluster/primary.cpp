@@ -15,6 +15,7 @@
 #include "cluster/cpu_count.hpp"
 #include "cluster/slot_listeners.hpp"
 #include "net/tls_context.hpp"
+#include "net/tls_kernel.hpp"
 #include "cluster/worker_runtime.hpp"
 #include "ops/pid_file.hpp"
 #include "util/clock.hpp"
@@ -78,6 +79,7 @@ int primary::run() {
     log_line(bad);
     return 2;
   }
+  if (opts_.tls()) log(kernel_tls_line(opts_.tls_kernel));  // probed here, inherited by workers
   // One set of session-ticket keys for every worker, mapped before any fork: a client resumes
   // on whichever worker its reconnect reaches.
   if (opts_.tls() && (ticket_keys_ = ticket_keys::create()) == nullptr) {

@@ -165,9 +165,10 @@ class primary {
   options opts_;
   // Shared by every worker (TLS session resumption on any of them); rotated by the primary.
   ticket_keys* ticket_keys_ = nullptr;
-  std::unique_ptr<asio::steady_timer> ticket_timer_;
   cluster_hooks hooks_;
   asio::io_context io_{1};
+  // After io_: destroyed before it (a timer outliving its io_context calls a destroyed service).
+  std::unique_ptr<asio::steady_timer> ticket_timer_;
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::steady_timer> heartbeat_timer_;
   std::int64_t last_heartbeat_check_ms_ = 0;

@@ -171,7 +171,12 @@ connection::flushed connection::flush(P& p) {
     r = write_to({iov, static_cast<std::size_t>(n)});
   } else {
     want = file.length;
-    r = tls_ ? tls_->send_file(file) : transport_.send_file(file);
+    if (tls_) [[unlikely]] {
+      r = tls_->send_file(file);
+      if (r.k == io_result::kind::done && tls_->kernel_sends()) srv_.stats().add(srv_.stats().tls_kernel_file_bytes, r.n);
+    } else {
+      r = transport_.send_file(file);
+    }
   }
   if (r.k == io_result::kind::would_block) {
     writable_ = false;

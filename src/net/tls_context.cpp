@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/tls_certificate_check.hpp"
+#include "net/tls_kernel.hpp"
+
 namespace hive::detail {
 
 namespace {
@@ -41,20 +44,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 bool readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
 
-// Not yet valid or expired: the start-up check refuses it (a client would refuse it anyway).
-std::string check_dates(SSL_CTX* ctx, const std::string& cert) {
-  X509* x = SSL_CTX_get0_certificate(ctx);
-  if (x == nullptr) return "--tls-cert " + cert + ": no certificate in the file";
-  if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
-    return "--tls-cert " + cert + ": the certificate has expired; renew it";
-  }
-  if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
-    return "--tls-cert " + cert + ": the certificate is not valid yet (check the clock)";
-  }
-  return {};
-}
-
-
 // One certificate's context, configured like every other (SNI switches contexts mid-handshake,
 // and ALPN and tickets are then read from the new one). Null with `error` naming the file.
 SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& key,
@@ -80,9 +69,17 @@ SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& 
                                // A client that closes without close_notify is an EOF, as for
                                // plain TCP: HTTP frames its own messages.
                                SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Kernel TLS: after each handshake OpenSSL hands the keys to the socket where the cipher
+  // allows (AES-GCM; ChaCha20-Poly1305 on newer kernels) and falls back to user space otherwise.
+  // Probed once per process: on a kernel without the module every handshake would otherwise
+  // pay a failing setsockopt.
+  if (o.tls_kernel && kernel_tls().available) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
   // A write retried after WANT_WRITE comes from the worker's scratch buffer, re-gathered; idle
   // connections give their record buffers back (~34 KiB each).
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Read-ahead: one socket read takes whatever is there (a whole record, or several pipelined)
+  // instead of a 5-byte header and then the body; tls_stream::read then stops at a short read.
+  SSL_CTX_set_read_ahead(ctx, 1);
   // Resumption by tickets only (no per-worker server cache that would grow with clients).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) {
@@ -90,7 +87,10 @@ SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& 
     return nullptr;
   }
   SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
-  if (keys != nullptr && !use_ticket_keys(ctx, keys, 2 * std::chrono::duration_cast<std::chrono::seconds>(
+  if (!o.tls_tickets) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);  // TLS 1.2: no ticket extension
+    SSL_CTX_set_num_tickets(ctx, 0);             // TLS 1.3: no NewSessionTicket
+  } else if (keys != nullptr && !use_ticket_keys(ctx, keys, 2 * std::chrono::duration_cast<std::chrono::seconds>(
                                                            o.tls_ticket_rotation))) {
     error = "cannot set the session-ticket keys: " + openssl_reason();
     return nullptr;
@@ -111,7 +111,7 @@ SSL_CTX* make_ctx(const options& o, const std::string& cert, const std::string& 
     error = "--tls-key " + flag_prefix + key + ": the key does not match the certificate in " + cert;
     return nullptr;
   }
-  error = check_dates(ctx, flag_prefix + cert);
+  error = check_certificate_chain(ctx, flag_prefix + cert);
   if (!error.empty()) return nullptr;
   return owned.release();
 }

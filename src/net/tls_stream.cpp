@@ -14,6 +14,8 @@ namespace hive::detail {
 namespace {
 // One TLS record's worth of plaintext: what a write gathers before each SSL_write.
 constexpr std::size_t record_bytes = 16 * 1024;
+// sendfile moves at most this much per call (Linux's own limit).
+constexpr std::size_t max_kernel_sendfile = 0x7ffff000;
 // The worker's scratch for gathering: a retried write re-gathers the same bytes, which the
 // output queue still holds (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the buffer be the same).
 thread_local char scratch[record_bytes];
@@ -25,7 +27,25 @@ constexpr char plain_http_answer[] =
 static_assert(sizeof "This port speaks HTTPS: use https:// instead.\n" - 1 == 46);
 }  // namespace
 
+tls_stream::tls_stream(SSL* ssl) : ssl_(ssl) {
+  if (BIO* b = SSL_get_rbio(ssl_)) {
+    BIO_set_callback_arg(b, reinterpret_cast<char*>(this));
+    BIO_set_callback_ex(b, &tls_stream::on_bio);
+  }
+}
+
 tls_stream::~tls_stream() { SSL_free(ssl_); }
+
+// With read-ahead OpenSSL asks the socket for a whole buffer; a read that brought back less
+// emptied the socket, which is what a short read means on plain TCP.
+long tls_stream::on_bio(BIO* b, int oper, const char*, std::size_t len, int, long, int ret,
+                        std::size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* self = reinterpret_cast<tls_stream*>(BIO_get_callback_arg(b));
+    if (ret > 0 && processed != nullptr) self->last_raw_ = *processed < len ? raw_read::short_read : raw_read::full;
+  }
+  return ret;
+}
 
 bool tls_stream::established() const { return SSL_is_init_finished(ssl_) == 1; }
 
@@ -91,9 +111,15 @@ io_result tls_stream::read(std::span<char> into) {
   std::size_t got = 0;
   while (got < into.size()) {
     const int chunk = static_cast<int>(std::min<std::size_t>(into.size() - got, 1 << 30));
+    last_raw_ = raw_read::none;
     const int r = SSL_read(ssl_, into.data() + got, chunk);
     if (r > 0) {
       got += static_cast<std::size_t>(r);
+      // Nothing left in OpenSSL and this call's socket read came back short: the socket is
+      // empty, so stop here rather than pay a read that finds nothing (EAGAIN). The caller
+      // treats the short result as plain TCP's: wait for the next edge. Only a socket read made
+      // by this very call counts; an older one says nothing about what arrived since.
+      if (last_raw_ == raw_read::short_read && SSL_has_pending(ssl_) == 0) break;
       continue;
     }
     const io_result o = outcome(r);
@@ -141,7 +167,20 @@ io_result tls_stream::write(std::span<const iovec> iov) {
   return io_result::moved(sent);
 }
 
+bool tls_stream::kernel_sends() const { return BIO_get_ktls_send(SSL_get_wbio(ssl_)) != 0; }
+
+// Kernel TLS on the send side: the kernel frames and encrypts, so the file goes from the page
+// cache to the socket with sendfile, as on a plain connection. Without it (no module, a cipher
+// the kernel lacks, --tls-kernel off), the file is read into records in user space. A write
+// refused half-way (staged_) is finished first with the same bytes, whichever path follows.
 io_result tls_stream::send_file(const output_queue::file_range& range) {
+  if (staged_ == 0 && kernel_sends()) {
+    const std::size_t chunk = std::min<std::uint64_t>(range.length, max_kernel_sendfile);
+    const ossl_ssize_t n = SSL_sendfile(ssl_, range.fd, static_cast<off_t>(range.offset), chunk, 0);
+    if (n > 0) return io_result::moved(static_cast<std::size_t>(n));
+    if (n == 0) return {io_result::kind::error, 0};  // the file is shorter than promised
+    return outcome(static_cast<int>(n));
+  }
   std::size_t sent = 0;
   while (sent < range.length) {
     const std::size_t want =

@@ -10,12 +10,13 @@
 #include "net/transport.hpp"
 
 using SSL = struct ssl_st;
+using BIO = struct bio_st;
 
 namespace hive::detail {
 
 class tls_stream {
  public:
-  explicit tls_stream(SSL* ssl) : ssl_(ssl) {}  // owns `ssl`; the socket stays the transport's
+  explicit tls_stream(SSL* ssl);  // owns `ssl`; the socket stays the transport's
   ~tls_stream();
   tls_stream(const tls_stream&) = delete;
   tls_stream& operator=(const tls_stream&) = delete;
@@ -29,18 +30,26 @@ class tls_stream {
   // Gathers the segments into records of up to 16 KiB: a pipelined batch of small responses
   // leaves in one record and one kernel write.
   io_result write(std::span<const iovec> iov);
-  // A file range read into records (no sendfile through userspace TLS).
+  // A file range: with sendfile when the kernel does the encryption (kernel TLS), else read
+  // into records.
   io_result send_file(const output_queue::file_range& range);
+  // The session's keys are in the kernel for sending (kernel TLS is on for this connection).
+  bool kernel_sends() const;
   // close_notify, once, if the session is healthy (the caller then half-closes or closes the socket).
   void notify_close();
 
  private:
+  // How the socket reads inside one SSL_read went (seen by a callback on OpenSSL's socket BIO).
+  enum class raw_read : unsigned char { none, full, short_read };
+  static long on_bio(BIO* b, int oper, const char* argp, std::size_t len, int argi, long argl,
+                     int ret, std::size_t* processed);
   io_result outcome(int ret);
   bool plain_http_first();
   io_result write_chunk(const char* data, std::size_t n);
   void answer_plain_http();
 
   SSL* ssl_;
+  raw_read last_raw_ = raw_read::none;
   std::size_t staged_ = 0;  // bytes SSL_write last refused with WANT_*: the retry must repeat them
   io_result::kind sticky_ = io_result::kind::done;
   bool failed_ = false;  // a fatal error: no close_notify

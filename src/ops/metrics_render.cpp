@@ -98,6 +98,7 @@ void slot_snapshot::add(const counters& c) {
   connections_open += c.connections_open.load(relaxed);
   connections_total += c.connections_total.load(relaxed);
   connections_shed += c.connections_shed.load(relaxed);
+  tls_kernel_file_bytes += c.tls_kernel_file_bytes.load(relaxed);
 }
 
 std::string render_metrics(const metrics_snapshot& m) {
@@ -121,6 +122,9 @@ std::string render_metrics(const metrics_snapshot& m) {
            [](const slot_snapshot& s) { return s.bytes_in; });
   per_slot(out, m, "hive_sent_bytes_total", "counter", "Response bytes written.",
            [](const slot_snapshot& s) { return s.bytes_out; });
+  per_slot(out, m, "hive_tls_kernel_sendfile_bytes_total", "counter",
+           "File bytes sent over HTTPS with sendfile through kernel TLS (part of the sent bytes).",
+           [](const slot_snapshot& s) { return s.tls_kernel_file_bytes; });
   per_slot(out, m, "hive_connections_open", "gauge", "Connections open now.",
            [](const slot_snapshot& s) { return s.connections_open; });
   per_slot(out, m, "hive_connections_accepted_total", "counter", "Connections accepted.",

@@ -29,6 +29,7 @@ struct slot_snapshot {
   std::uint64_t duration_ms_sum = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t connections_open = 0, connections_total = 0, connections_shed = 0;
+  std::uint64_t tls_kernel_file_bytes = 0;
   std::uint64_t restarts = 0;
   int workers_up = 0;            // live processes writing the slot now (2 or more in a reload)
   process_sample process;        // summed over them

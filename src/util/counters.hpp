@@ -57,6 +57,8 @@ struct counters {
   std::atomic<std::uint64_t> connections_shed{0};
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
+  // File bytes sent with sendfile through kernel TLS (part of bytes_out): shows kTLS at work.
+  std::atomic<std::uint64_t> tls_kernel_file_bytes{0};
   // Requests answered by method class (their sum is stats::requests), and for metrics their durations (not cumulative: bucket i holds
   // those above bound i-1 and at most bound i) with the sum in milliseconds.
   std::atomic<std::uint64_t> by_method[method_classes] = {};

@@ -3,13 +3,13 @@
 keep-alive and pipelining, a large body, garbage and plain HTTP on the TLS port, a handshake
 that never finishes (header timeout), and the primary's start-up checks on bad files.
 
-The certificates are made here, in a temporary directory, with `openssl req` (the expired one
-with Python's `cryptography`): no private key is committed.
+The certificates are made here, in a temporary directory, with `openssl req` and `openssl ca`
+(which sets any validity dates: expired and not-yet-valid certificates, chains with a wrong
+intermediate): no private key is committed.
 
   python3 tests/tls/tls_test.py --hello BUILD/examples/hello/hello
 """
 import argparse
-import datetime
 import os
 import shutil
 import signal
@@ -281,6 +281,72 @@ def test_ticket_rotation(hello, d, cert, key):
         srv.stop()
 
 
+def test_tickets_off(hello, d, cert, key):
+    # --tls-tickets off: no ticket is issued, so a reconnect makes a full handshake (and is served).
+    srv = server(hello, ["--workers", "2", "--tls-cert", cert, "--tls-key", key, "--tls-tickets", "off"])
+    try:
+        for v in ("-tls1_2", "-tls1_3"):
+            sess = os.path.join(d, "off" + v)
+            first = s_client(srv.port, cert, v, sess_out=sess)
+            # No ticket and no session id: s_client has nothing to save; if it saved something,
+            # offering it back must still end in a full handshake.
+            again = [s_client(srv.port, cert, v, sess_in=sess if os.path.exists(sess) else None)
+                     for _ in range(3)]
+            check(first[0] and (not os.path.exists(sess) or not any(r for _, r, _ in again))
+                  and all(a for a, _, _ in again),
+                  f"{v}: --tls-tickets off: reconnects are served with full handshakes "
+                  f"(session saved: {os.path.exists(sess)})")
+    finally:
+        srv.stop()
+
+
+def kernel_has_tls():
+    """The kernel's answer, asked as hive asks it: TCP_ULP "tls" on an unconnected socket fails
+    with ENOTCONN when the module is there, ENOENT when it is not."""
+    import errno
+    with socket.socket() as s:
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, 31, b"tls")  # TCP_ULP
+            return True
+        except OSError as e:
+            return e.errno == errno.ENOTCONN
+
+
+def test_kernel_tls_files(static_files, d, cert, key):
+    # A 1 MiB file over HTTPS, whole and as a range, with kernel TLS where this kernel has it
+    # (sendfile) and with it off (read and encrypted in user space); the start-up line says
+    # which, and agrees with the kernel.
+    import hashlib
+    root = os.path.join(d, "static")
+    os.makedirs(root, exist_ok=True)
+    blob = os.urandom(1 << 20)
+    with open(os.path.join(root, "1m.bin"), "wb") as f:
+        f.write(blob)
+    expect = "kernel TLS: on" if kernel_has_tls() else "kernel TLS: unavailable"
+    for mode, says in (("auto", expect), ("off", "kernel TLS: off")):
+        srv = server(static_files, ["--workers", "2", "--root", root, "--tls-cert", cert,
+                                    "--tls-key", key, "--tls-kernel", mode])
+        try:
+            check(srv.wait_for(says, 1, 10), f"--tls-kernel {mode}: the start-up line says '{says}'")
+            for rng, want in ((None, blob), ("bytes=1000-700000", blob[1000:700001])):
+                with tls_connect(srv.port, client_ctx(cert)) as t:
+                    t.sendall(b"GET /1m.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
+                              (f"Range: {rng}\r\n".encode() if rng else b"") + b"\r\n")
+                    t.settimeout(10)
+                    data = b""
+                    while True:
+                        chunk = t.recv(1 << 16)
+                        if not chunk:
+                            break
+                        data += chunk
+                body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+                check(hashlib.sha256(body).digest() == hashlib.sha256(want).digest(),
+                      f"--tls-kernel {mode}: {'range ' + rng if rng else '1 MiB file'} over HTTPS arrives whole "
+                      f"({len(body)} bytes)")
+        finally:
+            srv.stop()
+
+
 def test_garbage(srv, ca):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     s.sendall(os.urandom(2000))
@@ -367,6 +433,45 @@ def test_slow_handshake(srv, header_timeout_s):
     s.close()
     check(closed and header_timeout_s * 0.8 <= took <= header_timeout_s + 2.5,
           f"stalled handshake closed at the header timeout ({took:.2f}s for {header_timeout_s}s)")
+
+
+def test_slow_tls_client(srv, ca, header_timeout_s):
+    # Slowloris over TLS: the handshake done, then the request head a byte every 0.2 s, each in
+    # its own record. The header timeout still applies: a 408 inside TLS, then the close; a
+    # normal client is served meanwhile.
+    head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 200
+    t = tls_connect(srv.port, client_ctx(ca))
+    t.settimeout(0.2)
+    data, closed, t0 = b"", False, time.time()
+    for i in range(len(head)):
+        try:
+            t.sendall(head[i:i + 1])
+        except OSError:
+            closed = True
+            break
+        try:
+            chunk = t.recv(4096)
+            data += chunk
+            if not chunk:
+                closed = True
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = True
+            break
+        if time.time() - t0 > header_timeout_s + 4:
+            break
+        if i == 2:
+            with tls_connect(srv.port, client_ctx(ca)) as other:
+                other.sendall(REQUEST)
+                check(read_responses(other, 1) == [HELLO], "a normal client is served beside a slow TLS client")
+    took = time.time() - t0
+    if not closed:
+        closed = closed_within(t, 3)
+    t.close()
+    check(data.startswith(b"HTTP/1.1 408") and closed and header_timeout_s * 0.8 <= took <= header_timeout_s + 3,
+          f"a slow TLS client gets 408 and a close at the header timeout ({took:.2f}s for {header_timeout_s}s; {data[:20]!r})")
 
 
 def test_min_version_13(hello, cert, key, ca):
@@ -525,55 +630,154 @@ def test_cert_reload(hello, d):
         srv.stop()
 
 
-def expired_cert(d):
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        return None
-    k = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-         .serial_number(1).not_valid_before(now - datetime.timedelta(days=10))
-         .not_valid_after(now - datetime.timedelta(days=1)).sign(k, hashes.SHA256()))
-    cert, key = os.path.join(d, "expired.crt"), os.path.join(d, "expired.key")
-    with open(cert, "wb") as f:
-        f.write(c.public_bytes(serialization.Encoding.PEM))
-    with open(key, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
+CA_CONF = """[ca]
+default_ca = d
+[d]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = p
+unique_subject = no
+copy_extensions = copy
+[p]
+commonName = supplied
+[v3_ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_leaf]
+basicConstraints = CA:false
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def openssl_ca(d, name, cn, issuer=None, ca=False, start=None, end=None):
+    """A certificate for `cn` signed by `issuer` ((cert, key); None: self-signed), with `openssl
+    ca` so that the dates can be set (`-startdate`/`-enddate`: an expired certificate without
+    faking the clock). Returns (cert, key)."""
+    work = os.path.join(d, "ca-" + name)
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, "ca.cnf"), "w") as f:
+        f.write(CA_CONF)
+    open(os.path.join(work, "index.txt"), "w").close()
+    with open(os.path.join(work, "serial"), "w") as f:
+        f.write("%02X\n" % (abs(hash(name)) % 200 + 16))
+    cert, key, csr = (os.path.join(d, name + s) for s in (".crt", ".key", ".csr"))
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", csr, "-subj", "/CN=" + cn] +
+                   ([] if ca else ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+                   check=True, capture_output=True)
+    cmd = ["openssl", "ca", "-batch", "-notext", "-config", "ca.cnf", "-in", csr, "-out", cert,
+           "-extensions", "v3_ca" if ca else "v3_leaf",
+           "-startdate", start or "20240101000000Z", "-enddate", end or "20491231000000Z"]
+    cmd += ["-selfsign", "-keyfile", key] if issuer is None else ["-cert", issuer[0], "-keyfile", issuer[1]]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=work)
     return cert, key
 
 
-def test_startup_checks(hello, d, cert, key):
-    _, other_key = make_cert(d, "other")
-    cases = [
-        ("a missing certificate", ["--tls-cert", os.path.join(d, "nope.crt"), "--tls-key", key], "nope.crt"),
-        ("a missing key", ["--tls-cert", cert, "--tls-key", os.path.join(d, "nope.key")], "nope.key"),
-        ("a key that does not match", ["--tls-cert", cert, "--tls-key", other_key], "does not match"),
-        ("a certificate without a key", ["--tls-cert", cert], "--tls-key"),
-        ("a key file that is not PEM", ["--tls-cert", cert, "--tls-key", hello], hello),
+def concat(d, name, *files):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        for x in files:
+            f.write(open(x).read())
+    return path
+
+
+def chain_files(d):
+    """A root, two intermediates under it, and a leaf under the first: the good chain file, a
+    chain file with the wrong intermediate, and a chain file in the wrong order."""
+    root = openssl_ca(d, "root", "Test Root", ca=True)
+    inter = openssl_ca(d, "inter", "Test Intermediate", issuer=root, ca=True)
+    other = openssl_ca(d, "other-inter", "Other Intermediate", issuer=root, ca=True)
+    leaf = openssl_ca(d, "leaf", "localhost", issuer=inter)
+    return {
+        "root": root[0], "key": leaf[1],
+        "good": concat(d, "good-chain.pem", leaf[0], inter[0]),
+        "good_with_root": concat(d, "good-chain-root.pem", leaf[0], inter[0], root[0]),
+        "wrong_intermediate": concat(d, "wrong-chain.pem", leaf[0], other[0]),
+        "wrong_order": concat(d, "order-chain.pem", inter[0], leaf[0]),
+    }
+
+
+def test_good_chain(hello, chains):
+    # The checks refuse nothing a client accepts: leaf + intermediate (+ root) start and verify
+    # against the root alone.
+    for what in ("good", "good_with_root"):
+        srv = server(hello, ["--workers", "0", "--tls-cert", chains[what], "--tls-key", chains["key"]])
+        try:
+            with tls_connect(srv.port, client_ctx(chains["root"])) as t:
+                t.sendall(REQUEST)
+                check(read_responses(t, 1) == [HELLO], f"a {what} chain file starts and verifies against the root")
+        finally:
+            srv.stop()
+
+
+def bad_files(d, chains):
+    """(what, --tls-cert, --tls-key, what the message must say): files the checks refuse."""
+    expired = openssl_ca(d, "expired", "localhost", start="20200101000000Z", end="20200201000000Z")
+    future = openssl_ca(d, "future", "localhost", start="20480101000000Z", end="20490101000000Z")
+    return [
+        ("an expired certificate", expired[0], expired[1], "has expired"),
+        ("a certificate not valid yet", future[0], future[1], "not valid yet"),
+        ("a chain with the wrong intermediate", chains["wrong_intermediate"], chains["key"],
+         "did not issue the certificate (/CN=localhost)"),
+        ("a chain with the intermediate first", chains["wrong_order"], chains["key"], "does not match"),
     ]
-    exp = expired_cert(d)
-    if exp is not None:
-        cases.append(("an expired certificate", ["--tls-cert", exp[0], "--tls-key", exp[1]], "expired"))
-    else:
-        print("skip an expired certificate: python3-cryptography is not installed")
+
+
+def test_startup_checks(hello, d, cert, key, chains):
+    _, other_key = make_cert(d, "other")
+    nope_crt, nope_key = os.path.join(d, "nope.crt"), os.path.join(d, "nope.key")
+    # (what, flags, what the message says, the file it must name)
+    cases = [
+        ("a missing certificate", ["--tls-cert", nope_crt, "--tls-key", key], "cannot read", nope_crt),
+        ("a missing key", ["--tls-cert", cert, "--tls-key", nope_key], "cannot read", nope_key),
+        ("a key that does not match", ["--tls-cert", cert, "--tls-key", other_key], "does not match", other_key),
+        ("a certificate without a key", ["--tls-cert", cert], "--tls-key", None),
+        ("a key file that is not PEM", ["--tls-cert", cert, "--tls-key", hello], "not a PEM", hello),
+    ]
+    for what, c, k, says in bad_files(d, chains):
+        cases.append((what, ["--tls-cert", c, "--tls-key", k], says, c if says != "does not match" else k))
     for workers in ("2", "0"):
-        for what, args, says in cases:
+        for what, args, says, names in cases:
             r = subprocess.run([hello, "--port", "0", "--workers", workers] + args,
                                capture_output=True, timeout=20)
             err = r.stderr.decode("latin-1")
-            check(r.returncode == 2 and says in err,
-                  f"--workers {workers}, {what}: exit 2 naming it (rc {r.returncode}: {err.strip()[:120]})")
+            check(r.returncode == 2 and says in err and (names is None or names in err),
+                  f"--workers {workers}, {what}: exit 2 naming the file and the problem "
+                  f"(rc {r.returncode}: {err.strip()[:160]})")
+
+
+def test_reload_refuses_bad_files(hello, d, cert, key, chains):
+    # Each bad pair copied over the live files, then SIGHUP: refused with the reason, and the
+    # workers keep the certificate they have.
+    live_cert, live_key = os.path.join(d, "live2.crt"), os.path.join(d, "live2.key")
+    shutil.copy(cert, live_cert)
+    shutil.copy(key, live_key)
+    srv = server(hello, ["--workers", "2", "--tls-cert", live_cert, "--tls-key", live_key])
+    ctx = client_ctx(cert)
+    try:
+        for n, (what, c, k, says) in enumerate(bad_files(d, chains), start=1):
+            shutil.copy(c, live_cert)
+            shutil.copy(k, live_key)
+            srv.p.send_signal(signal.SIGHUP)
+            refused = srv.wait_for("reload refused", n, 15)
+            last = [l for l in srv.log().split("\n") if "reload refused" in l][-1:] or [""]
+            check(refused and says in last[0] and "live2.crt" in last[0] + srv.log(),
+                  f"reload with {what} is refused, saying why ({last[0].strip()[:150]})")
+        check(srv.alive() and all(served_cert(srv.port, ctx) == der_of(cert) for _ in range(4)),
+              "after the refused reloads the workers serve the certificate they had")
+    finally:
+        srv.stop()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hello", required=True)
+    ap.add_argument("--static-files", help="examples/static-files: files over HTTPS, kernel TLS")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         cert, key = make_cert(d, "server")
@@ -593,14 +797,21 @@ def main():
             test_random_records(srv, cert)
             test_plain_http(srv)
             test_slow_handshake(srv, header_timeout_s)
+            test_slow_tls_client(srv, cert, header_timeout_s)
             check(srv.alive(), "the server is still running")
         finally:
             srv.stop()
         test_min_version_13(a.hello, cert, key, cert)
         test_ticket_rotation(a.hello, d, cert, key)
+        test_tickets_off(a.hello, d, cert, key)
+        if a.static_files:
+            test_kernel_tls_files(a.static_files, d, cert, key)
         test_cert_reload(a.hello, d)
         test_sni(a.hello, d, cert, key)
-        test_startup_checks(a.hello, d, cert, key)
+        chains = chain_files(d)
+        test_good_chain(a.hello, chains)
+        test_startup_checks(a.hello, d, cert, key, chains)
+        test_reload_refuses_bad_files(a.hello, d, cert, key, chains)
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0
 
