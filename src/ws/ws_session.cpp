@@ -23,15 +23,42 @@ std::span<char> ws_read_buffer() {
   return {buf.get(), ws_read_bytes};
 }
 
+// Compressed messages are inflated into, and outgoing ones compressed into, these per-thread
+// buffers: a connection keeps no buffer for them between messages.
+std::string& ws_inflate_buffer() {
+  thread_local std::string b;
+  return b;
+}
+
+std::string& ws_deflate_buffer() {
+  thread_local std::string b;
+  return b;
+}
+
+void ws_trim_buffer(std::string& b) {
+  if (b.capacity() > ws_keep_bytes) std::string().swap(b);
+}
+
+ws_op ws_wire_op(ws_opcode op) { return op == ws_opcode::text ? ws_op::text : ws_op::binary; }
+
+std::shared_ptr<const std::string> ws_frame_of(std::string_view payload, ws_op op, bool compressed) {
+  auto f = std::make_shared<std::string>();
+  f->resize(frame_head_size(payload.size()) + payload.size());
+  char* p = write_frame_head(f->data(), op, payload.size(), true, compressed);
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+  return f;
+}
+
 }  // namespace
 
 ws_session::ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-                       std::string protocol_name, const address* peer)
+                       std::string protocol_name, const address* peer, const deflate_params* deflate)
     : route_(std::move(route)),
       handle_(std::move(handle)),
       protocol_name_(protocol_name.empty() ? nullptr : std::make_unique<std::string>(std::move(protocol_name))),
+      deflate_(deflate != nullptr ? std::make_unique<deflate_state>(deflate_state{*deflate, nullptr, nullptr}) : nullptr),
       peer_(peer),
-      parser_(route_->settings.max_frame_bytes) {
+      parser_(route_->settings.max_frame_bytes, deflate != nullptr ? 0x40 : 0) {
   handle_->s_ = this;
 }
 
@@ -88,6 +115,7 @@ bool ws_session::on_frame(const frame_header& h) {
     message_.clear();
     utf8_.reset();
     direct_ = false;
+    compressed_ = (h.rsv & 0x40) != 0;  // the parser allows RSV1 only with permessage-deflate
   }
   message_bytes_ += h.length;
   if (message_bytes_ > route_->settings.max_message_bytes) {
@@ -104,12 +132,21 @@ bool ws_session::on_payload(char* data, std::size_t n) {
     control_.append(data, n);  // the parser bounds it at 125
     return true;
   }
-  // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end.
-  if (message_op_ == ws_opcode::text && !utf8_.feed(data, n)) {
+  // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end. (A compressed
+  // message is checked once inflated.)
+  if (message_op_ == ws_opcode::text && !compressed_ && !utf8_.feed(data, n)) {
     fail(1007);
     return false;
   }
   if (state_ != state::open) return true;  // closing: read to the client's close, deliver nothing
+  if (compressed_) {
+    if (whole && frame_.fin && frame_.op != ws_op::continuation) {
+      direct_ = true;
+      return inflate_and_deliver({data, n});
+    }
+    message_.append(data, n);
+    return true;
+  }
   // A whole message in one frame and one read: straight from the read buffer, no copy.
   if (whole && frame_.fin && frame_.op != ws_op::continuation) {
     if (message_op_ == ws_opcode::text && !utf8_.complete()) {
@@ -131,16 +168,52 @@ bool ws_session::on_frame_end() {
     direct_ = false;
     return state_ == state::open || state_ == state::closing;
   }
-  if (message_op_ == ws_opcode::text && !utf8_.complete()) {
+  if (compressed_) {
+    if (state_ == state::open && !inflate_and_deliver(message_)) return false;
+  } else if (message_op_ == ws_opcode::text && !utf8_.complete()) {
     fail(1007);  // the message ends inside a sequence
     return false;
+  } else if (state_ == state::open) {
+    deliver(message_);
   }
-  if (state_ == state::open) deliver(message_);
   if (message_.capacity() > ws_keep_bytes) {
     std::string().swap(message_);
   } else {
     message_.clear();
   }
+  return state_ == state::open || state_ == state::closing;
+}
+
+// A whole compressed message: inflated (at most max_message_bytes: a zip bomb gets 1009),
+// checked, delivered.
+bool ws_session::inflate_and_deliver(std::string_view payload) {
+  const auto& p = deflate_->params;
+  ws_inflater* in;
+  if (p.client_no_context_takeover) {
+    in = &shared_inflater();
+  } else {
+    if (!deflate_->in) deflate_->in = std::make_unique<ws_inflater>(p.client_window_bits);
+    in = deflate_->in.get();
+  }
+  std::string& out = ws_inflate_buffer();
+  switch (in->inflate_message(payload, out, route_->settings.max_message_bytes, p.client_no_context_takeover)) {
+    case inflate_result::ok:
+      break;
+    case inflate_result::too_big:
+      ws_trim_buffer(out);
+      fail(1009);
+      return false;
+    case inflate_result::bad:
+      ws_trim_buffer(out);
+      fail(1007);  // as Node's ws: the payload is not what its frame says (§7.4.1)
+      return false;
+  }
+  if (message_op_ == ws_opcode::text && !valid_utf8(out.data(), out.size())) {
+    fail(1007);
+    return false;
+  }
+  deliver(out);
+  ws_trim_buffer(out);
   return state_ == state::open || state_ == state::closing;
 }
 
@@ -272,16 +345,41 @@ ws_send ws_session::after_send() {
 }
 
 ws_send ws_session::send(std::string_view message, ws_opcode op) {
-  const auto wop = op == ws_opcode::text ? ws_op::text : ws_op::binary;
-  const std::size_t head = frame_head_size(message.size());
-  if (!admit(head + message.size())) return ws_send::dropped;
-  if (message.size() <= ws_copy_bytes) {
-    char* p = out_.append_space(head + message.size());
-    p = write_frame_head(p, wop, message.size());
-    if (!message.empty()) std::memcpy(p, message.data(), message.size());
+  if (!deflate_ || message.size() < route_->settings.deflate_min_bytes) {
+    return send_payload(message, ws_wire_op(op), false);
+  }
+  if (state_ != state::open) return ws_send::dropped;
+  const auto& p = deflate_->params;
+  ws_deflater* d;
+  if (p.server_no_context_takeover) {
+    d = &shared_deflater(p.server_window_bits);
   } else {
-    write_frame_head(out_.append_space(head), wop, message.size());
-    auto copy = std::make_shared<const std::string>(message);
+    if (!deflate_->out) deflate_->out = std::make_unique<ws_deflater>(p.server_window_bits);
+    d = deflate_->out.get();
+  }
+  std::string& z = ws_deflate_buffer();
+  z.clear();
+  if (!d->compress(message, z, p.server_no_context_takeover)) {
+    // Out of memory in zlib: the client's context no longer matches ours.
+    fail(1011);
+    poke();
+    return ws_send::dropped;
+  }
+  const auto r = send_payload(z, ws_wire_op(op), true);
+  ws_trim_buffer(z);
+  return r;
+}
+
+ws_send ws_session::send_payload(std::string_view payload, ws_op op, bool compressed) {
+  const std::size_t head = frame_head_size(payload.size());
+  if (!admit(head + payload.size())) return ws_send::dropped;
+  if (payload.size() <= ws_copy_bytes) {
+    char* p = out_.append_space(head + payload.size());
+    p = write_frame_head(p, op, payload.size(), true, compressed);
+    if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+  } else {
+    write_frame_head(out_.append_space(head), op, payload.size(), true, compressed);
+    auto copy = std::make_shared<const std::string>(payload);
     out_.append_view(*copy, copy);
   }
   return after_send();
@@ -291,6 +389,28 @@ ws_send ws_session::send_frame(const std::shared_ptr<const std::string>& frame) 
   if (!admit(frame->size())) return ws_send::dropped;
   out_.append_view(*frame, frame);
   return after_send();
+}
+
+ws_send ws_session::send_published(ws_published& m) {
+  if (!deflate_ || m.message.size() < route_->settings.deflate_min_bytes) {
+    if (!m.plain) m.plain = ws_frame_of(m.message, ws_wire_op(m.op), false);
+    return send_frame(m.plain);
+  }
+  const auto& p = deflate_->params;
+  // Our own context: the compressed bytes depend on what this connection sent before.
+  if (!p.server_no_context_takeover) return send(m.message, m.op);
+  auto& f = m.deflated[p.server_window_bits - 9];
+  if (!f) {
+    std::string& z = ws_deflate_buffer();
+    z.clear();
+    if (!shared_deflater(p.server_window_bits).compress(m.message, z, true)) {
+      if (!m.plain) m.plain = ws_frame_of(m.message, ws_wire_op(m.op), false);
+      return send_frame(m.plain);  // a message may always go uncompressed (no context kept)
+    }
+    f = ws_frame_of(z, ws_wire_op(m.op), true);
+    ws_trim_buffer(z);
+  }
+  return send_frame(f);
 }
 
 void ws_session::on_eof() {

@@ -13,15 +13,27 @@
 #include "hive/websocket.hpp"
 #include "net/output_queue.hpp"
 #include "net/protocol.hpp"
+#include "ws/deflate.hpp"
 #include "ws/frame_parser.hpp"
 #include "ws/utf8.hpp"
 
 namespace hive::detail {
 
+// A message published to many connections: each frame it needs is built once, on first need —
+// plain, and compressed without context (by window bits 9..15) for subscribers that negotiated
+// permessage-deflate without server context takeover.
+struct ws_published {
+  std::string_view message;
+  ws_opcode op;
+  std::shared_ptr<const std::string> plain;
+  std::shared_ptr<const std::string> deflated[7];
+};
+
 class ws_session final : public protocol {
  public:
+  // `deflate`: permessage-deflate as negotiated (null: not in use).
   ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-             std::string protocol_name, const address* peer);
+             std::string protocol_name, const address* peer, const deflate_params* deflate = nullptr);
   ~ws_session() override;
 
   // protocol
@@ -42,8 +54,8 @@ class ws_session final : public protocol {
 
   // websocket_base's calls.
   ws_send send(std::string_view message, ws_opcode op);
-  // A frame built once for many connections (a publish).
-  ws_send send_frame(const std::shared_ptr<const std::string>& frame);
+  // A message published to many connections (frames built once for all).
+  ws_send send_published(ws_published& p);
   void close(std::uint16_t code, std::string_view reason);
   bool subscribe(std::string_view topic);
   bool unsubscribe(std::string_view topic);
@@ -75,13 +87,25 @@ class ws_session final : public protocol {
   ws_send after_send();
   void control_frame(ws_op op, std::string_view payload);
   void user_failed(const char* what);
+  ws_send send_payload(std::string_view payload, ws_op op, bool compressed);
+  ws_send send_frame(const std::shared_ptr<const std::string>& frame);
+  bool inflate_and_deliver(std::string_view payload);
   void poke() {
     if (!busy_) wake();
   }
 
+  // permessage-deflate: what was agreed, and this connection's own zlib streams (made at first
+  // use, only for a side that keeps its context).
+  struct deflate_state {
+    deflate_params params;
+    std::unique_ptr<ws_deflater> out;
+    std::unique_ptr<ws_inflater> in;
+  };
+
   std::shared_ptr<const ws_route> route_;
   std::unique_ptr<websocket_base> handle_;
   std::unique_ptr<std::string> protocol_name_;  // rare: kept out of line
+  std::unique_ptr<deflate_state> deflate_;      // null: no permessage-deflate
   const address* peer_;
   frame_parser parser_;
   utf8_validator utf8_;
@@ -99,6 +123,7 @@ class ws_session final : public protocol {
   bool direct_ = false;        // the current message was delivered straight from the read buffer
   bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
   bool want_drain_ = false;    // a send said `buffered`
+  bool compressed_ = false;    // the current message has RSV1 (permessage-deflate)
   std::string control_;  // a control frame's payload (≤ 125 bytes)
   std::uint16_t close_code_ = 1006;
   std::string close_reason_;
