@@ -60,8 +60,8 @@ class ws_session final : public protocol {
   bool subscribe(std::string_view topic);
   bool unsubscribe(std::string_view topic);
   bool subscribed(std::string_view topic) const;
-  std::size_t buffered_bytes() const { return out_.bytes(); }
-  std::string_view protocol_name() const { return protocol_name_ ? std::string_view(*protocol_name_) : std::string_view(); }
+  std::size_t buffered_bytes() const { return out_ ? out_->bytes() : 0; }
+  std::string_view protocol_name() const { return rare_ ? std::string_view(rare_->protocol_name) : std::string_view(); }
   const address& remote() const { return *peer_; }
 
   // The frame parser's handler.
@@ -102,20 +102,33 @@ class ws_session final : public protocol {
     std::unique_ptr<ws_inflater> in;
   };
 
+  // What few connections need, kept out of line: an idle WebSocket should cost little more than
+  // an idle HTTP connection.
+  struct rare_state {
+    std::string protocol_name;
+    std::string close_reason;
+    std::vector<std::string> topics;
+    std::string control;  // a control frame's payload (≤ 125 bytes)
+  };
+  rare_state& rare();
+  output_queue& out();      // made for the first byte to send, dropped once all is written
+  std::string& message();   // made for the first message that spans frames or reads
+  void set_reason(std::string_view reason);
+  std::string_view close_reason() const { return rare_ ? std::string_view(rare_->close_reason) : std::string_view(); }
+  const frame_header& frame() const { return parser_.frame(); }
+
   std::shared_ptr<const ws_route> route_;
   std::unique_ptr<websocket_base> handle_;
-  std::unique_ptr<std::string> protocol_name_;  // rare: kept out of line
+  std::unique_ptr<rare_state> rare_;
   std::unique_ptr<deflate_state> deflate_;      // null: no permessage-deflate
   const address* peer_;
   frame_parser parser_;
   utf8_validator utf8_;
-  output_queue out_;
-  std::string message_;           // a message arriving in several frames or reads
-  std::vector<std::string> topics_;
+  std::unique_ptr<output_queue> out_;
+  std::unique_ptr<std::string> message_;  // a message arriving in several frames or reads
   std::uint64_t progress_ = 0;
   std::uint64_t message_bytes_ = 0;  // of the message in progress
   std::uint64_t frame_seen_ = 0;     // payload bytes of the current frame so far
-  frame_header frame_;
   ws_opcode message_op_ = ws_opcode::text;
   state state_ = state::open;
   bool opened_ = false;
@@ -124,9 +137,7 @@ class ws_session final : public protocol {
   bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
   bool want_drain_ = false;    // a send said `buffered`
   bool compressed_ = false;    // the current message has RSV1 (permessage-deflate)
-  std::string control_;  // a control frame's payload (≤ 125 bytes)
   std::uint16_t close_code_ = 1006;
-  std::string close_reason_;
 };
 
 }  // namespace hive::detail
