@@ -127,7 +127,7 @@ void ws_session::commit(std::size_t n) {
 }
 
 bool ws_session::on_frame(const frame_header& h) {
-  frame_seen_ = 0;
+  frame_started_ = false;
   if (is_control(h.op)) {
     rare().control.clear();
     return true;
@@ -149,8 +149,8 @@ bool ws_session::on_frame(const frame_header& h) {
 }
 
 bool ws_session::on_payload(char* data, std::size_t n) {
-  const bool whole = frame_seen_ == 0 && n == frame().length;
-  frame_seen_ += n;
+  const bool whole = !frame_started_ && n == frame().length;
+  frame_started_ = true;
   if (is_control(frame().op)) {
     rare_->control.append(data, n);  // the parser bounds it at 125
     return true;

@@ -126,9 +126,7 @@ class ws_session final : public protocol {
   utf8_validator utf8_;
   std::unique_ptr<output_queue> out_;
   std::unique_ptr<std::string> message_;  // a message arriving in several frames or reads
-  std::uint64_t progress_ = 0;
   std::uint64_t message_bytes_ = 0;  // of the message in progress
-  std::uint64_t frame_seen_ = 0;     // payload bytes of the current frame so far
   ws_opcode message_op_ = ws_opcode::text;
   state state_ = state::open;
   bool opened_ = false;
@@ -137,7 +135,9 @@ class ws_session final : public protocol {
   bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
   bool want_drain_ = false;    // a send said `buffered`
   bool compressed_ = false;    // the current message has RSV1 (permessage-deflate)
+  bool frame_started_ = false;  // payload of the current frame has arrived
   std::uint16_t close_code_ = 1006;
+  std::uint32_t progress_ = 0;  // (packed beside the flags: an idle connection's size counts)
 };
 
 }  // namespace hive::detail
