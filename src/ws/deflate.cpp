@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace hive::detail {
@@ -82,7 +83,10 @@ inflate_result ws_inflater::run(const unsigned char* in, std::size_t n, std::str
   z.avail_in = static_cast<uInt>(n);
   for (;;) {
     // Room for one byte past the limit: that byte is the proof that the message is too big.
-    const std::size_t room = std::min(std::max<std::size_t>(4 * std::size_t{z.avail_in}, 4096), limit + 1 - out.size());
+    // (Pieces of at most 1 GiB: zlib counts in 32 bits, and a limit may be SIZE_MAX.)
+    const std::size_t left = limit - out.size();
+    const std::size_t room = std::min({std::max<std::size_t>(4 * std::size_t{z.avail_in}, 4096),
+                                       left == SIZE_MAX ? left : left + 1, std::size_t{1} << 30});
     const std::size_t used = out.size();
     out.resize(used + room);
     z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
