@@ -36,15 +36,16 @@ def raise_nofile(need):
         sys.exit(f"idle_memory: the open-files hard limit is {hard}; {need} are needed (ulimit -Hn)")
 
 
-def open_idle(port, n):
-    """n connections, each with one answered request; returns the sockets."""
+def open_idle(port, n, request=REQUEST, answered=lambda buf: buf.endswith(b"Hello, world!\n")):
+    """n connections, each sending `request` and reading until answered(bytes so far); returns
+    the sockets."""
     socks = []
     sel = selectors.DefaultSelector()
     pending = 0
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.connect(("127.0.0.1", port))
-        s.sendall(REQUEST)
+        s.sendall(request)
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, bytearray())
         socks.append(s)
@@ -57,10 +58,41 @@ def open_idle(port, n):
                 if not chunk:
                     sys.exit("idle_memory: the server closed a connection")
                 buf += chunk
-                if b"\r\n\r\n" in buf and buf.endswith(b"Hello, world!\n"):
+                if b"\r\n\r\n" in buf and answered(buf):
                     sel.unregister(key.fileobj)
                     pending -= 1
     return socks
+
+
+def measure(argv, n, request=REQUEST, answered=lambda buf: buf.endswith(b"Hello, world!\n")):
+    """Starts `argv` (a hive example printing its port on its first stderr line), warms it up,
+    opens n idle connections; returns (RSS before KiB, RSS after KiB, bytes per connection)."""
+    raise_nofile(n + 100)
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        port = int(line.rsplit(":", 1)[1])
+        # Warm up: the pool's buffers, the Date cache, the allocator's arenas.
+        warm = open_idle(port, 300, request, answered)
+        for s in warm:
+            s.close()
+        time.sleep(0.5)
+        before = rss_kib(proc.pid)
+        socks = open_idle(port, n, request, answered)
+        time.sleep(0.5)
+        after = rss_kib(proc.pid)
+        for s in socks:
+            s.close()
+        return before, after, (after - before) * 1024 / n
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def measure_http(build_dir, n):
+    hello = os.path.join(build_dir, "examples/hello/hello")
+    return measure([hello, "--port", "0", "--workers", "0", "--idle-timeout", "10m",
+                    "--header-timeout", "10m"], n)
 
 
 def main():
@@ -68,31 +100,9 @@ def main():
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--connections", type=int, default=10000)
     args = ap.parse_args()
-    raise_nofile(args.connections + 100)
-
-    hello = os.path.join(args.build_dir, "examples/hello/hello")
-    proc = subprocess.Popen([hello, "--port", "0", "--workers", "0", "--idle-timeout", "10m",
-                             "--header-timeout", "10m"], stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()
-        port = int(line.rsplit(":", 1)[1])
-        # Warm up: the pool's buffers, the Date cache, the allocator's arenas.
-        warm = open_idle(port, 300)
-        for s in warm:
-            s.close()
-        time.sleep(0.5)
-        before = rss_kib(proc.pid)
-        socks = open_idle(port, args.connections)
-        time.sleep(0.5)
-        after = rss_kib(proc.pid)
-        per = (after - before) * 1024 / args.connections
-        print(f"RSS before {before} KiB, with {args.connections} idle connections {after} KiB")
-        print(f"memory per idle keep-alive connection: {per:.0f} B (target < 512 B)")
-        for s in socks:
-            s.close()
-    finally:
-        proc.kill()
-        proc.wait()
+    before, after, per = measure_http(args.build_dir, args.connections)
+    print(f"RSS before {before} KiB, with {args.connections} idle connections {after} KiB")
+    print(f"memory per idle keep-alive connection: {per:.0f} B (target < 512 B)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
         [--servers hive,limit,nginx,node] [--loads keepalive,pipeline,churn]
         [--out bench/results/latest.md] [--all-cores]
     python3 bench/run.py --build-dir build --reload [--duration 10] [--connections 64]
+    python3 bench/run.py --build-dir build --ws [--rounds 5] [--duration 5]   (bench/ws.py)
 
 Default mode: every server runs ONE worker pinned to CPU 0 and wrk runs one thread pinned to
 CPU 1. Each round runs every load against every server, each started fresh, so machine noise
@@ -441,10 +442,19 @@ def parse_args():
     p.add_argument("--hive-bin", help="hive hello binary (default BUILD/examples/hello/hello)")
     p.add_argument("--startup-timeout", type=float, default=10)
     https_bench.add_arguments(p)  # --https: bench/https.py
+    # WebSocket echo and fan-out against Node's ws: bench/ws.py (its own options there).
+    p.add_argument("--ws", action="store_true", help="WebSocket benchmarks (bench/ws.py)")
+    import ws as ws_bench
+    ws_bench.add_arguments(p)
     args = p.parse_args()
     https_bench.check_arguments(p, args)
     if args.duration is None:
         args.duration = 10.0 if args.reload else 5.0
+    if args.ws:
+        args.loads = args.ws_loads.split(",")
+        if args.out == "bench/results/latest.md":
+            args.out = "bench/results/ws.md"
+        return args
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.loads = [s.strip() for s in args.loads.split(",") if s.strip()]
     for s in args.servers:
@@ -462,6 +472,9 @@ def parse_args():
 
 def main() -> int:
     args = parse_args()
+    if args.ws:
+        import ws as ws_bench
+        return ws_bench.ws_main(args)
     check_tools(args)
     if args.reload:
         return reload_main(args)

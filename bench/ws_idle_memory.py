@@ -10,14 +10,10 @@ before) / N. Not part of `scripts/dev test`.
 """
 import argparse
 import os
-import selectors
-import socket
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from idle_memory import raise_nofile, rss_kib  # noqa: E402
+from idle_memory import measure, measure_http  # noqa: E402
 
 HANDSHAKE = (b"GET /ws/echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -26,59 +22,19 @@ FRAME = b"\x81\x84\x00\x00\x00\x00ping"
 ECHO = b"\x81\x04ping"
 
 
-def open_idle(port, n):
-    socks = []
-    sel = selectors.DefaultSelector()
-    pending = 0
-    for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.connect(("127.0.0.1", port))
-        s.sendall(HANDSHAKE + FRAME)
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, bytearray())
-        socks.append(s)
-        pending += 1
-        while pending > 256 or (i == n - 1 and pending > 0):
-            for key, _ in sel.select(timeout=10):
-                buf = key.data
-                chunk = key.fileobj.recv(4096)
-                if not chunk:
-                    sys.exit("ws_idle_memory: the server closed a connection")
-                buf += chunk
-                if b"\r\n\r\n" in buf and buf.endswith(ECHO):
-                    sel.unregister(key.fileobj)
-                    pending -= 1
-    return socks
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--connections", type=int, default=10000)
     args = ap.parse_args()
-    raise_nofile(args.connections + 100)
     chat = os.path.join(args.build_dir, "examples/chat/chat")
-    proc = subprocess.Popen([chat, "--port", "0", "--workers", "0", "--header-timeout", "10m"],
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()
-        port = int(line.rsplit(":", 1)[1])
-        warm = open_idle(port, 300)
-        for s in warm:
-            s.close()
-        time.sleep(0.5)
-        before = rss_kib(proc.pid)
-        socks = open_idle(port, args.connections)
-        time.sleep(0.5)
-        after = rss_kib(proc.pid)
-        per = (after - before) * 1024 / args.connections
-        print(f"RSS before {before} KiB, with {args.connections} idle WebSockets {after} KiB")
-        print(f"memory per idle WebSocket connection: {per:.0f} B")
-        for s in socks:
-            s.close()
-    finally:
-        proc.kill()
-        proc.wait()
+    before, after, per = measure([chat, "--port", "0", "--workers", "0", "--header-timeout", "10m"],
+                                 args.connections, HANDSHAKE + FRAME, lambda buf: buf.endswith(ECHO))
+    print(f"RSS before {before} KiB, with {args.connections} idle WebSockets {after} KiB")
+    print(f"memory per idle WebSocket connection: {per:.0f} B")
+    _, _, http = measure_http(args.build_dir, args.connections)
+    print(f"memory per idle HTTP keep-alive connection (bench/idle_memory.py): {http:.0f} B; "
+          f"ratio {per / http:.2f} (goal: within 2x)")
 
 
 if __name__ == "__main__":

@@ -39,13 +39,22 @@ int main(int argc, char** argv) {
   hive::app app;
   app.get("/", [](const hive::request&, hive::response& res) { res.body(page, "text/html; charset=utf-8"); });
 
+  // permessage-deflate when the client offers it (browsers, Python's websockets, Node's ws do).
+  hive::ws_settings echo_settings;
+  echo_settings.deflate = true;
   app.ws("/ws/echo", {
+      .settings = echo_settings,
       .message = [](hive::websocket<hive::ws_no_data>& ws, std::string_view msg, hive::ws_opcode op) {
         ws.send(msg, op);
       },
   });
 
+  // Every chat message goes to every client alike: without context takeover it is compressed
+  // once per worker, not once per client, and no client holds a zlib stream.
+  hive::ws_settings chat_settings = echo_settings;
+  chat_settings.deflate_context_takeover = false;
   app.ws("/ws/chat", {
+      .settings = chat_settings,
       .open = [](hive::websocket<hive::ws_no_data>& ws) { ws.subscribe("chat"); },
       .message = [](hive::websocket<hive::ws_no_data>& ws, std::string_view msg, hive::ws_opcode op) {
         if (op == hive::ws_opcode::text) ws.publish("chat", msg);

@@ -10,6 +10,7 @@
 // Copies refer to the same group; the app must outlive them.
 #pragma once
 
+#include <memory>
 #include <string_view>
 
 #include "hive/filter.hpp"
@@ -18,6 +19,11 @@
 namespace hive {
 
 class app;
+namespace detail {
+struct ws_route;
+}
+template <class UserData>
+struct ws_behaviour;
 
 class route_group {
  public:
@@ -32,6 +38,11 @@ class route_group {
   route_group& options(std::string_view path, handler h, route_options o = {}) { return route("OPTIONS", path, std::move(h), std::move(o)); }
   // `path` is relative to the prefix; "/" is the prefix itself.
   route_group& route(std::string_view method, std::string_view path, handler h, route_options o = {});
+  // A WebSocket route under the prefix (see app::ws and websocket.hpp): the group's filters guard
+  // its handshake (an auth filter's 401 refuses the upgrade).
+  template <class UserData>
+  route_group& ws(std::string_view path, ws_behaviour<UserData> b);
+  route_group& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);
 
  private:
   friend class app;

@@ -66,6 +66,20 @@ struct ws_settings {
   // host equal to Host); {"*"}: any; else exact origins ("https://app.example"). A handshake with
   // no Origin (not a browser) always passes; a refused one gets 403.
   std::vector<std::string> allowed_origins;
+  // permessage-deflate (RFC 7692), used when the client offers it (browsers, Python's websockets
+  // and Node's ws do). Off by default: it costs CPU, and with context takeover a zlib stream per
+  // connection and direction (about 32 KiB to inflate, 256 KiB to deflate) once it is used.
+  bool deflate = false;
+  // Messages shorter than this are sent uncompressed: compressing them would not pay.
+  std::size_t deflate_min_bytes = 64;
+  // The LZ77 window (9..15 bits) we compress with, and ask clients that allow it to use.
+  std::uint8_t deflate_window_bits = 15;
+  // Keep each side's compression context from message to message (better ratio on similar
+  // messages). False: each message is compressed alone (server_ and client_no_context_takeover)
+  // with the worker's shared zlib streams: no zlib memory per connection, and a publish is
+  // compressed once for all its subscribers instead of once per subscriber.
+  bool deflate_context_takeover = true;
+  // Incoming compressed messages are inflated up to max_message_bytes: past it, 1009 (zip bombs).
 };
 
 // The upgrade step, before `101`: read the request, pick a subprotocol, or refuse.
@@ -202,6 +216,11 @@ std::shared_ptr<ws_route> make_ws_route(ws_behaviour<U> b) {
 
 template <class UserData>
 app& app::ws(std::string_view path, ws_behaviour<UserData> b) {
+  return add_ws(path, detail::make_ws_route(std::move(b)));
+}
+
+template <class UserData>
+route_group& route_group::ws(std::string_view path, ws_behaviour<UserData> b) {
   return add_ws(path, detail::make_ws_route(std::move(b)));
 }
 

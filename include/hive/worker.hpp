@@ -85,6 +85,8 @@ bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply
 // messages (its channel queue is bounded at 4 MiB); the primary logs how many, once a second.
 // Outside a cluster subscribe does nothing and publish returns false.
 void subscribe(const std::string& topic, std::function<void(const nlohmann::json& msg)> handler);
+// Drops every handler this worker subscribed for `topic`; the primary stops sending it here.
+void unsubscribe(const std::string& topic);
 // False, nothing sent, outside a cluster, over max_message_bytes, or when the primary is gone.
 bool publish(const std::string& topic, const nlohmann::json& msg);
 

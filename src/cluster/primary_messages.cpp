@@ -39,6 +39,9 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
   } else if (t == "sub") {
     const auto topic = m.find("topic");
     if (topic != m.end() && topic->is_string()) p.topics.insert(topic->get<std::string>());
+  } else if (t == "unsub") {
+    const auto topic = m.find("topic");
+    if (topic != m.end() && topic->is_string()) p.topics.erase(topic->get_ref<const std::string&>());
   } else if (t == "pub") {
     const auto topic = m.find("topic");
     const auto data = m.find("data");

@@ -153,6 +153,13 @@ void subscribe(const std::string& topic, std::function<void(const nlohmann::json
   list.push_back(std::move(handler));
 }
 
+void unsubscribe(const std::string& topic) {
+  auto* w = current_worker();
+  if (w == nullptr) return;
+  // Erased, not emptied: a worker whose topics come and go (WebSocket rooms) must not grow.
+  if (w->subscriptions.erase(topic) != 0) w->channel->send({{"t", "unsub"}, {"topic", topic}});
+}
+
 bool publish(const std::string& topic, const nlohmann::json& msg) {
   auto* w = current_worker();
   if (w == nullptr) return false;

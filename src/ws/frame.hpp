@@ -30,9 +30,10 @@ inline std::size_t frame_head_size(std::uint64_t length) {
   return length < 126 ? 2 : length <= 0xFFFF ? 4 : 10;
 }
 
-// Writes a final, unmasked frame head (frame_head_size(length) bytes); returns the end.
-inline char* write_frame_head(char* p, ws_op op, std::uint64_t length, bool fin = true) {
-  *p++ = static_cast<char>((fin ? 0x80 : 0x00) | static_cast<std::uint8_t>(op));
+// Writes an unmasked frame head (frame_head_size(length) bytes); returns the end. `rsv1`: the
+// payload is compressed (permessage-deflate).
+inline char* write_frame_head(char* p, ws_op op, std::uint64_t length, bool fin = true, bool rsv1 = false) {
+  *p++ = static_cast<char>((fin ? 0x80 : 0x00) | (rsv1 ? 0x40 : 0x00) | static_cast<std::uint8_t>(op));
   if (length < 126) {
     *p++ = static_cast<char>(length);
   } else if (length <= 0xFFFF) {

@@ -26,7 +26,10 @@ bool frame_parser::check_start() {
     default:
       return error_ = frame_error::unknown_opcode, false;
   }
-  if ((frame_.rsv & ~allowed_rsv_) != 0) return error_ = frame_error::reserved_bits, false;
+  // An extension's bit (permessage-deflate's RSV1) marks a whole message: it may stand on the
+  // first frame of a data message only, never on a continuation or a control frame (RFC 7692 §6.1).
+  const bool starts_message = frame_.op == ws_op::text || frame_.op == ws_op::binary;
+  if ((frame_.rsv & ~(starts_message ? allowed_rsv_ : 0)) != 0) return error_ = frame_error::reserved_bits, false;
   if ((b1 & 0x80) == 0) return error_ = frame_error::unmasked, false;
   need_ = static_cast<std::uint8_t>(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4);
   state_ = state::rest;

@@ -51,6 +51,8 @@ class frame_parser {
   frame_error error() const { return error_; }
   // A fragmented data message is in progress (its first frame seen, its last not yet).
   bool in_message() const { return in_message_; }
+  // The frame being parsed (from on_frame through on_frame_end).
+  const frame_header& frame() const { return frame_; }
 
  private:
   enum class state : std::uint8_t {

@@ -22,7 +22,7 @@ std::string ws_cluster_topic(std::string_view topic) { return "hive.ws:" + std::
 
 struct ws_topic {
   std::vector<ws_session*> subscribers;
-  bool bridged = false;  // the worker subscribed to its cluster topic (never undone: cheap)
+  bool bridged = false;  // the worker subscribed to its cluster topic (undone with the last subscriber)
 };
 
 struct ws_topic_hash {
@@ -36,22 +36,14 @@ std::unordered_map<std::string, ws_topic, ws_topic_hash, std::equal_to<>>& ws_to
   return t;
 }
 
-std::shared_ptr<const std::string> ws_build_frame(std::string_view message, ws_opcode op) {
-  auto f = std::make_shared<std::string>();
-  f->resize(frame_head_size(message.size()) + message.size());
-  char* p = write_frame_head(f->data(), op == ws_opcode::text ? ws_op::text : ws_op::binary, message.size());
-  if (!message.empty()) std::memcpy(p, message.data(), message.size());
-  return f;
-}
-
 void ws_deliver_local(std::string_view topic, std::string_view message, ws_opcode op) {
   auto& all = ws_topics();
   auto it = all.find(topic);
   if (it == all.end() || it->second.subscribers.empty()) return;
-  const auto frame = ws_build_frame(message, op);
+  ws_published m{message, op, {}, {}};
   // A copy: a send never runs user code, but keep the walk safe against any later change.
   const auto subs = it->second.subscribers;
-  for (ws_session* s : subs) s->send_frame(frame);
+  for (ws_session* s : subs) s->send_published(m);
 }
 
 nlohmann::json ws_encode(std::string_view message, ws_opcode op) {
@@ -97,8 +89,11 @@ void topic_remove(std::string_view topic, ws_session* s) {
     v.pop_back();
     break;
   }
-  // A topic nobody here subscribes to is forgotten unless the cluster still delivers it.
-  if (v.empty() && !it->second.bridged) all.erase(it);
+  // A topic nobody here subscribes to is forgotten, and the primary stops sending it here: a
+  // worker whose rooms come and go keeps nothing of them.
+  if (!v.empty()) return;
+  if (it->second.bridged) worker::unsubscribe(ws_cluster_topic(topic));
+  all.erase(it);
 }
 
 }  // namespace hive::detail
@@ -120,6 +115,8 @@ void ws_publish(cluster& c, std::string_view topic, std::string_view message, ws
   if (op == ws_opcode::text && !detail::valid_utf8(message.data(), message.size())) return;
   c.publish(detail::ws_cluster_topic(topic), detail::ws_encode(message, op));
 }
+
+std::size_t detail::ws_topic_count() { return detail::ws_topics().size(); }
 
 std::size_t ws_subscribers(std::string_view topic) {
   auto& all = detail::ws_topics();

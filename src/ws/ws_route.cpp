@@ -5,6 +5,7 @@
 
 #include "hive/app.hpp"
 #include "hive/http_error.hpp"
+#include "ws/deflate.hpp"
 #include "ws/handshake.hpp"
 #include "ws/ws_session.hpp"
 
@@ -70,8 +71,12 @@ std::unique_ptr<protocol> ws_accept(const ws_handler& h, const request& req, res
   res.header("Upgrade", "websocket");
   res.header("Sec-WebSocket-Accept", accept_key(key));
   if (!up.selected_protocol().empty()) res.header("Sec-WebSocket-Protocol", up.selected_protocol());
+  deflate_params deflate;
+  std::string extensions;
+  const bool compress = negotiate_deflate(req, r.settings, deflate, extensions);
+  if (compress) res.header("Sec-WebSocket-Extensions", extensions);
   return std::make_unique<ws_session>(h.route, std::move(handle), std::string(up.selected_protocol()),
-                                      &req.remote_address());
+                                      &req.remote_address(), compress ? &deflate : nullptr);
 }
 
 }  // namespace hive::detail
@@ -95,6 +100,10 @@ void ws_upgrade::refuse(int status, std::string message) {
 
 app& app::add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r) {
   return get(path, detail::ws_handler{std::move(r)});
+}
+
+route_group& route_group::add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r) {
+  return route("GET", path, detail::ws_handler{std::move(r)});
 }
 
 }  // namespace hive

@@ -23,22 +23,73 @@ std::span<char> ws_read_buffer() {
   return {buf.get(), ws_read_bytes};
 }
 
+// Compressed messages are inflated into, and outgoing ones compressed into, these per-thread
+// buffers: a connection keeps no buffer for them between messages.
+std::string& ws_inflate_buffer() {
+  thread_local std::string b;
+  return b;
+}
+
+std::string& ws_deflate_buffer() {
+  thread_local std::string b;
+  return b;
+}
+
+void ws_trim_buffer(std::string& b) {
+  if (b.capacity() > ws_keep_bytes) std::string().swap(b);
+}
+
+ws_op ws_wire_op(ws_opcode op) { return op == ws_opcode::text ? ws_op::text : ws_op::binary; }
+
+std::shared_ptr<const std::string> ws_frame_of(std::string_view payload, ws_op op, bool compressed) {
+  auto f = std::make_shared<std::string>();
+  f->resize(frame_head_size(payload.size()) + payload.size());
+  char* p = write_frame_head(f->data(), op, payload.size(), true, compressed);
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+  return f;
+}
+
 }  // namespace
 
 ws_session::ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-                       std::string protocol_name, const address* peer)
+                       std::string protocol_name, const address* peer, const deflate_params* deflate)
     : route_(std::move(route)),
       handle_(std::move(handle)),
-      protocol_name_(protocol_name.empty() ? nullptr : std::make_unique<std::string>(std::move(protocol_name))),
+      rare_(protocol_name.empty() ? nullptr : std::make_unique<rare_state>(rare_state{std::move(protocol_name), {}, {}, {}})),
+      deflate_(deflate != nullptr ? std::make_unique<deflate_state>(deflate_state{*deflate, nullptr, nullptr}) : nullptr),
       peer_(peer),
-      parser_(route_->settings.max_frame_bytes) {
+      parser_(route_->settings.max_frame_bytes, deflate != nullptr ? 0x40 : 0) {
   handle_->s_ = this;
 }
 
 ws_session::~ws_session() {
   // Normally peer_gone() did this; a connection torn down otherwise must not leave a dangling
   // subscriber behind.
-  for (const auto& t : topics_) topic_remove(t, this);
+  if (!rare_) return;
+  for (const auto& t : rare_->topics) topic_remove(t, this);
+}
+
+ws_session::rare_state& ws_session::rare() {
+  if (!rare_) rare_ = std::make_unique<rare_state>();
+  return *rare_;
+}
+
+output_queue& ws_session::out() {
+  if (!out_) out_ = std::make_unique<output_queue>();
+  return *out_;
+}
+
+std::string& ws_session::message() {
+  if (!message_) message_ = std::make_unique<std::string>();
+  return *message_;
+}
+
+void ws_session::set_reason(std::string_view reason) {
+  if (!reason.empty()) {
+    rare().close_reason.assign(reason);
+  } else if (rare_) {
+    rare_->close_reason.clear();
+  }
 }
 
 // The application hears of the connection once the connection runs it (after the 101 is out),
@@ -76,18 +127,18 @@ void ws_session::commit(std::size_t n) {
 }
 
 bool ws_session::on_frame(const frame_header& h) {
-  frame_ = h;
-  frame_seen_ = 0;
+  frame_started_ = false;
   if (is_control(h.op)) {
-    control_.clear();
+    rare().control.clear();
     return true;
   }
   if (h.op != ws_op::continuation) {
     message_op_ = h.op == ws_op::text ? ws_opcode::text : ws_opcode::binary;
     message_bytes_ = 0;
-    message_.clear();
+    if (message_) message_->clear();
     utf8_.reset();
     direct_ = false;
+    compressed_ = (h.rsv & 0x40) != 0;  // the parser allows RSV1 only with permessage-deflate
   }
   message_bytes_ += h.length;
   if (message_bytes_ > route_->settings.max_message_bytes) {
@@ -98,20 +149,29 @@ bool ws_session::on_frame(const frame_header& h) {
 }
 
 bool ws_session::on_payload(char* data, std::size_t n) {
-  const bool whole = frame_seen_ == 0 && n == frame_.length;
-  frame_seen_ += n;
-  if (is_control(frame_.op)) {
-    control_.append(data, n);  // the parser bounds it at 125
+  const bool whole = !frame_started_ && n == frame().length;
+  frame_started_ = true;
+  if (is_control(frame().op)) {
+    rare_->control.append(data, n);  // the parser bounds it at 125
     return true;
   }
-  // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end.
-  if (message_op_ == ws_opcode::text && !utf8_.feed(data, n)) {
+  // §8.1: fail at the first byte that cannot be UTF-8, not at the message's end. (A compressed
+  // message is checked once inflated.)
+  if (message_op_ == ws_opcode::text && !compressed_ && !utf8_.feed(data, n)) {
     fail(1007);
     return false;
   }
   if (state_ != state::open) return true;  // closing: read to the client's close, deliver nothing
+  if (compressed_) {
+    if (whole && frame().fin && frame().op != ws_op::continuation) {
+      direct_ = true;
+      return inflate_and_deliver({data, n});
+    }
+    message().append(data, n);
+    return true;
+  }
   // A whole message in one frame and one read: straight from the read buffer, no copy.
-  if (whole && frame_.fin && frame_.op != ws_op::continuation) {
+  if (whole && frame().fin && frame().op != ws_op::continuation) {
     if (message_op_ == ws_opcode::text && !utf8_.complete()) {
       fail(1007);
       return false;
@@ -120,33 +180,69 @@ bool ws_session::on_payload(char* data, std::size_t n) {
     deliver({data, n});
     return state_ == state::open || state_ == state::closing;
   }
-  message_.append(data, n);
+  message().append(data, n);
   return true;
 }
 
 bool ws_session::on_frame_end() {
-  if (is_control(frame_.op)) return handle_control();
-  if (!frame_.fin) return true;
+  if (is_control(frame().op)) return handle_control();
+  if (!frame().fin) return true;
   if (direct_) {
     direct_ = false;
     return state_ == state::open || state_ == state::closing;
   }
-  if (message_op_ == ws_opcode::text && !utf8_.complete()) {
+  if (compressed_) {
+    if (state_ == state::open && !inflate_and_deliver(message())) return false;
+  } else if (message_op_ == ws_opcode::text && !utf8_.complete()) {
     fail(1007);  // the message ends inside a sequence
     return false;
+  } else if (state_ == state::open) {
+    deliver(message());
   }
-  if (state_ == state::open) deliver(message_);
-  if (message_.capacity() > ws_keep_bytes) {
-    std::string().swap(message_);
-  } else {
-    message_.clear();
+  if (message_ && message_->capacity() > ws_keep_bytes) {
+    message_.reset();
+  } else if (message_) {
+    message_->clear();
   }
   return state_ == state::open || state_ == state::closing;
 }
 
+// A whole compressed message: inflated (at most max_message_bytes: a zip bomb gets 1009),
+// checked, delivered.
+bool ws_session::inflate_and_deliver(std::string_view payload) {
+  const auto& p = deflate_->params;
+  ws_inflater* in;
+  if (p.client_no_context_takeover) {
+    in = &shared_inflater();
+  } else {
+    if (!deflate_->in) deflate_->in = std::make_unique<ws_inflater>(p.client_window_bits);
+    in = deflate_->in.get();
+  }
+  std::string& out = ws_inflate_buffer();
+  switch (in->inflate_message(payload, out, route_->settings.max_message_bytes, p.client_no_context_takeover)) {
+    case inflate_result::ok:
+      break;
+    case inflate_result::too_big:
+      ws_trim_buffer(out);
+      fail(1009);
+      return false;
+    case inflate_result::bad:
+      ws_trim_buffer(out);
+      fail(1007);  // as Node's ws: the payload is not what its frame says (§7.4.1)
+      return false;
+  }
+  if (message_op_ == ws_opcode::text && !valid_utf8(out.data(), out.size())) {
+    fail(1007);
+    return false;
+  }
+  deliver(out);
+  ws_trim_buffer(out);
+  return state_ == state::open || state_ == state::closing;
+}
+
 bool ws_session::handle_control() {
-  const std::string_view payload(control_);
-  switch (frame_.op) {
+  const std::string_view payload(rare_->control);
+  switch (frame().op) {
     case ws_op::ping:
       if (state_ == state::open) control_frame(ws_op::pong, payload);  // §5.5.2: at once
       return true;
@@ -174,7 +270,7 @@ bool ws_session::handle_control() {
       }
       if (state_ == state::open) {
         close_code_ = code;
-        close_reason_.assign(reason);
+        set_reason(reason);
         // §5.5.1: echo the status code; a close without one is answered with an empty one.
         queue_close(code == 1005 ? 0 : code, {});
       }
@@ -208,7 +304,7 @@ void ws_session::user_failed(const char* what) {
 }
 
 void ws_session::control_frame(ws_op op, std::string_view payload) {
-  char* p = out_.append_space(2 + payload.size());
+  char* p = out().append_space(2 + payload.size());
   p = write_frame_head(p, op, payload.size());
   if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
 }
@@ -246,19 +342,19 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
   }
   if (state_ != state::open) return;
   close_code_ = code;
-  close_reason_.assign(reason);
+  set_reason(reason);
   queue_close(code, reason);
   state_ = state::closing;
 }
 
 bool ws_session::admit(std::size_t bytes) {
   if (state_ != state::open) return false;
-  const std::size_t queued = out_.bytes();
+  const std::size_t queued = buffered_bytes();
   if (queued == 0 || queued + bytes <= route_->settings.max_buffered_bytes) return true;
   // A slow consumer: nothing more can reach it, not even a close frame. Let it go.
-  out_.clear();
+  out_.reset();
   close_code_ = 1006;
-  close_reason_ = "slow consumer: send buffer limit";
+  set_reason("slow consumer: send buffer limit");
   state_ = state::closed;
   poke();
   return false;
@@ -266,31 +362,78 @@ bool ws_session::admit(std::size_t bytes) {
 
 ws_send ws_session::after_send() {
   poke();
-  if (out_.bytes() <= route_->settings.max_backpressure_bytes) return ws_send::sent;
+  if (buffered_bytes() <= route_->settings.max_backpressure_bytes) return ws_send::sent;
   want_drain_ = true;
   return ws_send::buffered;
 }
 
 ws_send ws_session::send(std::string_view message, ws_opcode op) {
-  const auto wop = op == ws_opcode::text ? ws_op::text : ws_op::binary;
-  const std::size_t head = frame_head_size(message.size());
-  if (!admit(head + message.size())) return ws_send::dropped;
-  if (message.size() <= ws_copy_bytes) {
-    char* p = out_.append_space(head + message.size());
-    p = write_frame_head(p, wop, message.size());
-    if (!message.empty()) std::memcpy(p, message.data(), message.size());
+  if (!deflate_ || message.size() < route_->settings.deflate_min_bytes) {
+    return send_payload(message, ws_wire_op(op), false);
+  }
+  if (state_ != state::open) return ws_send::dropped;
+  const auto& p = deflate_->params;
+  ws_deflater* d;
+  if (p.server_no_context_takeover) {
+    d = &shared_deflater(p.server_window_bits);
   } else {
-    write_frame_head(out_.append_space(head), wop, message.size());
-    auto copy = std::make_shared<const std::string>(message);
-    out_.append_view(*copy, copy);
+    if (!deflate_->out) deflate_->out = std::make_unique<ws_deflater>(p.server_window_bits);
+    d = deflate_->out.get();
+  }
+  std::string& z = ws_deflate_buffer();
+  z.clear();
+  if (!d->compress(message, z, p.server_no_context_takeover)) {
+    // Out of memory in zlib: the client's context no longer matches ours.
+    fail(1011);
+    poke();
+    return ws_send::dropped;
+  }
+  const auto r = send_payload(z, ws_wire_op(op), true);
+  ws_trim_buffer(z);
+  return r;
+}
+
+ws_send ws_session::send_payload(std::string_view payload, ws_op op, bool compressed) {
+  const std::size_t head = frame_head_size(payload.size());
+  if (!admit(head + payload.size())) return ws_send::dropped;
+  if (payload.size() <= ws_copy_bytes) {
+    char* p = out().append_space(head + payload.size());
+    p = write_frame_head(p, op, payload.size(), true, compressed);
+    if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+  } else {
+    write_frame_head(out().append_space(head), op, payload.size(), true, compressed);
+    auto copy = std::make_shared<const std::string>(payload);
+    out().append_view(*copy, copy);
   }
   return after_send();
 }
 
 ws_send ws_session::send_frame(const std::shared_ptr<const std::string>& frame) {
   if (!admit(frame->size())) return ws_send::dropped;
-  out_.append_view(*frame, frame);
+  out().append_view(*frame, frame);
   return after_send();
+}
+
+ws_send ws_session::send_published(ws_published& m) {
+  if (!deflate_ || m.message.size() < route_->settings.deflate_min_bytes) {
+    if (!m.plain) m.plain = ws_frame_of(m.message, ws_wire_op(m.op), false);
+    return send_frame(m.plain);
+  }
+  const auto& p = deflate_->params;
+  // Our own context: the compressed bytes depend on what this connection sent before.
+  if (!p.server_no_context_takeover) return send(m.message, m.op);
+  auto& f = m.deflated[p.server_window_bits - 9];
+  if (!f) {
+    std::string& z = ws_deflate_buffer();
+    z.clear();
+    if (!shared_deflater(p.server_window_bits).compress(m.message, z, true)) {
+      if (!m.plain) m.plain = ws_frame_of(m.message, ws_wire_op(m.op), false);
+      return send_frame(m.plain);  // a message may always go uncompressed (no context kept)
+    }
+    f = ws_frame_of(z, ws_wire_op(m.op), true);
+    ws_trim_buffer(z);
+  }
+  return send_frame(f);
 }
 
 void ws_session::on_eof() {
@@ -298,9 +441,9 @@ void ws_session::on_eof() {
   if (state_ == state::open || state_ == state::closing) {
     if (state_ == state::open) {
       close_code_ = 1006;
-      close_reason_.clear();
+      set_reason({});
     }
-    out_.clear();
+    out_.reset();
     state_ = state::closed;
   }
 }
@@ -308,12 +451,14 @@ void ws_session::on_eof() {
 void ws_session::peer_gone() {
   if (state_ == state::gone) return;
   state_ = state::gone;
-  for (const auto& t : topics_) topic_remove(t, this);
-  topics_.clear();
+  if (rare_) {
+    for (const auto& t : rare_->topics) topic_remove(t, this);
+    rare_->topics.clear();
+  }
   if (!opened_ || !route_->close) return;
   busy_ = true;  // sends from the close callback are dropped; nothing must wake a closed connection
   try {
-    route_->close(*handle_, close_code_, close_reason_);
+    route_->close(*handle_, close_code_, close_reason());
   } catch (const std::exception& e) {
     warn("WebSocket close handler threw: ", e.what());
   } catch (...) {
@@ -323,15 +468,15 @@ void ws_session::peer_gone() {
 
 output_queue* ws_session::output() {
   ensure_open();
-  return out_.empty() ? nullptr : &out_;
+  return out_ && !out_->empty() ? out_.get() : nullptr;
 }
 
 void ws_session::consume(std::size_t n) {
-  out_.consume(n);
-  // All written: an idle WebSocket keeps nothing but its state. The arena (4 KiB at least) goes
-  // back to malloc, since, unlike HTTP's buffers, it has no pool to return to.
-  if (out_.empty()) out_.release();
-  if (!want_drain_ || out_.bytes() > route_->settings.max_backpressure_bytes) return;
+  out_->consume(n);
+  // All written: an idle WebSocket keeps nothing but its state. The queue and its arena (4 KiB
+  // at least) go back to malloc, since, unlike HTTP's buffers, they have no pool to return to.
+  if (out_->empty()) out_.reset();
+  if (!want_drain_ || buffered_bytes() > route_->settings.max_backpressure_bytes) return;
   want_drain_ = false;
   if (state_ != state::open || !route_->drain) return;
   busy_ = true;
@@ -370,7 +515,7 @@ void ws_session::timeout() {
         return;
       }
       close_code_ = 1006;
-      close_reason_ = "idle timeout";
+      set_reason("idle timeout");
       state_ = state::closed;
       return;
     case state::closing:
@@ -392,31 +537,36 @@ void ws_session::drain() {
 }
 
 void ws_session::release_if_idle() {
-  out_.release();
-  if (message_.empty() && message_.capacity() > 0 && !parser_.in_message()) std::string().swap(message_);
+  if (out_ && out_->empty()) out_.reset();
+  if (message_ && message_->empty() && !parser_.in_message()) message_.reset();
 }
 
-held_bytes ws_session::held() const { return {message_.capacity(), out_.arena_used()}; }
+held_bytes ws_session::held() const {
+  return {message_ ? message_->capacity() : 0, out_ ? out_->arena_used() : 0};
+}
 
 bool ws_session::subscribe(std::string_view topic) {
   if (subscribed(topic) || state_ == state::gone) return false;
-  topics_.emplace_back(topic);
+  rare().topics.emplace_back(topic);
   topic_add(topic, this);
   return true;
 }
 
 bool ws_session::unsubscribe(std::string_view topic) {
-  for (auto it = topics_.begin(); it != topics_.end(); ++it) {
+  if (!rare_) return false;
+  auto& topics = rare_->topics;
+  for (auto it = topics.begin(); it != topics.end(); ++it) {
     if (*it != topic) continue;
     topic_remove(topic, this);
-    topics_.erase(it);
+    topics.erase(it);
     return true;
   }
   return false;
 }
 
 bool ws_session::subscribed(std::string_view topic) const {
-  for (const auto& t : topics_) {
+  if (!rare_) return false;
+  for (const auto& t : rare_->topics) {
     if (t == topic) return true;
   }
   return false;

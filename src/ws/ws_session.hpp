@@ -13,15 +13,27 @@
 #include "hive/websocket.hpp"
 #include "net/output_queue.hpp"
 #include "net/protocol.hpp"
+#include "ws/deflate.hpp"
 #include "ws/frame_parser.hpp"
 #include "ws/utf8.hpp"
 
 namespace hive::detail {
 
+// A message published to many connections: each frame it needs is built once, on first need —
+// plain, and compressed without context (by window bits 9..15) for subscribers that negotiated
+// permessage-deflate without server context takeover.
+struct ws_published {
+  std::string_view message;
+  ws_opcode op;
+  std::shared_ptr<const std::string> plain;
+  std::shared_ptr<const std::string> deflated[7];
+};
+
 class ws_session final : public protocol {
  public:
+  // `deflate`: permessage-deflate as negotiated (null: not in use).
   ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-             std::string protocol_name, const address* peer);
+             std::string protocol_name, const address* peer, const deflate_params* deflate = nullptr);
   ~ws_session() override;
 
   // protocol
@@ -42,14 +54,14 @@ class ws_session final : public protocol {
 
   // websocket_base's calls.
   ws_send send(std::string_view message, ws_opcode op);
-  // A frame built once for many connections (a publish).
-  ws_send send_frame(const std::shared_ptr<const std::string>& frame);
+  // A message published to many connections (frames built once for all).
+  ws_send send_published(ws_published& p);
   void close(std::uint16_t code, std::string_view reason);
   bool subscribe(std::string_view topic);
   bool unsubscribe(std::string_view topic);
   bool subscribed(std::string_view topic) const;
-  std::size_t buffered_bytes() const { return out_.bytes(); }
-  std::string_view protocol_name() const { return protocol_name_ ? std::string_view(*protocol_name_) : std::string_view(); }
+  std::size_t buffered_bytes() const { return out_ ? out_->bytes() : 0; }
+  std::string_view protocol_name() const { return rare_ ? std::string_view(rare_->protocol_name) : std::string_view(); }
   const address& remote() const { return *peer_; }
 
   // The frame parser's handler.
@@ -75,23 +87,46 @@ class ws_session final : public protocol {
   ws_send after_send();
   void control_frame(ws_op op, std::string_view payload);
   void user_failed(const char* what);
+  ws_send send_payload(std::string_view payload, ws_op op, bool compressed);
+  ws_send send_frame(const std::shared_ptr<const std::string>& frame);
+  bool inflate_and_deliver(std::string_view payload);
   void poke() {
     if (!busy_) wake();
   }
 
+  // permessage-deflate: what was agreed, and this connection's own zlib streams (made at first
+  // use, only for a side that keeps its context).
+  struct deflate_state {
+    deflate_params params;
+    std::unique_ptr<ws_deflater> out;
+    std::unique_ptr<ws_inflater> in;
+  };
+
+  // What few connections need, kept out of line: an idle WebSocket should cost little more than
+  // an idle HTTP connection.
+  struct rare_state {
+    std::string protocol_name;
+    std::string close_reason;
+    std::vector<std::string> topics;
+    std::string control;  // a control frame's payload (≤ 125 bytes)
+  };
+  rare_state& rare();
+  output_queue& out();      // made for the first byte to send, dropped once all is written
+  std::string& message();   // made for the first message that spans frames or reads
+  void set_reason(std::string_view reason);
+  std::string_view close_reason() const { return rare_ ? std::string_view(rare_->close_reason) : std::string_view(); }
+  const frame_header& frame() const { return parser_.frame(); }
+
   std::shared_ptr<const ws_route> route_;
   std::unique_ptr<websocket_base> handle_;
-  std::unique_ptr<std::string> protocol_name_;  // rare: kept out of line
+  std::unique_ptr<rare_state> rare_;
+  std::unique_ptr<deflate_state> deflate_;      // null: no permessage-deflate
   const address* peer_;
   frame_parser parser_;
   utf8_validator utf8_;
-  output_queue out_;
-  std::string message_;           // a message arriving in several frames or reads
-  std::vector<std::string> topics_;
-  std::uint64_t progress_ = 0;
+  std::unique_ptr<output_queue> out_;
+  std::unique_ptr<std::string> message_;  // a message arriving in several frames or reads
   std::uint64_t message_bytes_ = 0;  // of the message in progress
-  std::uint64_t frame_seen_ = 0;     // payload bytes of the current frame so far
-  frame_header frame_;
   ws_opcode message_op_ = ws_opcode::text;
   state state_ = state::open;
   bool opened_ = false;
@@ -99,9 +134,10 @@ class ws_session final : public protocol {
   bool direct_ = false;        // the current message was delivered straight from the read buffer
   bool ping_sent_ = false;     // the idle ping is out, waiting for any frame
   bool want_drain_ = false;    // a send said `buffered`
-  std::string control_;  // a control frame's payload (≤ 125 bytes)
+  bool compressed_ = false;    // the current message has RSV1 (permessage-deflate)
+  bool frame_started_ = false;  // payload of the current frame has arrived
   std::uint16_t close_code_ = 1006;
-  std::string close_reason_;
+  std::uint32_t progress_ = 0;  // (packed beside the flags: an idle connection's size counts)
 };
 
 }  // namespace hive::detail

@@ -159,6 +159,11 @@ int main(int argc, char** argv) {
     const std::string topic(req.query("topic").value_or("events"));
     res.text(hive::worker::publish(topic, nlohmann::json::parse(req.body(), nullptr, false)) ? "sent" : "refused");
   });
+  // Drops this worker's "events" subscriptions (both handlers).
+  app.post("/unsubscribe", [](const hive::request&, hive::response& res) {
+    hive::worker::unsubscribe("events");
+    res.text("done");
+  });
   // Request/reply: asks the primary with the body, answers {"error":…,"reply":…} once it knows.
   app.post("/ask", [](const hive::request& req, hive::response& res) {
     const auto ms = std::stoi(std::string(req.query("timeout_ms").value_or("2000")));

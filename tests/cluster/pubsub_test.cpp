@@ -92,3 +92,23 @@ TEST_CASE("pub/sub: a subscriber that stops reading loses messages, logged once 
   CHECK(c.count("published message(s) to") <= 10);
   CHECK(c.count("dropped a message to") == 0);
 }
+
+TEST_CASE("pub/sub: a worker that unsubscribes hears nothing more; the others still do") {
+  cluster_process c(fixture_args());
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  auto w0 = connect_to_slot(port, 0);
+  auto w1 = connect_to_slot(port, 1);
+  REQUIRE(w0);
+  REQUIRE(w1);
+  REQUIRE(request_on(*w1, "POST", "/publish", R"({"n":1})").res.body == "sent");
+  REQUIRE(wait_events(*w0, 1)["events"].size() == 1);
+  REQUIRE(request_on(*w0, "POST", "/unsubscribe", "").res.body == "done");
+  // The primary reads the worker's messages in order: the unsubscribe is in before this publish.
+  REQUIRE(request_on(*w0, "POST", "/publish", R"({"n":2})").res.body == "sent");
+  CHECK(wait_events(*w1, 2)["events"].size() == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto j = events_of(*w0);
+  CHECK(j["events"].size() == 1);
+  CHECK(j["twice"] == 1);
+}

@@ -3,9 +3,15 @@
 // arbitrary client bytes in arbitrary splits, against an echo route with small limits.
 //
 // Input layout: byte 0 = split count (low 3 bits) | 0x08 EOF at the end | 0x10 timeout at the
-// end; then 2 bytes per split point; the rest is what the client sends.
+// end | 0x20 permessage-deflate negotiated | 0x40 ... without context takeover (both sides);
+// then 2 bytes per split point; the rest is what the client sends.
 //
-// Invariants on what the server writes: well-formed server frames (FIN set, no RSV, unmasked,
+// With deflate the route inflates client messages (RSV1) under the message limit and compresses
+// its echoes: each compressed server frame must inflate (with the context the negotiation says)
+// and a compressed text must be UTF-8 once inflated.
+//
+// Invariants on what the server writes: well-formed server frames (FIN set, RSV1 only when
+// deflate was negotiated and only on data frames, no RSV2/3, unmasked,
 // known opcodes, control payloads ≤ 125); text frames valid UTF-8; a close frame carries no
 // code or a sendable one (never 1005/1006/1015), and nothing follows it; after a close the
 // protocol asks to close, not to read.
@@ -16,6 +22,7 @@
 #include <vector>
 
 #include <hive/hive.hpp>
+#include <zlib.h>
 
 #include "ws/frame.hpp"
 #include "ws/utf8.hpp"
@@ -27,8 +34,31 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
+// The client's inflater for the server's compressed frames.
+struct client_inflater {
+  z_stream z{};
+  bool reset_each = false;
+  explicit client_inflater(bool reset) : reset_each(reset) { inflateInit2(&z, -15); }
+  ~client_inflater() { inflateEnd(&z); }
+  // False when the payload is not deflate; `out` gets at most 64 KiB (the echo limit is smaller).
+  bool inflate_message(std::string in, std::string& out) {
+    in.append("\0\0\xff\xff", 4);
+    out.assign(64 * 1024, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_SYNC_FLUSH);
+    out.resize(out.size() - z.avail_out);
+    if (reset_each) inflateReset(&z);
+    return (rc == Z_OK || rc == Z_BUF_ERROR) && z.avail_in == 0;
+  }
+};
+
 std::shared_ptr<const hive::detail::ws_route> fuzz_route() {
   hive::ws_behaviour<hive::ws_no_data> b;
+  b.settings.deflate = true;
+  b.settings.deflate_min_bytes = 4;
   b.settings.max_message_bytes = 300;
   b.settings.max_frame_bytes = 200;
   b.settings.max_backpressure_bytes = 256;
@@ -44,14 +74,16 @@ std::shared_ptr<const hive::detail::ws_route> fuzz_route() {
 }
 
 // Checks the server's frames in `out` (whole frames: the session writes whole ones).
-void check_output(const std::string& out, bool& closed) {
+void check_output(const std::string& out, bool& closed, client_inflater* z) {
   std::size_t i = 0;
   while (i < out.size()) {
     require(!closed);  // nothing after a close frame
     require(out.size() - i >= 2);
     const auto b0 = static_cast<unsigned char>(out[i]), b1 = static_cast<unsigned char>(out[i + 1]);
-    require((b0 & 0x80) != 0 && (b0 & 0x70) == 0 && (b1 & 0x80) == 0);
     const int op = b0 & 0x0F;
+    const bool rsv1 = (b0 & 0x40) != 0;
+    require((b0 & 0x80) != 0 && (b0 & 0x30) == 0 && (b1 & 0x80) == 0);
+    require(!rsv1 || (z != nullptr && (op == 1 || op == 2)));
     require(op == 1 || op == 2 || op == 8 || op == 9 || op == 10);
     std::uint64_t len = b1 & 0x7F;
     std::size_t at = i + 2;
@@ -68,7 +100,13 @@ void check_output(const std::string& out, bool& closed) {
     require(out.size() - at >= len);
     const std::string_view payload(out.data() + at, len);
     if (op >= 8) require(len <= 125);
-    if (op == 1) require(hive::detail::valid_utf8(payload.data(), payload.size()));
+    if (rsv1) {
+      std::string plain;
+      require(z->inflate_message(std::string(payload), plain));
+      if (op == 1) require(hive::detail::valid_utf8(plain.data(), plain.size()));
+    } else if (op == 1) {
+      require(hive::detail::valid_utf8(payload.data(), payload.size()));
+    }
     if (op == 8) {
       closed = true;
       require(len == 0 || len >= 2);
@@ -82,7 +120,7 @@ void check_output(const std::string& out, bool& closed) {
   }
 }
 
-void drain_output(hive::detail::ws_session& s, bool& closed) {
+void drain_output(hive::detail::ws_session& s, bool& closed, client_inflater* z) {
   while (auto* q = s.output()) {
     iovec iov[16];
     hive::detail::output_queue::file_range file;
@@ -90,7 +128,7 @@ void drain_output(hive::detail::ws_session& s, bool& closed) {
     require(n > 0);
     std::string out;
     for (int k = 0; k < n; ++k) out.append(static_cast<const char*>(iov[k].iov_base), iov[k].iov_len);
-    check_output(out, closed);
+    check_output(out, closed, z);
     s.consume(out.size());
   }
 }
@@ -110,7 +148,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::string_view in(reinterpret_cast<const char*>(data) + std::min(at, size), size - std::min(at, size));
 
-  hive::detail::ws_session s(route, route->make(), "", &peer);
+  const bool deflate = (flags & 0x20) != 0;
+  hive::detail::deflate_params params;
+  params.server_no_context_takeover = params.client_no_context_takeover = (flags & 0x40) != 0;
+  client_inflater inflater(params.server_no_context_takeover);
+  client_inflater* z = deflate ? &inflater : nullptr;
+  hive::detail::ws_session s(route, route->make(), "", &peer, deflate ? &params : nullptr);
   bool closed = false;
   std::size_t pos = 0;
   auto feed = [&](std::size_t upto) {
@@ -120,14 +163,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::memcpy(buf.data(), in.data() + pos, n);
       pos += n;
       s.commit(n);
-      drain_output(s, closed);
+      drain_output(s, closed, z);
     }
   };
   for (std::size_t sp : splits) feed(std::min(in.size(), std::max(pos, sp % (in.size() + 1))));
   feed(in.size());
   if ((flags & 0x10) != 0) {
     s.timeout();
-    drain_output(s, closed);
+    drain_output(s, closed, z);
   }
   if ((flags & 0x08) != 0) s.on_eof();
   if (closed) require(s.step() == hive::detail::protocol::next::close || s.step() == hive::detail::protocol::next::read);

@@ -39,6 +39,8 @@ function open(path) {
 
 async function main() {
   const ws = await open('/ws/echo');
+  // ws offers permessage-deflate by default; examples/chat accepts it.
+  check(ws.extensions.includes('permessage-deflate'), `node: permessage-deflate negotiated (${ws.extensions})`);
   ws.send('héllo ✓');
   let m = await ws.next();
   check(!m.isBinary && m.data.toString() === 'héllo ✓', 'node: text stays text');

@@ -63,41 +63,50 @@ class chat_server:
         return self.p.returncode
 
 
-async def echo_cases(srv):
-    async with websockets.connect(srv.url("/ws/echo"), max_size=None) as ws:
+def deflating(ws):
+    return any(e.name == "permessage-deflate" for e in ws.extensions)
+
+
+async def echo_cases(srv, compression):
+    """compression: "deflate" (websockets' default: it offers permessage-deflate, which
+    examples/chat accepts) or None."""
+    tag = f" ({compression or 'uncompressed'})"
+    async with websockets.connect(srv.url("/ws/echo"), max_size=None, compression=compression) as ws:
+        check(deflating(ws) == (compression == "deflate"), "permessage-deflate negotiated" + tag)
         await ws.send("héllo wörld ✓")
-        check(await ws.recv() == "héllo wörld ✓", "echo: text stays text")
+        check(await ws.recv() == "héllo wörld ✓", "echo: text stays text" + tag)
         await ws.send(b"\x00\x01\xfe\xff")
-        check(await ws.recv() == b"\x00\x01\xfe\xff", "echo: binary stays binary")
+        check(await ws.recv() == b"\x00\x01\xfe\xff", "echo: binary stays binary" + tag)
         big = bytes(range(256)) * (16 * 1024 * 1024 // 256)
         await ws.send(big)
         got = await ws.recv()
-        check(got == big, "echo: a 16 MiB binary message")
+        check(got == big, "echo: a 16 MiB binary message" + tag)
         text = "é" * (8 * 1024 * 1024)  # 16 MiB of UTF-8
         await ws.send(text)
-        check(await ws.recv() == text, "echo: a 16 MiB text message")
+        check(await ws.recv() == text, "echo: a 16 MiB text message" + tag)
         await ws.send(["frag", "men", "ted"])  # three frames
-        check(await ws.recv() == "fragmented", "echo: a fragmented message is one message")
+        check(await ws.recv() == "fragmented", "echo: a fragmented message is one message" + tag)
         pong = await ws.ping(b"p1")
         await asyncio.wait_for(pong, 2)
-        check(True, "ping answered with pong")
+        check(True, "ping answered with pong" + tag)
         await ws.close(4001, "done here")
-        check(ws.close_code == 4001, f"close: the code is echoed (got {ws.close_code})")
-    async with websockets.connect(srv.url("/ws/echo"), max_size=None) as ws:
+        check(ws.close_code == 4001, f"close: the code is echoed (got {ws.close_code})" + tag)
+    async with websockets.connect(srv.url("/ws/echo"), max_size=None, compression=compression) as ws:
         await ws.close()
-        check(ws.close_code == 1000, f"close: 1000 (got {ws.close_code})")
+        check(ws.close_code == 1000, f"close: 1000 (got {ws.close_code})" + tag)
     # A 16 MiB message plus one byte is over the default limit: 1009.
-    async with websockets.connect(srv.url("/ws/echo"), max_size=None) as ws:
+    async with websockets.connect(srv.url("/ws/echo"), max_size=None, compression=compression) as ws:
         try:
             await ws.send(b"x" * (16 * 1024 * 1024 + 1))
             await asyncio.wait_for(ws.recv(), 5)
-            check(False, "over 16 MiB: closed with 1009")
+            check(False, "over 16 MiB: closed with 1009" + tag)
         except websockets.ConnectionClosed:
-            check(ws.close_code == 1009, f"over 16 MiB: closed with 1009 (got {ws.close_code})")
+            check(ws.close_code == 1009, f"over 16 MiB: closed with 1009 (got {ws.close_code})" + tag)
 
 
 async def cluster_chat(srv, n=20):
     clients = [await websockets.connect(srv.url("/ws/chat")) for _ in range(n)]
+    check(all(deflating(c) for c in clients), "cluster: /ws/chat negotiates permessage-deflate")
     # Each worker joins the cluster topic when its first client subscribes: warm up until every
     # client has heard one message, so that no worker is still joining.
     heard = [False] * n
@@ -122,8 +131,10 @@ async def cluster_chat(srv, n=20):
         while await asyncio.wait_for(c.recv(), 5) != "warmup end":
             pass
 
+    # Long enough to be compressed (deflate_min_bytes): once per worker for all its clients.
+    pad = " chat" * 40
     for i, c in enumerate(clients):
-        await c.send(f"message {i}")
+        await c.send(f"message {i}{pad}")
     got = [[] for _ in range(n)]
 
     async def collect(i):
@@ -134,7 +145,7 @@ async def cluster_chat(srv, n=20):
         await asyncio.wait_for(asyncio.gather(*(collect(i) for i in range(n))), 10)
     except asyncio.TimeoutError:
         pass
-    want = sorted(f"message {i}" for i in range(n))
+    want = sorted(f"message {i}{pad}" for i in range(n))
     check(all(sorted(g) == want for g in got), f"cluster: all {n} messages reach all {n} clients")
     extra = 0
     for c in clients:
@@ -168,13 +179,17 @@ def main():
     a = ap.parse_args()
     srv = chat_server(a.chat, 0)
     try:
-        asyncio.run(echo_cases(srv))
+        asyncio.run(echo_cases(srv, "deflate"))
+        asyncio.run(echo_cases(srv, None))
     finally:
         check(srv.stop() == 0, "single process: a clean stop")
     srv = chat_server(a.chat, 2)
     try:
-        asyncio.run(echo_cases(srv))
+        asyncio.run(echo_cases(srv, "deflate"))
         node_cases(srv)
+        asyncio.run(cluster_chat(srv))
+        # Every client left, so each worker dropped its bridge to the topic: the next clients
+        # subscribe afresh and must hear each other as before.
         asyncio.run(cluster_chat(srv))
     finally:
         check(srv.stop() == 0, "two workers: a clean stop")

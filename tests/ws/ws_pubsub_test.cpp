@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "support/client.hpp"
+#include "ws/topics.hpp"
 #include "ws/ws_raw.hpp"
 
 using namespace std::chrono_literals;
@@ -111,4 +113,60 @@ TEST_CASE("ws slow consumer: closed at its buffer limit while the others receive
   }
   CHECK(slow_closed);
   CHECK(slow->wait_eof(3000ms));
+}
+
+TEST_CASE("ws topics: subscribe/unsubscribe churn leaves nothing behind") {
+  hive::app app;
+  // "+name" joins a room, "-name" leaves it; every answer is how many topics the worker knows.
+  app.ws("/rooms", {
+      .message = [](hive::websocket<hive::ws_no_data>& ws, std::string_view m, hive::ws_opcode) {
+        if (m.starts_with("+")) ws.subscribe(m.substr(1));
+        if (m.starts_with("-")) ws.unsubscribe(m.substr(1));
+        ws.send(std::to_string(hive::detail::ws_topic_count()));
+      },
+  });
+  hive::test::test_server srv(app, hive::options{});
+  auto a = connect(srv.port(), "/rooms");
+  a->send(make_frame(1, "?"));
+  const std::string base = a->read_frame().payload;
+  for (int i = 0; i < 300; ++i) {
+    a->send(make_frame(1, "+room" + std::to_string(i)));
+    REQUIRE(a->read_frame().payload == std::to_string(std::stoi(base) + 1));
+    a->send(make_frame(1, "-room" + std::to_string(i)));
+    REQUIRE(a->read_frame().payload == base);
+  }
+  // Connections that leave without unsubscribing take their topics with them.
+  for (int i = 0; i < 50; ++i) {
+    auto b = connect(srv.port(), "/rooms");
+    b->send(make_frame(1, "+gone" + std::to_string(i)));
+    REQUIRE(b->read_frame().payload == std::to_string(std::stoi(base) + 1));
+  }
+  std::string now;
+  for (int tries = 0; tries < 100 && now != base; ++tries) {  // the closes land on the server's loop
+    a->send(make_frame(1, "?"));
+    now = a->read_frame().payload;
+    if (now != base) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(now == base);
+}
+
+TEST_CASE("ws in a route group: the group's filters guard the handshake") {
+  hive::app app;
+  auto g = app.group("/private");
+  g.use({.before = [](const hive::request& req, hive::response& res) {
+    if (req.query("token") == "s3cret") return hive::filter_result::next;
+    res.status(401).text("who are you?\n");
+    return hive::filter_result::answered;
+  }});
+  g.ws("/echo", hive::ws_behaviour<hive::ws_no_data>{
+      .message = [](hive::websocket<hive::ws_no_data>& ws, std::string_view m, hive::ws_opcode op) { ws.send(m, op); },
+  });
+  hive::test::test_server srv(app, hive::options{});
+  {
+    raw_ws ws(srv.port());
+    CHECK(ws.handshake("/private/echo").starts_with("HTTP/1.1 401 "));
+  }
+  auto ws = connect(srv.port(), "/private/echo?token=s3cret");
+  ws->send(make_frame(1, "hi"));
+  CHECK(ws->read_frame().payload == "hi");
 }

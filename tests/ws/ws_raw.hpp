@@ -19,6 +19,7 @@ namespace hive::wstest {
 struct frame {
   int op = -1;  // -1: the connection closed (EOF or reset) before a frame; -2: timed out
   bool fin = false;
+  int rsv = 0;  // RSV1..3 as 0x40, 0x20, 0x10
   std::string payload;
   int close_code() const {
     if (op != 8 || payload.size() < 2) return op == 8 ? 1005 : -1;
@@ -169,6 +170,7 @@ class raw_ws {
     frame f;
     f.fin = (b[0] & 0x80) != 0;
     f.op = b[0] & 0x0F;
+    f.rsv = b[0] & 0x70;
     f.payload = buf_.substr(at, len);
     buf_.erase(0, at + len);
     return f;
