@@ -439,6 +439,11 @@ def parse_args():
                         "every second under wrk, keep-alive and Connection: close; appends to --out")
     p.add_argument("--reload-workers", type=int, default=2,
                    help="workers per server with --reload (default 2)")
+    p.add_argument("--static", action="store_true",
+                   help="static files instead (bench/static.py): 1 KiB and 1 MiB from hive and nginx")
+    p.add_argument("--compress", action="store_true",
+                   help="gzip of dynamic bodies instead (bench/compress.py): hive vs nginx, per KiB")
+    p.add_argument("--gzip-levels", default="1,6", help="levels --compress runs (default 1,6)")
     p.add_argument("--hive-bin", help="hive hello binary (default BUILD/examples/hello/hello)")
     p.add_argument("--startup-timeout", type=float, default=10)
     https_bench.add_arguments(p)  # --https: bench/https.py
@@ -476,6 +481,12 @@ def main() -> int:
         import ws as ws_bench
         return ws_bench.ws_main(args)
     check_tools(args)
+    if args.static:  # its own module: loads of its own, hive and nginx only
+        import static
+        return static.main(args)
+    if args.compress:
+        import compress
+        return compress.main(args)
     if args.reload:
         return reload_main(args)
     if args.https:

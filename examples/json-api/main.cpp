@@ -1,7 +1,9 @@
 // A small JSON API: an in-memory list of notes with create, read, update, delete.
-// Shows route parameters, query parameters, request bodies and status codes.
+// Shows route parameters, query parameters, request bodies and status codes, and answers
+// compressed (zstd, br or gzip, as the client asks) once a list grows past 1 KiB.
 //   curl -X POST localhost:8000/notes -d '{"text":"hi"}'
 //   curl localhost:8000/notes?limit=10
+//   curl --compressed -v localhost:8000/notes     # Content-Encoding: gzip (or br, zstd)
 #include <map>
 #include <string>
 
@@ -37,6 +39,8 @@ long parse_id(std::string_view s) {
 
 int main(int argc, char** argv) {
   hive::app app;
+  // Bodies of 1 KiB or more, of JSON and text types; levels, types and codings are options.
+  app.use(hive::filters::compress());
   app.get("/notes", [](const hive::request& req, hive::response& res) {
     const long limit = parse_id(req.query("limit").value_or("100"));
     auto list = nlohmann::json::array();

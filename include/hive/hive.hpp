@@ -6,6 +6,7 @@
 #include "hive/cluster.hpp"
 #include "hive/event_stream.hpp"
 #include "hive/filter.hpp"
+#include "hive/filters/compress.hpp"
 #include "hive/filters/cors.hpp"
 #include "hive/filters/rate_limit.hpp"
 #include "hive/filters/request_id.hpp"

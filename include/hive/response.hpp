@@ -29,6 +29,8 @@ namespace detail {
 // hive's side of a response it hands to a handler (defined in hive's sources).
 struct response_link;
 struct deferred_state;
+class body_coder;
+struct response_access;
 }  // namespace detail
 
 // The attributes of a cookie set with response::cookie (RFC 6265 §4.1).
@@ -116,6 +118,7 @@ class response {
   void reset();
 
  private:
+  friend struct detail::response_access;  // hive's own filters (compression)
   // hive's own types are named, not copied: most responses never copy a Content-Type.
   enum class type_kind : std::uint8_t { none, text, json, octets, own };
   void set_type(std::string_view content_type, type_kind fallback);
@@ -131,6 +134,8 @@ class response {
   std::string_view ref_;
   file_part file_;
   std::shared_ptr<const void> owner_;
+  // What a streamed body's parts go through (set by a filter's after(); taken by stream()).
+  std::shared_ptr<detail::body_coder> coder_;
   detail::response_link* link_ = nullptr;
 };
 

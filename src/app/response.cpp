@@ -108,6 +108,7 @@ void response::drop_body() {
   ref_ = {};
   file_ = {};
   owner_.reset();
+  coder_.reset();  // a coder is only ever set on a stream body: not a bytes one
 }
 
 void response::text(std::string_view body) {

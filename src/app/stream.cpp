@@ -2,13 +2,34 @@
 
 #include <stdexcept>
 
+#include "app/coding/body_coder.hpp"
+#include "app/response_access.hpp"
 #include "app/stream_state.hpp"
 #include "util/log.hpp"
 
 namespace hive {
 
+namespace {
+// A coded stream's part: what the coder made of it. Empty parts stay empty (nothing to flush).
+// A coder that fails (no memory) cannot go on: the stream is cut.
+bool code_part(detail::stream_state& s, std::string_view& part, bool last) {
+  if (part.empty() && !last) return true;
+  s.coded.clear();
+  if (!s.coder->code(part, last, s.coded)) return false;
+  part = s.coded;
+  return true;
+}
+}  // namespace
+
 bool stream::write(std::string_view part) {
   if (!state_ || state_->owner == nullptr) return false;
+  if (state_->coder && !code_part(*state_, part, false)) [[unlikely]] {
+    detail::warn("a streamed body could not be coded (out of memory); it is cut");
+    auto* owner = state_->owner;
+    state_->owner = nullptr;
+    owner->stream_end(false);
+    return false;
+  }
   if (state_->owner->stream_write(part)) return true;
   state_->behind = true;
   return false;
@@ -21,7 +42,14 @@ void stream::end() {
   state_->on_drain = nullptr;  // they may hold the handle: no cycle once ended
   state_->on_close = nullptr;
   state_->on_stop = nullptr;
-  owner->stream_end(true);
+  bool whole = true;
+  if (state_->coder) {
+    std::string_view tail;  // the coding's end
+    whole = code_part(*state_, tail, true);
+    if (whole) owner->stream_write(tail);
+    state_->coder.reset();
+  }
+  owner->stream_end(whole);
 }
 
 bool stream::open() const { return state_ && state_->owner != nullptr; }
@@ -56,7 +84,9 @@ hive::stream response::stream(std::string_view content_type) {
   drop_body();
   bytes_.clear();
   kind_ = body_kind::stream;
-  return hive::stream(link_->owner->make_stream());
+  auto s = link_->owner->make_stream();  // runs the filters' after(): a coder may be set now
+  if (coder_) s->coder = detail::response_access::take_coder(*this);
+  return hive::stream(std::move(s));
 }
 
 namespace detail {

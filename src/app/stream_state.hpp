@@ -3,10 +3,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <string>
 
 #include "app/responder.hpp"
 
 namespace hive::detail {
+
+class body_coder;
 
 struct stream_state {
   responder* owner = nullptr;  // null once ended or once the client is gone
@@ -16,6 +20,9 @@ struct stream_state {
   std::function<void()> on_drain;
   std::function<void()> on_close;
   std::function<void()> on_stop;
+  // A content coding (hive::filters::compress): parts are coded, and flushed, as written.
+  std::shared_ptr<body_coder> coder;
+  std::string coded;  // the coded part, reused
   ~stream_state();
   // The worker started a graceful stop.
   void stop();

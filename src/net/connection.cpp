@@ -168,7 +168,11 @@ connection::flushed connection::flush(P& p) {
   io_result r;
   if (n > 0) {
     for (int i = 0; i < n; ++i) want += iov[i].iov_len;
-    r = write_to({iov, static_cast<std::size_t>(n)});
+    if (file.length != 0 && !tls_) [[unlikely]] {
+      r = transport_.write_more({iov, static_cast<std::size_t>(n)});  // a file body follows
+    } else {
+      r = write_to({iov, static_cast<std::size_t>(n)});
+    }
   } else {
     want = file.length;
     if (tls_) [[unlikely]] {

@@ -53,7 +53,7 @@ int output_queue::next(iovec* iov, int max, file_range& file) const {
   for (std::size_t i = front_; i < segs_.size() && n < max; ++i) {
     const segment& s = segs_[i];
     if (s.k == kind::file) {
-      if (n == 0) file = {s.fd, s.off, s.len};
+      file = {s.fd, s.off, s.len};
       break;
     }
     const char* p = s.k == kind::arena ? arena_.get() + s.off : s.ptr;

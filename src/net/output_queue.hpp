@@ -41,7 +41,8 @@ class output_queue {
   std::size_t arena_used() const { return arena_len_; }
 
   // The next write: either up to `max` memory segments as iovecs (returns their count), or, when
-  // the front is a file range, 0 and `file` filled.
+  // the front is a file range, 0 and `file` filled. A file range right behind the iovecs fills
+  // `file` too: the head before a file body can go out with it (MSG_MORE).
   int next(iovec* iov, int max, file_range& file) const;
   // `n` bytes were written from the front.
   void consume(std::size_t n);

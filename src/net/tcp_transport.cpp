@@ -38,6 +38,15 @@ io_result tcp_transport::write(std::span<const iovec> iov) {
   return from_errno();
 }
 
+io_result tcp_transport::write_more(std::span<const iovec> iov) {
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov.data());
+  msg.msg_iovlen = iov.size();
+  const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_MORE);
+  if (n >= 0) return io_result::moved(static_cast<std::size_t>(n));
+  return from_errno();
+}
+
 io_result tcp_transport::send_file(const output_queue::file_range& range) {
   off_t off = static_cast<off_t>(range.offset);
   const std::size_t chunk = range.length < max_sendfile ? range.length : max_sendfile;

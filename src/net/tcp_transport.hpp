@@ -16,6 +16,9 @@ class tcp_transport final : public transport {
   int descriptor() const override { return fd_; }
   io_result read(std::span<char> into) override;
   io_result write(std::span<const iovec> iov) override;
+  // The same, with more to follow at once (a file body after its head): MSG_MORE holds a partial
+  // packet for the sendfile that follows, so a small file leaves in one packet, not two.
+  io_result write_more(std::span<const iovec> iov);
   io_result send_file(const output_queue::file_range& range) override;
   void shutdown_write() override;
   void close() override;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "support/client.hpp"
+#include "support/content_decode.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -162,6 +163,18 @@ TEST_CASE("examples/json-api: create, read, update, delete") {
   r = ask(port, "PUT /notes/1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(nlohmann::json::parse(r.body)["text"] == "second");
   CHECK(ask(port, "GET /notes?limit=5 HTTP/1.1\r\nHost: x\r\n\r\n").body == R"([{"id":1,"text":"second"}])");
+  // A list past 1 KiB goes out compressed to a client that asks.
+  for (int i = 0; i < 40; ++i) {
+    body = R"({"text":"a note long enough to make the list grow"})";
+    ask(port, "POST /notes HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  r = ask(port, "GET /notes HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+  CHECK(r.header("Content-Encoding") == "gzip");
+  CHECK(r.header("Vary") == "Accept-Encoding");
+  const auto list = hive::test::decode("gzip", r.body);
+  REQUIRE(list.has_value());
+  CHECK(nlohmann::json::parse(*list).size() == 41);
+  CHECK_FALSE(ask(port, "GET /notes HTTP/1.1\r\nHost: x\r\n\r\n").header("Content-Encoding").has_value());
   CHECK(ask(port, "DELETE /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 204);
   CHECK(ask(port, "GET /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 404);
   CHECK(ask(port, "PATCH /notes/1 HTTP/1.1\r\nHost: x\r\n\r\n").status == 405);

@@ -116,15 +116,22 @@ TEST_CASE("output_queue: views and file ranges keep their order; next() stops at
   CHECK(next_iovecs(q).empty());
 }
 
-TEST_CASE("output_queue: memory in front of a file range leaves the range untouched") {
+TEST_CASE("output_queue: memory in front of a file range says the range follows") {
   output_queue q;
   q.append("head");
-  q.append_file({9, 0, 10});
+  q.append_file({9, 3, 10});
   iovec iov[4];
   output_queue::file_range file{-5, 1, 2};
   CHECK(q.next(iov, 4, file) == 1);
-  CHECK(file.fd == -5);  // only filled when the front itself is the range
-  CHECK(file.offset == 1);
+  // The connection sends the head with MSG_MORE: it leaves with the file's first bytes.
+  CHECK(file.fd == 9);
+  CHECK(file.offset == 3);
+  CHECK(file.length == 10);
+  output_queue views;
+  views.append("head");
+  file = {};
+  CHECK(views.next(iov, 4, file) == 1);
+  CHECK(file.length == 0);  // nothing follows
 }
 
 TEST_CASE("output_queue: next() gives at most `max` iovecs") {
