@@ -282,6 +282,7 @@ void primary::on_exit(pid_t pid, int wait_status) {
     p.channel->close();
     emit(hooks_.disconnect, *p.handle);
   }
+  fail_asked(p);
   exit_status es;
   if (WIFEXITED(wait_status)) es.code = WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) es.signal = WTERMSIG(wait_status);
@@ -311,6 +312,12 @@ void primary::on_exit(pid_t pid, int wait_status) {
       if (s.replacement != nullptr) {
         log(who(p), ' ', how, "; the reload's new worker ", s.replacement->handle->pid(),
             " takes the slot over");
+      } else if (p.recycling && es.code == 0) {
+        // Sent SIGTERM on its own and drained: an operator recycling it, not a crash. No
+        // back-off, not counted towards --max-restarts.
+        log(who(p), " exited cleanly after draining (its own SIGTERM: recycled); starting a new one now");
+        start_serving(k);
+        reload_resume(k);
       } else {
         after_crash(k, p, uptime, how);
         reload_resume(k);  // if the reload waited for this worker: its successor starts anew
