@@ -110,7 +110,7 @@ class publisher {
         ping_ = take_samples();
         phase_ = phase::flood;
         sent_ = acked_ = 0;
-        flood_end_ = steady::now() + std::chrono::duration<double>(seconds_);
+        flood_end_ = steady::now() + std::chrono::milliseconds(static_cast<long>(seconds_ * 1000));
         return fill_window();
       case phase::flood:
         if (steady::now() < flood_end_) return fill_window();

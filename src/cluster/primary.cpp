@@ -374,8 +374,8 @@ void primary::give_up(int k, int crashes) {
     finish(1);
     return;
   }
-  maybe_announce();
   update_board();
+  maybe_announce();
 }
 
 void primary::check_heartbeats() {

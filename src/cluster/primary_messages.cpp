@@ -200,8 +200,9 @@ void primary::on_listening(proc& p) {
   emit(hooks_.listening, *p.handle);
   if (p.r == role::replacement) reload_listening(p);
   if (p.r == role::serving) reload_resume(p.handle->slot());
-  maybe_announce();
+  // The board first: readiness must say 200 by the time "listening on" is logged.
   update_board();
+  maybe_announce();
 }
 
 void primary::on_disconnect(pid_t pid) {

@@ -125,7 +125,8 @@ TEST_CASE("a worker flooding the primary with relays to a stuck worker: drops co
   }
   CHECK(dropped["all"].get<std::uint64_t>() > 1000);
   CHECK(c.wait_for("message(s) to worker"));
-  // Thousands dropped, a handful of lines (one a second at most), none per message.
+  // Thousands dropped, a handful of lines (one a second at most), none per message. (The
+  // flooding worker may fill its own queue to the primary too: those lines are limited alike.)
   CHECK(c.count("message(s) to worker") <= 10);
-  CHECK(c.count("dropped a message to") == 0);
+  CHECK(c.count("dropped a message to") <= 10);
 }
