@@ -108,7 +108,9 @@ void on_request(std::function<void(const nlohmann::json& msg, int from, reply_fn
 // once a second. Outside a cluster (`--workers 0`, an embedded server) both work within this
 // process: handlers run on the loop they subscribed from (or at once if no server exists yet).
 void subscribe(const std::string& topic, std::function<void(const nlohmann::json& msg)> handler);
-// False, nothing sent, over max_message_bytes or when the primary is gone.
+// False, nothing sent, over max_message_bytes, for a topic over 65,535 bytes, or when the primary
+// is gone. The primary routes it by topic without parsing it; a worker parses it only if it
+// subscribed.
 bool publish(const std::string& topic, const nlohmann::json& msg);
 // Messages for this worker's slot (published, relayed, broadcast, replies) the primary dropped
 // because the worker was not reading fast enough, since the cluster started. 0 outside a cluster.

@@ -124,6 +124,14 @@ bool ipc_channel::on_packet(std::size_t n) {
 }
 
 void ipc_channel::deliver(const char* data, std::size_t n) {
+  if (n > 0 && data[0] == event_marker) {
+    if (!on_event_) {
+      drop_line("dropped an event from ", peer_, " (this side takes none)");
+      return;
+    }
+    on_event_(std::make_shared<const std::string>(data, n));
+    return;
+  }
   auto msg = nlohmann::json::parse(data, data + n, nullptr, false);
   if (msg.is_discarded() || !msg.is_object() || !msg.contains("t") || !msg["t"].is_string()) {
     drop_line("dropped a malformed message from ", peer_, " (not a JSON object with a \"t\" field)");
@@ -143,6 +151,26 @@ void ipc_channel::closed_by_peer() {
 
 ipc_channel::bytes ipc_channel::serialize(const nlohmann::json& msg) {
   return std::make_shared<const std::string>(msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+ipc_channel::bytes ipc_channel::make_event(std::string_view topic, const nlohmann::json& msg) {
+  if (topic.size() > 0xffff) return nullptr;
+  std::string e;
+  e += event_marker;
+  e += static_cast<char>(topic.size() >> 8);
+  e += static_cast<char>(topic.size() & 0xff);
+  e += topic;
+  e += msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return std::make_shared<const std::string>(std::move(e));
+}
+
+bool ipc_channel::read_event(const std::string& event, std::string_view& topic, std::string_view& json) {
+  if (event.size() < 3 || event[0] != event_marker) return false;
+  const std::size_t len = static_cast<unsigned char>(event[1]) << 8 | static_cast<unsigned char>(event[2]);
+  if (event.size() < 3 + len) return false;
+  topic = std::string_view(event).substr(3, len);
+  json = std::string_view(event).substr(3 + len);
+  return true;
 }
 
 bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom, bool log_drop) {

@@ -1,5 +1,8 @@
 // One end of a worker's message channel: a SOCK_SEQPACKET socketpair, so every packet arrives
-// whole and in order. Messages are JSON objects {"t": kind, …}. One that serializes to at most
+// whole and in order. Messages are JSON objects {"t": kind, …}, or pub/sub events: a byte
+// event_marker, the topic's length (2 bytes, big-endian), the topic, then the message's JSON
+// text — so the primary routes an event by its topic and passes the same bytes on to every
+// subscriber without parsing or serializing the message (JSON is most of a publish's cost). One that serializes to at most
 // max_packet_bytes travels as one packet, its JSON text as is; a larger one, up to
 // worker::max_message_bytes, travels as pieces — packets that start with a byte piece_more or
 // piece_last (neither can start JSON text) — and is reassembled before it is parsed. What arrives
@@ -13,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -28,6 +32,7 @@ namespace hive::detail {
 inline constexpr std::size_t max_packet_bytes = 64 * 1024;
 inline constexpr char piece_more = '\x01';
 inline constexpr char piece_last = '\x02';
+inline constexpr char event_marker = '\x03';
 // A reader that falls behind gets at most this much queued for it — two messages of the largest
 // size, so a burst of big ones fits behind one being written: past it, sends fail and the caller
 // counts a drop. (Fan-out shares one copy of a message among every channel it is queued on.)
@@ -38,6 +43,7 @@ class ipc_channel {
   using message_fn = std::function<void(nlohmann::json&& msg)>;
   using close_fn = std::function<void()>;
   using bytes = std::shared_ptr<const std::string>;
+  using event_fn = std::function<void(const bytes& event)>;
 
   // Takes ownership of `fd`; `peer` names the other side in log lines ("worker 1234").
   ipc_channel(asio::io_context& io, int fd, std::string peer);
@@ -47,6 +53,8 @@ class ipc_channel {
 
   // Starts reading. Either callback may destroy the channel.
   void start(message_fn on_message, close_fn on_close);
+  // Events (see above) go here; without it they are dropped. Set before start.
+  void on_event(event_fn f) { on_event_ = std::move(f); }
   // Queues when the peer is slow to read. False if closed, too large, or the queue is full.
   // `headroom`: bytes the message must leave under the limit (a relay, forwarded in a slightly
   // larger envelope, must still fit). `log_drop` false: the caller counts and logs drops itself.
@@ -57,6 +65,10 @@ class ipc_channel {
   bool is_open() const { return sd_.is_open(); }
   // Serialized as the channel sends it.
   static bytes serialize(const nlohmann::json& msg);
+  // An event's bytes; null if the topic is longer than 65,535 bytes.
+  static bytes make_event(std::string_view topic, const nlohmann::json& msg);
+  // Its parts (views into `event`); false if it is malformed.
+  static bool read_event(const std::string& event, std::string_view& topic, std::string_view& json);
 
  private:
   struct outgoing {
@@ -85,6 +97,7 @@ class ipc_channel {
   bool writing_ = false;
   message_fn on_message_;
   close_fn on_close_;
+  event_fn on_event_;
   log_limit drop_log_;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires when the channel is destroyed
 };

@@ -217,6 +217,9 @@ bool primary::spawn(int k, role r) {
   p->channel = std::make_unique<ipc_channel>(io_, fds[0], "worker " + std::to_string(pid));
   proc& ref = *p;
   procs_[pid] = std::move(p);
+  ref.channel->on_event([this, pid](const ipc_channel::bytes& e) {
+    if (auto it = procs_.find(pid); it != procs_.end()) deliver(it->second.get(), e);
+  });
   ref.channel->start(
       [this, pid](nlohmann::json&& m) {
         if (auto it = procs_.find(pid); it != procs_.end()) on_message(*it->second, std::move(m));

@@ -52,8 +52,8 @@ class primary {
   void reload();
   void stop();
   void broadcast(const nlohmann::json& msg);
-  // Posts {"t":"event","topic":…,"data":…} to every worker subscribed to its topic.
-  void publish(nlohmann::json event);
+  // Posts an event (ipc_channel::make_event) to every worker subscribed to its topic.
+  void publish(const std::string& topic, const nlohmann::json& msg);
   bool send(const worker_handle& w, const nlohmann::json& msg);
   std::vector<worker_handle*> workers();
   hive::stats stats() const;
@@ -131,7 +131,9 @@ class primary {
   void on_message(proc& p, nlohmann::json&& m);
   void on_listening(proc& p);
   void on_request(proc& p, nlohmann::json&& m);
-  void deliver(const nlohmann::json& event);
+  // An event, to every worker subscribed to its topic; the same bytes for each. `from`: the
+  // publishing worker (null: the primary), for the log.
+  void deliver(proc* from, const ipc_channel::bytes& event);
   void on_relay(proc& p, const nlohmann::json& m);
   void on_ask(proc& p, nlohmann::json&& m);
   void on_answer(proc& p, nlohmann::json&& m);

@@ -33,15 +33,6 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
   } else if (t == "sub") {
     const auto topic = m.find("topic");
     if (topic != m.end() && topic->is_string()) p.topics.insert(topic->get<std::string>());
-  } else if (t == "pub") {
-    const auto topic = m.find("topic");
-    const auto data = m.find("data");
-    if (topic == m.end() || !topic->is_string() || data == m.end()) {
-      warn("dropped a publish from ", who(p), " with no topic or data");
-      return;
-    }
-    m["t"] = "event";
-    deliver(m);
   } else if (t == "request") {
     on_request(p, std::move(m));
   } else if (t == "pong") {
@@ -180,18 +171,22 @@ bool primary::forward(proc& to, const ipc_channel::bytes& msg) {
   return false;
 }
 
-void primary::deliver(const nlohmann::json& event) {
-  const auto& topic = event["topic"].get_ref<const std::string&>();
-  ipc_channel::bytes bytes;  // serialized once, for the first subscriber, shared by all
+void primary::deliver(proc* from, const ipc_channel::bytes& event) {
+  std::string_view topic, json;
+  if (!ipc_channel::read_event(*event, topic, json)) {
+    if (from == nullptr) return;
+    if (auto held = from->relay_log.allow(monotonic_ms())) warn("dropped a malformed event from ", who(*from), held->text());
+    return;
+  }
   for (auto& [pid, p] : procs_) {
-    if (!p->topics.contains(topic) || !p->channel->is_open()) continue;
-    if (!bytes) bytes = ipc_channel::serialize(event);
-    forward(*p, bytes);
+    if (p->topics.contains(topic) && p->channel->is_open()) forward(*p, event);
   }
 }
 
-void primary::publish(nlohmann::json event) {
-  asio::post(io_, [this, e = std::move(event)] { deliver(e); });
+void primary::publish(const std::string& topic, const nlohmann::json& msg) {
+  auto e = ipc_channel::make_event(topic, msg);
+  if (!e) return;
+  asio::post(io_, [this, e = std::move(e)] { deliver(nullptr, e); });
 }
 
 void primary::on_listening(proc& p) {

@@ -292,13 +292,16 @@ void subscribe(const std::string& topic, std::function<void(const nlohmann::json
 bool publish(const std::string& topic, const nlohmann::json& msg) {
   auto* w = current_worker();
   if (w == nullptr) {
-    if (msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() > max_message_bytes) return false;
+    if (topic.size() > 0xffff ||
+        msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() > max_message_bytes) {
+      return false;
+    }
     detail::local_publish(topic, msg);
     return true;
   }
-  // Forwarded as {"t":"event",…}: two bytes more than this envelope.
-  constexpr std::size_t forward_growth = 8;
-  return w->channel->send({{"t", "pub"}, {"topic", topic}, {"data", msg}}, forward_growth);
+  // The primary passes these very bytes on to each subscriber.
+  auto event = detail::ipc_channel::make_event(topic, msg);
+  return event && w->channel->send_serialized(std::move(event));
 }
 
 void on_message(std::function<void(const nlohmann::json&, int)> handler) {

@@ -58,6 +58,7 @@ class worker_runtime {
   int run() {
     cell_.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
     stamp();
+    channel_.on_event([this](const ipc_channel::bytes& e) { on_event(e); });
     channel_.start([this](nlohmann::json&& m) { on_message(std::move(m)); },
                    [this] {
                      fail_requests(ctx_, worker::request_error::peer_gone);
@@ -124,8 +125,6 @@ class worker_runtime {
       } catch (const std::exception& e) {
         warn("a message handler threw: ", e.what());
       }
-    } else if (t == "event") {
-      on_event(m);
     } else if (t == "reply") {
       on_reply(m);
     } else if (t == "asked") {
@@ -139,16 +138,24 @@ class worker_runtime {
     }
   }
 
-  void on_event(const nlohmann::json& m) {
-    const auto topic = m.find("topic");
-    const auto data = m.find("data");
-    if (topic == m.end() || !topic->is_string() || data == m.end()) return;
-    const auto it = ctx_.subscriptions.find(topic->get_ref<const std::string&>());
+  // A published message: parsed only if this worker subscribed to its topic.
+  void on_event(const ipc_channel::bytes& e) {
+    std::string_view topic, json;
+    if (!ipc_channel::read_event(*e, topic, json)) {
+      warn("dropped a malformed event from the primary");
+      return;
+    }
+    const auto it = ctx_.subscriptions.find(topic);
     if (it == ctx_.subscriptions.end()) return;
+    const auto data = nlohmann::json::parse(json, nullptr, false);
+    if (data.is_discarded()) {
+      warn("dropped an event on '", topic, "' that is not JSON");
+      return;
+    }
     const auto handlers = it->second;  // a handler may subscribe again
     for (const auto& h : handlers) {
       try {
-        h(*data);
+        h(data);
       } catch (const std::exception& e) {
         warn("a subscription handler threw: ", e.what());
       }
