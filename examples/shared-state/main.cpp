@@ -1,6 +1,7 @@
 // State every worker shares: one counter and a cache with expiry, kept in a hive::shared_dict
 // that the primary maps before forking, so any worker answers the same and a reload (SIGHUP) or
-// a crashed worker loses nothing.
+// a crashed worker loses nothing. And messages: a publish heard by every worker, and a question
+// put to every worker by request/reply.
 //
 //   examples/shared-state --port 8000 --workers 2
 //   curl -X POST localhost:8000/counter              # 1, 2, 3 … whichever worker answers
@@ -8,7 +9,7 @@
 //   curl -X PUT -d 'hi' 'localhost:8000/cache/greeting?ttl=30'
 //   curl localhost:8000/cache/greeting               # hi, or 404 after 30 s
 //   curl -d 'news' localhost:8000/publish            # to topic "events", heard by every worker
-//   curl localhost:8000/received                     # {"0":1,"1":1}: what each worker heard
+//   curl localhost:8000/received                     # {"0":1,"1":1}: each worker asked what it heard
 #include <unistd.h>
 
 #include <charconv>
@@ -24,24 +25,38 @@ int main(int argc, char** argv) {
 
   hive::app app;
   hive::cluster cluster(app, opts);
-  // Each worker counts what it hears on "events" in the shared dictionary under its slot, so
-  // any worker can answer for all of them.
-  cluster.on_worker_start([&] {
-    hive::worker::subscribe("events", [&](const nlohmann::json&) {
-      state.incr("received:" + std::to_string(hive::worker::slot()), 1);
+  // Each worker counts what it hears on "events" in a variable of its own (a per-worker global:
+  // a reload starts it over), and tells anyone who asks.
+  static long received = 0;
+  cluster.on_worker_start([] {
+    hive::worker::subscribe("events", [](const nlohmann::json&) { ++received; });
+    hive::worker::on_request([](const nlohmann::json&, int /*from*/, hive::worker::reply_fn reply) {
+      reply(received);
     });
   });
   app.post("/publish", [](const hive::request& req, hive::response& res) {
     const bool sent = hive::worker::publish("events", std::string(req.body()));
-    res.status(sent ? 202 : 503).text(sent ? "published\n" : "not in a cluster\n");
+    res.status(sent ? 202 : 503).text(sent ? "published\n" : "not sent\n");
   });
-  app.get("/received", [&](const hive::request&, hive::response& res) {
-    nlohmann::json out = nlohmann::json::object();
+  // Asks every worker (this one too) and answers once all replied: {"0":3,"1":3}; a worker that
+  // did not answer in time shows as null.
+  app.get("/received", [](const hive::request&, hive::response& res) {
+    struct gather {
+      hive::deferred reply;
+      nlohmann::json counts = nlohmann::json::object();
+      int waiting = hive::worker::count();
+    };
+    auto g = std::make_shared<gather>(gather{res.defer()});
     for (int k = 0; k < hive::worker::count(); ++k) {
-      const auto n = state.get("received:" + std::to_string(k)).value_or("0");
-      out[std::to_string(k)] = std::stoll(n);
+      const bool asked = hive::worker::request_worker(
+          k, {{"get", "received"}}, std::chrono::seconds(2),
+          [g, k](hive::worker::request_error err, const nlohmann::json& n) {
+            g->counts[std::to_string(k)] = err == hive::worker::request_error::ok ? n : nlohmann::json();
+            if (--g->waiting == 0) g->reply.finish([&](hive::response& r) { r.json(g->counts); });
+          });
+      if (!asked) g->counts[std::to_string(k)] = nullptr;
+      if (!asked && --g->waiting == 0) g->reply.finish([&](hive::response& r) { r.json(g->counts); });
     }
-    res.json(out);
   });
   app.post("/counter", [&](const hive::request&, hive::response& res) {
     const auto n = state.incr("counter", 1);

@@ -20,6 +20,9 @@ struct stats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t restarts = 0;  // workers the primary started again after a crash or a kill
+  // Messages for workers (pub/sub, relays, broadcasts, replies) the primary dropped because the
+  // worker did not read them fast enough (hive::worker::messages_dropped: this worker's own).
+  std::uint64_t messages_dropped = 0;
   int workers = 0;             // worker processes alive now
 };
 

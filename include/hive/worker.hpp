@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -35,8 +36,10 @@ namespace hive::worker {
 
 // The `from` of a message the primary sent.
 inline constexpr int primary = -1;
-// Messages larger than this (serialized) are refused by send and dropped on receipt.
-inline constexpr std::size_t max_message_bytes = 64 * 1024;
+// The largest message (serialized as JSON) any call here sends or receives: larger ones are
+// refused by the sender (false) and dropped on receipt. Those over 64 KiB travel in pieces and
+// are put together again before delivery.
+inline constexpr std::size_t max_message_bytes = 16 * 1024 * 1024;
 
 // True in a cluster worker; false in a single process (`--workers 0`, hive::serve).
 bool in_cluster();
@@ -60,9 +63,11 @@ void on_message(std::function<void(const nlohmann::json& msg, int from)> handler
 enum class request_error {
   ok,
   timeout,         // no reply within the timeout (a late one is dropped)
-  peer_gone,       // the primary went away before replying
-  no_handler,      // the primary has no cluster::on_request handler
+  peer_gone,       // the primary, or the worker asked, went away before replying; or no worker
+                   // serves the slot asked
+  no_handler,      // the one asked has no on_request handler
   handler_failed,  // its handler threw, or its reply was over max_message_bytes
+  not_delivered,   // the worker asked was not reading its messages fast enough: dropped
 };
 using reply_handler = std::function<void(request_error err, const nlohmann::json& reply)>;
 
@@ -78,17 +83,41 @@ using reply_handler = std::function<void(request_error err, const nlohmann::json
 //   });
 bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply);
 
+// Asks the worker now serving `slot` (its worker::on_request handler; this worker's own slot
+// too), relayed by the primary; the same once-only `on_reply`, ids and timeout as request. A
+// worker that exits with the request pending answers peer_gone at once. False, and on_reply
+// never called, for a slot out of range, over max_message_bytes, or when the primary is gone.
+// Outside a cluster slot 0 is this process: its handler runs on this loop.
+//
+//   for (int k = 0; k < hive::worker::count(); ++k)
+//     hive::worker::request_worker(k, {{"get", "count"}}, 500ms, [](auto err, const auto& reply) { … });
+bool request_worker(int slot, const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply);
+
+// Answers request_worker from other workers (and this one): `from` is the asking worker's slot;
+// call `reply` once, at once or later on this loop. No reply in time is the asker's timeout;
+// throwing answers handler_failed. A later call replaces the handler; set it in on_worker_start.
+using reply_fn = std::function<void(const nlohmann::json& reply)>;
+void on_request(std::function<void(const nlohmann::json& msg, int from, reply_fn reply)> handler);
+
 // Pub/sub across the cluster. `handler` runs on this worker's loop for every message published
 // to `topic` by any worker (this one included) or by cluster::publish, once per subscription and
 // in publish order per publisher. A topic this worker never subscribed to costs it nothing: the
 // primary forwards only to subscribed workers. A worker that does not read fast enough loses
-// messages (its channel queue is bounded at 4 MiB); the primary logs how many, once a second.
-// Outside a cluster subscribe does nothing and publish returns false.
+// messages (the primary queues at most 32 MiB for it: two messages of the largest size); the
+// primary counts them (messages_dropped(), stats().messages_dropped) and logs how many, at most
+// once a second. Outside a cluster (`--workers 0`, an embedded server) both work within this
+// process: handlers run on the loop they subscribed from (or at once if no server exists yet).
 void subscribe(const std::string& topic, std::function<void(const nlohmann::json& msg)> handler);
 // Drops every handler this worker subscribed for `topic`; the primary stops sending it here.
+// Outside a cluster: the handlers subscribed from this loop.
 void unsubscribe(const std::string& topic);
-// False, nothing sent, outside a cluster, over max_message_bytes, or when the primary is gone.
+// False, nothing sent, over max_message_bytes, for a topic over 65,535 bytes, or when the primary
+// is gone. The primary routes it by topic without parsing it; a worker parses it only if it
+// subscribed.
 bool publish(const std::string& topic, const nlohmann::json& msg);
+// Messages for this worker's slot (published, relayed, broadcast, replies) the primary dropped
+// because the worker was not reading fast enough, since the cluster started. 0 outside a cluster.
+std::uint64_t messages_dropped();
 
 // This worker's event loop, for timers and deferred responses: the cluster worker's, hive::serve's
 // or the io_context an embedded hive::server was given. Throws std::logic_error if no hive server

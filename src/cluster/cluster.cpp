@@ -64,7 +64,7 @@ void cluster::reload() { primary_->reload(); }
 void cluster::stop() { primary_->stop(); }
 void cluster::broadcast(const nlohmann::json& msg) { primary_->broadcast(msg); }
 void cluster::publish(const std::string& topic, const nlohmann::json& msg) {
-  primary_->publish({{"t", "event"}, {"topic", topic}, {"data", msg}});
+  primary_->publish(topic, msg);
 }
 std::vector<worker_handle*> cluster::workers() { return primary_->workers(); }
 hive::stats cluster::stats() const { return primary_->stats(); }

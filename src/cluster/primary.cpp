@@ -230,6 +230,9 @@ bool primary::spawn(int k, role r) {
   p->channel = std::make_unique<ipc_channel>(io_, fds[0], "worker " + std::to_string(pid));
   proc& ref = *p;
   procs_[pid] = std::move(p);
+  ref.channel->on_event([this, pid](const ipc_channel::bytes& e) {
+    if (auto it = procs_.find(pid); it != procs_.end()) deliver(it->second.get(), e);
+  });
   ref.channel->start(
       [this, pid](nlohmann::json&& m) {
         if (auto it = procs_.find(pid); it != procs_.end()) on_message(*it->second, std::move(m));
@@ -295,6 +298,7 @@ void primary::on_exit(pid_t pid, int wait_status) {
     p.channel->close();
     emit(hooks_.disconnect, *p.handle);
   }
+  fail_asked(p);
   exit_status es;
   if (WIFEXITED(wait_status)) es.code = WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) es.signal = WTERMSIG(wait_status);
@@ -324,6 +328,12 @@ void primary::on_exit(pid_t pid, int wait_status) {
       if (s.replacement != nullptr) {
         log(who(p), ' ', how, "; the reload's new worker ", s.replacement->handle->pid(),
             " takes the slot over");
+      } else if (p.recycling && es.code == 0) {
+        // Sent SIGTERM on its own and drained: an operator recycling it, not a crash. No
+        // back-off, not counted towards --max-restarts.
+        log(who(p), " exited cleanly after draining (its own SIGTERM: recycled); starting a new one now");
+        start_serving(k);
+        reload_resume(k);
       } else {
         after_crash(k, p, uptime, how);
         reload_resume(k);  // if the reload waited for this worker: its successor starts anew
@@ -380,8 +390,8 @@ void primary::give_up(int k, int crashes) {
     finish(1);
     return;
   }
-  maybe_announce();
   update_board();
+  maybe_announce();
 }
 
 void primary::check_heartbeats() {

@@ -23,6 +23,7 @@
 
 #include "app/serve.hpp"
 #include "cluster/ipc_channel.hpp"
+#include "cluster/log_limit.hpp"
 #include "cluster/restart_policy.hpp"
 #include "cluster/shared_stats.hpp"
 #include "hive/cluster.hpp"
@@ -53,8 +54,8 @@ class primary {
   void reload();
   void stop();
   void broadcast(const nlohmann::json& msg);
-  // Posts {"t":"event","topic":…,"data":…} to every worker subscribed to its topic.
-  void publish(nlohmann::json event);
+  // Posts an event (ipc_channel::make_event) to every worker subscribed to its topic.
+  void publish(const std::string& topic, const nlohmann::json& msg);
   bool send(const worker_handle& w, const nlohmann::json& msg);
   std::vector<worker_handle*> workers();
   hive::stats stats() const;
@@ -79,8 +80,13 @@ class primary {
     bool reaped = false;  // waited for; on_exit still to run
     std::unique_ptr<asio::steady_timer> kill_timer;
     std::set<std::string, std::less<>> topics;  // pub/sub: what it subscribed to
-    std::uint64_t dropped = 0;                  // published messages it could not take, unlogged
+    std::uint64_t dropped = 0;                  // messages it could not take, not logged yet
     std::int64_t dropped_logged_ms = 0;
+    bool recycling = false;  // it said it drains on its own SIGTERM: a clean exit is a recycle
+    log_limit relay_log;     // its relays to no one: one line a second
+    // request_worker asks relayed to it, not answered yet: (asking pid, id) → when the asker
+    // stops waiting (monotonic ms). Answered peer_gone if it exits first.
+    std::map<std::pair<pid_t, std::uint64_t>, std::int64_t> asked;
   };
   enum class slot_status { running, restarting, given_up };
   struct slot {
@@ -127,7 +133,19 @@ class primary {
   void on_message(proc& p, nlohmann::json&& m);
   void on_listening(proc& p);
   void on_request(proc& p, nlohmann::json&& m);
-  void deliver(const nlohmann::json& event);
+  // An event, to every worker subscribed to its topic; the same bytes for each. `from`: the
+  // publishing worker (null: the primary), for the log.
+  void deliver(proc* from, const ipc_channel::bytes& event);
+  void on_relay(proc& p, const nlohmann::json& m);
+  void on_ask(proc& p, nlohmann::json&& m);
+  void on_answer(proc& p, nlohmann::json&& m);
+  // Ends every request relayed to `p` with peer_gone (it exited).
+  void fail_asked(proc& p);
+  void reply_error(pid_t asker, std::uint64_t id, const char* error);
+  // Queues `msg` for `to`; a worker not reading fast enough loses it: counted in its slot's
+  // shared stats and logged at most once a second. False if not queued.
+  bool forward(proc& to, const ipc_channel::bytes& msg);
+  bool forward(proc& to, const nlohmann::json& msg) { return forward(to, ipc_channel::serialize(msg)); }
   void on_disconnect(pid_t pid);
 
   // primary_reload.cpp: rolling reload

@@ -22,35 +22,20 @@ void primary::on_message(proc& p, nlohmann::json&& m) {
     if (data == m.end()) return;
     emit(hooks_.message, *p.handle, *data);
   } else if (t == "relay") {
-    const auto to = m.find("to");
-    const auto data = m.find("data");
-    if (to == m.end() || !to->is_number_integer() || data == m.end() || *to < 0 ||
-        *to >= static_cast<int>(slots_.size())) {
-      warn("dropped a relay from ", who(p), " with no valid \"to\" slot");
-      return;
-    }
-    const int k = to->get<int>();
-    proc* target = slots_[static_cast<std::size_t>(k)].current;
-    if (target == nullptr || !target->channel->is_open()) {
-      warn("dropped a message from ", who(p), " to slot ", k, ": no worker serves it now");
-      return;
-    }
-    target->channel->send({{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+    on_relay(p, m);
+  } else if (t == "ask") {
+    on_ask(p, std::move(m));
+  } else if (t == "answer") {
+    on_answer(p, std::move(m));
+  } else if (t == "draining") {
+    // It drains on a SIGTERM of its own (an operator recycling it): its clean exit is no crash.
+    if (!stopping_) p.recycling = true;
   } else if (t == "sub") {
     const auto topic = m.find("topic");
     if (topic != m.end() && topic->is_string()) p.topics.insert(topic->get<std::string>());
   } else if (t == "unsub") {
     const auto topic = m.find("topic");
     if (topic != m.end() && topic->is_string()) p.topics.erase(topic->get_ref<const std::string&>());
-  } else if (t == "pub") {
-    const auto topic = m.find("topic");
-    const auto data = m.find("data");
-    if (topic == m.end() || !topic->is_string() || data == m.end()) {
-      warn("dropped a publish from ", who(p), " with no topic or data");
-      return;
-    }
-    m["t"] = "event";
-    deliver(m);
   } else if (t == "request") {
     on_request(p, std::move(m));
   } else if (t == "pong") {
@@ -89,23 +74,122 @@ void primary::on_request(proc& p, nlohmann::json&& m) {
   }
 }
 
-void primary::deliver(const nlohmann::json& event) {
-  const auto& topic = event["topic"].get_ref<const std::string&>();
-  const std::int64_t now = monotonic_ms();
-  for (auto& [pid, p] : procs_) {
-    if (!p->topics.contains(topic) || !p->channel->is_open()) continue;
-    if (!p->channel->send(event, 0, /*log_drop=*/false)) ++p->dropped;
-    // A subscriber that cannot keep up: one line a second with the count, not one per message.
-    if (p->dropped > 0 && now - p->dropped_logged_ms >= 1000) {
-      warn("dropped ", p->dropped, " published message(s) to ", who(*p), ": it is not reading fast enough");
-      p->dropped = 0;
-      p->dropped_logged_ms = now;
+// The slot a relay or an ask names, or -1 (logged, at most once a second).
+namespace {
+int slot_named(const nlohmann::json& m, std::size_t slots) {
+  const auto to = m.find("to");
+  if (to == m.end() || !to->is_number_integer() || *to < 0 || *to >= static_cast<int>(slots)) return -1;
+  return to->get<int>();
+}
+}  // namespace
+
+void primary::on_relay(proc& p, const nlohmann::json& m) {
+  const auto data = m.find("data");
+  const int k = slot_named(m, slots_.size());
+  if (k < 0 || data == m.end()) {
+    if (auto held = p.relay_log.allow(monotonic_ms())) warn("dropped a relay from ", who(p), " with no valid \"to\" slot", held->text());
+    return;
+  }
+  proc* target = slots_[static_cast<std::size_t>(k)].current;
+  if (target == nullptr || !target->channel->is_open()) {
+    if (auto held = p.relay_log.allow(monotonic_ms())) {
+      warn("dropped a message from ", who(p), " to slot ", k, ": no worker serves it now", held->text());
     }
+    return;
+  }
+  forward(*target, {{"t", "message"}, {"from", p.handle->slot()}, {"data", *data}});
+}
+
+// request_worker: {"t":"ask","to":k,"id":n,"ms":timeout,"data":…} from the asker, passed on to
+// slot k's worker as {"t":"asked","from":slot,"pid":asker,"id":n,"data":…}. Its answer comes
+// back through on_answer; if it exits first, fail_asked answers for it.
+void primary::on_ask(proc& p, nlohmann::json&& m) {
+  const auto id = m.find("id");
+  const auto data = m.find("data");
+  const auto ms = m.find("ms");
+  const int k = slot_named(m, slots_.size());
+  if (id == m.end() || !id->is_number_unsigned() || data == m.end()) {
+    warn("dropped a request from ", who(p), " with no id or data");
+    return;
+  }
+  const pid_t asker = p.handle->pid();
+  const std::uint64_t n = id->get<std::uint64_t>();
+  proc* target = k < 0 ? nullptr : slots_[static_cast<std::size_t>(k)].current;
+  if (target == nullptr || !target->channel->is_open()) return reply_error(asker, n, "peer_gone");
+  const std::int64_t now = monotonic_ms();
+  // Forget asks their askers gave up on long ago (a handler that never replies), so the table
+  // stays as small as the requests in flight.
+  if (target->asked.size() >= 256) std::erase_if(target->asked, [now](const auto& e) { return e.second < now; });
+  const std::int64_t wait = ms != m.end() && ms->is_number_integer() ? std::max<std::int64_t>(ms->get<std::int64_t>(), 0) : 0;
+  nlohmann::json out{{"t", "asked"}, {"from", p.handle->slot()}, {"pid", asker}, {"id", n}};
+  out["data"] = std::move(*data);
+  if (!forward(*target, out)) return reply_error(asker, n, "not_delivered");
+  target->asked[{asker, n}] = now + wait + 1000;
+}
+
+void primary::on_answer(proc& p, nlohmann::json&& m) {
+  const auto id = m.find("id");
+  const auto pid = m.find("pid");
+  if (id == m.end() || !id->is_number_unsigned() || pid == m.end() || !pid->is_number_integer()) return;
+  const auto key = std::make_pair(pid->get<pid_t>(), id->get<std::uint64_t>());
+  if (p.asked.erase(key) == 0) return;  // the asker stopped waiting long ago, or never asked
+  auto it = procs_.find(key.first);
+  if (it == procs_.end() || !it->second->channel->is_open()) return;  // the asker is gone
+  nlohmann::json out{{"t", "reply"}, {"id", key.second}};
+  if (const auto data = m.find("data"); data != m.end()) {
+    out["data"] = std::move(*data);
+  } else {
+    const auto error = m.find("error");
+    out["error"] = error != m.end() && error->is_string() ? *error : nlohmann::json("handler_failed");
+  }
+  forward(*it->second, out);
+}
+
+void primary::fail_asked(proc& p) {
+  const auto asked = std::move(p.asked);
+  p.asked.clear();
+  for (const auto& [key, deadline] : asked) reply_error(key.first, key.second, "peer_gone");
+}
+
+void primary::reply_error(pid_t asker, std::uint64_t id, const char* error) {
+  auto it = procs_.find(asker);
+  if (it == procs_.end() || !it->second->channel->is_open()) return;
+  forward(*it->second, {{"t", "reply"}, {"id", id}, {"error", error}});
+}
+
+bool primary::forward(proc& to, const ipc_channel::bytes& msg) {
+  if (!to.channel->is_open()) return false;
+  if (msg->size() > worker::max_message_bytes) return to.channel->send_serialized(msg);  // refused, logged
+  if (to.channel->send_serialized(msg, /*log_drop=*/false)) return true;
+  stats_->slot(to.handle->slot()).messages_dropped.fetch_add(1, std::memory_order_relaxed);
+  ++to.dropped;
+  // A worker that cannot keep up: one line a second with the count, not one per message.
+  const std::int64_t now = monotonic_ms();
+  if (now - to.dropped_logged_ms >= 1000) {
+    warn("dropped ", to.dropped, " message(s) to ", who(to),
+         " (published, relayed, broadcast or replies): it is not reading fast enough");
+    to.dropped = 0;
+    to.dropped_logged_ms = now;
+  }
+  return false;
+}
+
+void primary::deliver(proc* from, const ipc_channel::bytes& event) {
+  std::string_view topic, json;
+  if (!ipc_channel::read_event(*event, topic, json)) {
+    if (from == nullptr) return;
+    if (auto held = from->relay_log.allow(monotonic_ms())) warn("dropped a malformed event from ", who(*from), held->text());
+    return;
+  }
+  for (auto& [pid, p] : procs_) {
+    if (p->topics.contains(topic) && p->channel->is_open()) forward(*p, event);
   }
 }
 
-void primary::publish(nlohmann::json event) {
-  asio::post(io_, [this, e = std::move(event)] { deliver(e); });
+void primary::publish(const std::string& topic, const nlohmann::json& msg) {
+  auto e = ipc_channel::make_event(topic, msg);
+  if (!e) return;
+  asio::post(io_, [this, e = std::move(e)] { deliver(nullptr, e); });
 }
 
 void primary::on_listening(proc& p) {
@@ -123,19 +207,20 @@ void primary::on_disconnect(pid_t pid) {
   auto it = procs_.find(pid);
   if (it == procs_.end() || it->second->disconnected) return;
   it->second->disconnected = true;
+  fail_asked(*it->second);
   emit(hooks_.disconnect, *it->second->handle);
 }
 
 bool primary::send(const worker_handle& w, const nlohmann::json& msg) {
   auto it = procs_.find(w.pid());
   if (it == procs_.end()) return false;
-  return it->second->channel->send({{"t", "message"}, {"from", -1}, {"data", msg}});
+  return forward(*it->second, {{"t", "message"}, {"from", -1}, {"data", msg}});
 }
 
 void primary::broadcast(const nlohmann::json& msg) {
-  asio::post(io_, [this, m = nlohmann::json{{"t", "message"}, {"from", -1}, {"data", msg}}] {
+  asio::post(io_, [this, m = ipc_channel::serialize({{"t", "message"}, {"from", -1}, {"data", msg}})] {
     for (auto& [pid, p] : procs_) {
-      if (p->r == role::serving || p->r == role::replacement) p->channel->send(m);
+      if (p->r == role::serving || p->r == role::replacement) forward(*p, m);
     }
   });
 }

@@ -23,6 +23,7 @@ void to_json(nlohmann::json& j, const stats& s) {
       {"bytes_in", s.bytes_in},
       {"bytes_out", s.bytes_out},
       {"restarts", s.restarts},
+      {"messages_dropped", s.messages_dropped},
       {"workers", s.workers},
   };
 }
@@ -66,6 +67,7 @@ hive::stats shared_stats::sum() const {
   for (int k = 0; k < slots_; ++k) {
     const stats_slot& sl = base_[k];
     s.restarts += sl.restarts.load(r);
+    s.messages_dropped += sl.messages_dropped.load(r);
     for (const stats_cell& cell : sl.cells) {
       cell.c.add_to(s);
       if (cell.pid.load(r) > 0) ++s.workers;

@@ -25,6 +25,9 @@ inline constexpr int cells_per_slot = 4;
 
 struct stats_slot {
   std::atomic<std::uint64_t> restarts{0};  // written by the primary
+  // Messages (published, relayed, broadcast, replies) the primary could not queue for this
+  // slot's worker because it was not reading fast enough; written by the primary.
+  std::atomic<std::uint64_t> messages_dropped{0};
   stats_cell cells[cells_per_slot];
   // A cell no live worker writes, or -1.
   int free_cell() const;

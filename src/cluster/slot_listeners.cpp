@@ -2,10 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <chrono>
+#include <cstdlib>
+#include <string>
 #include <system_error>
+#include <thread>
 
 #include <asio/ip/tcp.hpp>
 
@@ -24,11 +30,59 @@ std::uint16_t check_address_free(asio::io_context& io, const options& opts) {
   return probe.local_endpoint().port();
 }
 
+// The check above and the binds after it are one step for every hive on this machine (its
+// network namespace): two instances started at the same moment could otherwise both find the
+// address free, then both bind SO_REUSEPORT listeners and share the port. The lock is an abstract
+// Unix socket named after the port (any host: a wildcard and a specific address on one port
+// conflict too), bound for the probe-and-bind step only — once our listeners are bound, the next
+// instance's probe fails on them. The kernel frees it with the process, however that ends.
+class port_lock {
+ public:
+  explicit port_lock(std::uint16_t port) {
+    if (port == 0) return;  // a port the kernel picks is nobody else's to race for
+    const std::string name = "hive-bind-port:" + std::to_string(port);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    name.copy(addr.sun_path + 1, sizeof addr.sun_path - 2);  // sun_path[0] = '\0': abstract
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return;  // no lock to be had: the probe alone, as before
+    // Another instance holds it for the microseconds of its own probe and binds; one stuck there
+    // (stopped by a debugger) gets a clear message rather than a silent shared port.
+    for (int i = 0; i < 500; ++i) {
+      if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), len) == 0) return;
+      if (errno != EADDRINUSE) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::close(fd_);
+    throw std::system_error(EADDRINUSE, std::system_category(),
+                            "hive: another program is binding port " + std::to_string(port) +
+                                " right now (it holds @" + name + "); try again, or choose another with --port");
+  }
+  ~port_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  port_lock(const port_lock&) = delete;
+  port_lock& operator=(const port_lock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// For tests that reproduce the start-up race: a pause between the check and the binds.
+void debug_bind_delay() {
+  if (const char* ms = std::getenv("HIVE_DEBUG_BIND_DELAY_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+  }
+}
+
 }  // namespace
 
 slot_listeners bind_slot_listeners(asio::io_context& io, const options& opts, int slots) {
   slot_listeners out;
+  const port_lock lock(opts.port);
   out.port = check_address_free(io, opts);
+  debug_bind_delay();
   try {
     for (int k = 0; k < slots; ++k) {
       auto acc = bind_listener(io, opts.host, out.port, /*reuse_port=*/true);

@@ -3,9 +3,12 @@
 #include "hive/worker.hpp"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
+
+#include <asio/post.hpp>
 
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
@@ -53,6 +56,99 @@ asio::io_context& local_io() {
         "from the loop of the one you mean");
   }
   return first;
+}
+
+// Outside a cluster, pub/sub and request_worker stay in this process. Subscriptions remember the
+// loop they were made on (embedding programs may run servers on several threads).
+struct local_subscription {
+  asio::io_context* io;  // null: no server existed yet; delivered at once
+  std::shared_ptr<std::function<void(const nlohmann::json&)>> handler;
+};
+struct local_bus {
+  std::mutex mu;
+  std::map<std::string, std::vector<local_subscription>, std::less<>> topics;
+  std::shared_ptr<std::function<void(const nlohmann::json&, int, worker::reply_fn)>> on_request;
+};
+
+local_bus& bus() {
+  static local_bus b;
+  return b;
+}
+
+asio::io_context* local_io_or_null() {
+  try {
+    return &local_io();
+  } catch (const std::logic_error&) {
+    return nullptr;
+  }
+}
+
+template <class F>
+void run_guarded(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    warn(what, " threw: ", e.what());
+  }
+}
+
+void local_publish(const std::string& topic, const nlohmann::json& msg) {
+  std::vector<local_subscription> subs;
+  {
+    std::lock_guard lock(bus().mu);
+    const auto it = bus().topics.find(topic);
+    if (it == bus().topics.end()) return;
+    subs = it->second;
+  }
+  for (const auto& s : subs) {
+    if (s.io == nullptr) {
+      run_guarded("a subscription handler", [&] { (*s.handler)(msg); });
+      continue;
+    }
+    asio::post(*s.io, [h = s.handler, msg] { run_guarded("a subscription handler", [&] { (*h)(msg); }); });
+  }
+}
+
+// request_worker(0, …) in a single process: the handler runs on this loop, as a worker's would.
+bool local_request(const nlohmann::json& msg, std::chrono::milliseconds timeout, worker::reply_handler on_reply) {
+  asio::io_context* io = local_io_or_null();
+  if (io == nullptr) return false;
+  struct pending {
+    explicit pending(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    worker::reply_handler on_reply;
+    void finish(worker::request_error err, const nlohmann::json& reply) {
+      if (!on_reply) return;
+      auto h = std::move(on_reply);
+      on_reply = nullptr;
+      timer.cancel();
+      run_guarded("a reply handler", [&] { h(err, reply); });
+    }
+  };
+  auto p = std::make_shared<pending>(*io);
+  p->on_reply = std::move(on_reply);
+  p->timer.expires_after(timeout);
+  p->timer.async_wait([p](const asio::error_code& ec) {
+    if (!ec) p->finish(worker::request_error::timeout, nullptr);
+  });
+  std::shared_ptr<std::function<void(const nlohmann::json&, int, worker::reply_fn)>> h;
+  {
+    std::lock_guard lock(bus().mu);
+    h = bus().on_request;
+  }
+  asio::post(*io, [p, h, msg, io] {
+    using e = worker::request_error;
+    if (!h) return p->finish(e::no_handler, nullptr);
+    try {
+      (*h)(msg, 0, [p, io](const nlohmann::json& reply) {
+        asio::post(*io, [p, reply] { p->finish(e::ok, reply); });
+      });
+    } catch (const std::exception& ex) {
+      warn("a request handler threw: ", ex.what());
+      p->finish(e::handler_failed, nullptr);
+    }
+  });
+  return true;
 }
 
 hive::stats local_stats() {
@@ -132,22 +228,62 @@ bool send_to(int to, const nlohmann::json& msg) {
   return w->channel->send({{"t", "relay"}, {"to", to}, {"data", msg}}, forward_growth);
 }
 
+namespace {
+// Sends `envelope` (with a fresh id) and waits for the matching reply or the timeout.
+bool start_request(detail::worker_context& w, nlohmann::json envelope, std::size_t headroom,
+                   std::chrono::milliseconds timeout, reply_handler on_reply) {
+  const std::uint64_t id = w.next_request_id++;
+  envelope["id"] = id;
+  if (!w.channel->send(envelope, headroom)) return false;
+  auto timer = std::make_unique<asio::steady_timer>(*w.io, timeout);
+  timer->async_wait([&w, id](const asio::error_code& ec) {
+    if (!ec) detail::complete_request(w, id, request_error::timeout, nullptr);
+  });
+  w.pending.emplace(id, detail::pending_request{std::move(on_reply), std::move(timer)});
+  return true;
+}
+}  // namespace
+
 bool request(const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply) {
   auto* w = current_worker();
   if (w == nullptr || !on_reply) return false;
-  const std::uint64_t id = w->next_request_id++;
-  if (!w->channel->send({{"t", "request"}, {"id", id}, {"data", msg}})) return false;
-  auto timer = std::make_unique<asio::steady_timer>(*w->io, timeout);
-  timer->async_wait([w, id](const asio::error_code& ec) {
-    if (!ec) detail::complete_request(*w, id, request_error::timeout, nullptr);
-  });
-  w->pending.emplace(id, detail::pending_request{std::move(on_reply), std::move(timer)});
-  return true;
+  return start_request(*w, {{"t", "request"}, {"data", msg}}, 0, timeout, std::move(on_reply));
+}
+
+bool request_worker(int to, const nlohmann::json& msg, std::chrono::milliseconds timeout, reply_handler on_reply) {
+  if (!on_reply) return false;
+  auto* w = current_worker();
+  if (w == nullptr) return to == 0 && detail::local_request(msg, timeout, std::move(on_reply));
+  if (to < 0 || to >= w->count) return false;
+  // The primary forwards {"t":"asked","from":k,"pid":p,"id":n,"data":…}: a few bytes more than
+  // this envelope, so refuse here what it would have to drop there.
+  constexpr std::size_t forward_growth = 32;
+  const auto ms = std::max<std::int64_t>(timeout.count(), 0);
+  return start_request(*w, {{"t", "ask"}, {"to", to}, {"ms", ms}, {"data", msg}}, forward_growth, timeout,
+                       std::move(on_reply));
+}
+
+void on_request(std::function<void(const nlohmann::json&, int, reply_fn)> handler) {
+  if (auto* w = current_worker()) {
+    w->on_request = std::move(handler);
+    return;
+  }
+  auto h = handler ? std::make_shared<std::function<void(const nlohmann::json&, int, reply_fn)>>(std::move(handler))
+                   : nullptr;
+  std::lock_guard lock(detail::bus().mu);
+  detail::bus().on_request = std::move(h);
 }
 
 void subscribe(const std::string& topic, std::function<void(const nlohmann::json&)> handler) {
+  if (!handler) return;
   auto* w = current_worker();
-  if (w == nullptr || !handler) return;
+  if (w == nullptr) {
+    detail::local_subscription s{detail::local_io_or_null(),
+                                 std::make_shared<std::function<void(const nlohmann::json&)>>(std::move(handler))};
+    std::lock_guard lock(detail::bus().mu);
+    detail::bus().topics[topic].push_back(std::move(s));
+    return;
+  }
   auto& list = w->subscriptions[topic];
   if (list.empty()) w->channel->send({{"t", "sub"}, {"topic", topic}});
   list.push_back(std::move(handler));
@@ -155,21 +291,43 @@ void subscribe(const std::string& topic, std::function<void(const nlohmann::json
 
 void unsubscribe(const std::string& topic) {
   auto* w = current_worker();
-  if (w == nullptr) return;
+  if (w == nullptr) {
+    // In this process: the handlers subscribed from this loop (another thread's server keeps its own).
+    asio::io_context* io = detail::local_io_or_null();
+    std::lock_guard lock(detail::bus().mu);
+    const auto it = detail::bus().topics.find(topic);
+    if (it == detail::bus().topics.end()) return;
+    std::erase_if(it->second, [io](const detail::local_subscription& s) { return s.io == io; });
+    if (it->second.empty()) detail::bus().topics.erase(it);
+    return;
+  }
   // Erased, not emptied: a worker whose topics come and go (WebSocket rooms) must not grow.
   if (w->subscriptions.erase(topic) != 0) w->channel->send({{"t", "unsub"}, {"topic", topic}});
 }
 
 bool publish(const std::string& topic, const nlohmann::json& msg) {
   auto* w = current_worker();
-  if (w == nullptr) return false;
-  // Forwarded as {"t":"event",…}: two bytes more than this envelope.
-  constexpr std::size_t forward_growth = 8;
-  return w->channel->send({{"t", "pub"}, {"topic", topic}, {"data", msg}}, forward_growth);
+  if (w == nullptr) {
+    if (topic.size() > 0xffff ||
+        msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() > max_message_bytes) {
+      return false;
+    }
+    detail::local_publish(topic, msg);
+    return true;
+  }
+  // The primary passes these very bytes on to each subscriber.
+  auto event = detail::ipc_channel::make_event(topic, msg);
+  return event && w->channel->send_serialized(std::move(event));
 }
 
 void on_message(std::function<void(const nlohmann::json&, int)> handler) {
   if (auto* w = current_worker()) w->on_message = std::move(handler);
+}
+
+std::uint64_t messages_dropped() {
+  auto* w = current_worker();
+  if (w == nullptr) return 0;
+  return w->stats->slot(w->slot).messages_dropped.load(std::memory_order_relaxed);
 }
 
 asio::io_context& io() {

@@ -35,6 +35,7 @@ struct worker_context {
   int slot = 0;
   int count = 1;
   std::function<void(const nlohmann::json&, int)> on_message;
+  std::function<void(const nlohmann::json&, int, worker::reply_fn)> on_request;  // request_worker's answers
   std::uint64_t next_request_id = 1;
   std::map<std::uint64_t, pending_request> pending;
   std::map<std::string, std::vector<std::function<void(const nlohmann::json&)>>, std::less<>> subscriptions;

@@ -58,6 +58,7 @@ class worker_runtime {
   int run() {
     cell_.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
     stamp();
+    channel_.on_event([this](const ipc_channel::bytes& e) { on_event(e); });
     channel_.start([this](nlohmann::json&& m) { on_message(std::move(m)); },
                    [this] {
                      fail_requests(ctx_, worker::request_error::peer_gone);
@@ -99,6 +100,8 @@ class worker_runtime {
       signalfd_siginfo si{};
       while (::read(l_.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       }
+      // Told so, the primary takes the clean exit that follows for a recycle, not a crash.
+      if (phase_ == phase::serving) channel_.send({{"t", "draining"}});
       begin_stop(/*keep_accepting=*/true);
       wait_signal();
     });
@@ -122,10 +125,10 @@ class worker_runtime {
       } catch (const std::exception& e) {
         warn("a message handler threw: ", e.what());
       }
-    } else if (t == "event") {
-      on_event(m);
     } else if (t == "reply") {
       on_reply(m);
+    } else if (t == "asked") {
+      on_asked(std::move(m));
     } else if (t == "reopen-logs") {
       core_.reopen_logs();
     } else if (t == "ping") {
@@ -135,16 +138,24 @@ class worker_runtime {
     }
   }
 
-  void on_event(const nlohmann::json& m) {
-    const auto topic = m.find("topic");
-    const auto data = m.find("data");
-    if (topic == m.end() || !topic->is_string() || data == m.end()) return;
-    const auto it = ctx_.subscriptions.find(topic->get_ref<const std::string&>());
+  // A published message: parsed only if this worker subscribed to its topic.
+  void on_event(const ipc_channel::bytes& e) {
+    std::string_view topic, json;
+    if (!ipc_channel::read_event(*e, topic, json)) {
+      warn("dropped a malformed event from the primary");
+      return;
+    }
+    const auto it = ctx_.subscriptions.find(topic);
     if (it == ctx_.subscriptions.end()) return;
+    const auto data = nlohmann::json::parse(json, nullptr, false);
+    if (data.is_discarded()) {
+      warn("dropped an event on '", topic, "' that is not JSON");
+      return;
+    }
     const auto handlers = it->second;  // a handler may subscribe again
     for (const auto& h : handlers) {
       try {
-        h(*data);
+        h(data);
       } catch (const std::exception& e) {
         warn("a subscription handler threw: ", e.what());
       }
@@ -157,9 +168,54 @@ class worker_runtime {
     const auto data = m.find("data");
     const auto error = m.find("error");
     if (data != m.end()) return complete_request(ctx_, id->get<std::uint64_t>(), worker::request_error::ok, *data);
-    using e = worker::request_error;
     const std::string why = error != m.end() && error->is_string() ? error->get<std::string>() : "";
-    complete_request(ctx_, id->get<std::uint64_t>(), why == "no_handler" ? e::no_handler : e::handler_failed, nullptr);
+    complete_request(ctx_, id->get<std::uint64_t>(), request_error_named(why), nullptr);
+  }
+
+  static worker::request_error request_error_named(const std::string& why) {
+    using e = worker::request_error;
+    if (why == "no_handler") return e::no_handler;
+    if (why == "peer_gone") return e::peer_gone;
+    if (why == "not_delivered") return e::not_delivered;
+    return e::handler_failed;
+  }
+
+  // Another worker's request_worker, relayed by the primary: {"t":"asked","from":k,"pid":p,
+  // "id":n,"data":…}. The answer goes back as {"t":"answer","pid":p,"id":n,"data"|"error":…},
+  // once, however often the handler calls reply.
+  void on_asked(nlohmann::json&& m) {
+    const auto id = m.find("id");
+    const auto pid = m.find("pid");
+    const auto from = m.find("from");
+    const auto data = m.find("data");
+    if (id == m.end() || !id->is_number_unsigned() || pid == m.end() || !pid->is_number_integer() ||
+        data == m.end()) {
+      warn("dropped a request from the primary with no id, pid or data");
+      return;
+    }
+    nlohmann::json envelope{{"t", "answer"}, {"pid", *pid}, {"id", *id}};
+    auto answer = [this, envelope, done = std::make_shared<bool>(false)](const nlohmann::json* reply,
+                                                                        const char* error) mutable {
+      if (*done) return;
+      *done = true;
+      if (reply != nullptr) {
+        envelope["data"] = *reply;
+        if (channel_.send(envelope)) return;
+        envelope.erase("data");
+        error = "handler_failed";
+      }
+      envelope["error"] = error;
+      channel_.send(envelope);
+    };
+    if (!ctx_.on_request) return answer(nullptr, "no_handler");
+    const int sender = from != m.end() && from->is_number_integer() ? from->get<int>() : -1;
+    const auto handler = ctx_.on_request;  // it may replace itself while it runs
+    try {
+      handler(*data, sender, [answer](const nlohmann::json& reply) mutable { answer(&reply, nullptr); });
+    } catch (const std::exception& e) {
+      warn("a request handler threw: ", e.what());
+      answer(nullptr, "handler_failed");
+    }
   }
 
   // keep_accepting: a full stop, where nobody else will take this listener's queue; accept and

@@ -52,16 +52,17 @@ TEST_CASE("messages: worker to primary and back, broadcast to all, relay between
   // A relay just under the limit in its own envelope, but over it in the one the primary forwards
   // it in ({"data":…,"from":1,"t":"message"}, 4 bytes longer): refused at the sender, not
   // accepted and then silently dropped.
-  const auto blob = [](std::size_t n) { return R"({"blob":")" + std::string(n, 'x') + R"("})"; };
-  const std::size_t envelope = 39;  // {"data":{"blob":"…"},"t":"relay","to":0} around the x's
-  CHECK(request_on(*w1, "POST", "/relay?to=0", blob(hive::worker::max_message_bytes - envelope - 2)).res.body ==
-        "refused");
-  CHECK(request_on(*w1, "POST", "/relay?to=0", blob(60000)).res.body == "sent");
-  CHECK(eventually(*w0, "/inbox", std::string(60000, 'x')));
+  const auto blob = [](std::size_t n) { return "/relay?to=0&key=blob&fill=" + std::to_string(n); };
+  const std::size_t envelope = 39;  // {"data":{"blob":"…"},"t":"relay","to":0} around the bytes
+  CHECK(request_on(*w1, "POST", blob(hive::worker::max_message_bytes - envelope - 2)).res.body == "refused");
+  CHECK(request_on(*w1, "POST", blob(60000)).res.body == "sent");
+  CHECK(eventually(*w0, "/inbox", R"({"data":{"blob":{"bytes":60000,"ok":true}},"from":1})"));
 
-  // Oversized: refused at the sender, logged; the worker keeps serving.
-  const std::string big = R"({"blob":")" + std::string(70 * 1024, 'x') + R"("})";
-  CHECK(request_on(*w0, "POST", "/send", big).res.body == "refused");
+  // Past one packet (64 KiB) is fine; past 16 MiB is refused at the sender, logged; the worker
+  // keeps serving.
+  CHECK(request_on(*w0, "POST", "/send?key=blob&fill=" + std::to_string(70 * 1024)).res.body == "sent");
+  CHECK(c.wait_for(R"(fixture message slot=0 {"blob":{"bytes":71680,"ok":true}})"));
+  CHECK(request_on(*w0, "POST", "/send?key=blob&fill=" + std::to_string(17 << 20)).res.body == "refused");
   CHECK(c.wait_for("refused to send a"));
   CHECK(request_on(*w0, "GET", "/pid").res.status == 200);
 }
@@ -74,7 +75,7 @@ TEST_CASE("a channel drops malformed and oversized messages and keeps going") {
   bool closed = false;
   hive::detail::ipc_channel ch(io, fds[0], "the test");
   ch.start([&](nlohmann::json&& m) { got.push_back(std::move(m)); }, [&] { closed = true; });
-  const std::string big(hive::worker::max_message_bytes + 10, '{');
+  const std::string big(hive::detail::max_packet_bytes + 10, '{');
   for (const std::string& raw : {std::string("not json"), std::string("[1,2]"), std::string(R"({"no":"type"})"),
                                  big, std::string(R"({"t":"ok","n":1})"), std::string("{\"t\":\"cut")}) {
     REQUIRE(::send(fds[1], raw.data(), raw.size(), 0) == static_cast<ssize_t>(raw.size()));

@@ -96,3 +96,23 @@ TEST_CASE("examples/shared-state: counter exact across workers, cache TTL, data 
   c.signal(SIGTERM);
   CHECK(c.wait_exit(20s) == 0);
 }
+
+TEST_CASE("examples/shared-state with --workers 0: publish and request/reply stay in the process") {
+  if (std::getenv("HIVE_SHARED_STATE") == nullptr) {
+    MESSAGE("skipped: built without the examples");
+    return;
+  }
+  ::setenv("HIVE_CLUSTER_FIXTURE", std::getenv("HIVE_SHARED_STATE"), 1);
+  cluster_process c({"--host", "127.0.0.1", "--port", "0", "--workers", "0"});
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  for (int i = 0; i < 3; ++i) CHECK(http_post(port, "/publish", "news").res.status == 202);
+  nlohmann::json heard;
+  for (int i = 0; i < 100; ++i) {
+    heard = nlohmann::json::parse(http_get(port, "/received").res.body, nullptr, false);
+    if (heard == nlohmann::json{{"0", 3}}) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(heard == nlohmann::json{{"0", 3}});
+  CHECK(http_post(port, "/counter", "").res.body == "1");
+}

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <doctest/doctest.h>
 
 #include "cluster_test_util.hpp"
@@ -107,6 +109,7 @@ TEST_CASE("a crash-looping slot is given up and its listener closed; the other s
 TEST_CASE("every slot given up: the primary exits non-zero") {
   cluster_process c(fixture_args({"--max-restarts", "1", "--min-uptime", "5s"}), {"FIXTURE_CRASH_SLOT=all"});
   CHECK(c.wait_exit(std::chrono::seconds(10)) == 1);
+  CHECK(c.wait_for("every slot was given up", std::chrono::seconds(2)));  // the log may trail the exit
   CHECK(c.count("every slot was given up") == 1);
 }
 
@@ -119,6 +122,50 @@ TEST_CASE("a second instance on the same port is refused before it forks") {
   CHECK(second.wait_for("is in use", std::chrono::seconds(1)));
   CHECK(second.count("started worker") == 0);
   for (int i = 0; i < 10; ++i) CHECK(who_answered(http_get(port, "/pid")).pid != 0);
+}
+
+TEST_CASE("two instances started at the same moment: one serves, the other is refused") {
+  // A free port, then two instances on it at once. Each pauses 300 ms between its "address free"
+  // check and its binds: without the check and the binds being one step, both pass the check
+  // and then share the port through SO_REUSEPORT.
+  std::uint16_t port = 0;
+  {
+    asio::io_context io;
+    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  const std::vector<std::string> args{"--host", "127.0.0.1", "--port", std::to_string(port), "--workers", "1"};
+  cluster_process a(args, {"HIVE_DEBUG_BIND_DELAY_MS=300"});
+  cluster_process b(args, {"HIVE_DEBUG_BIND_DELAY_MS=300"});
+  const int exit_a = a.wait_exit(std::chrono::seconds(5));
+  const int exit_b = b.wait_exit(std::chrono::milliseconds(100));
+  // Exactly one exits 1 ("in use"), the other keeps serving.
+  CHECK(((exit_a == 1) != (exit_b == 1)));
+  CHECK(((exit_a == -1) != (exit_b == -1)));
+  cluster_process& refused = exit_a == 1 ? a : b;
+  CHECK(refused.count("is in use") == 1);
+  CHECK(refused.count("started worker") == 0);
+}
+
+TEST_CASE("a worker sent SIGTERM on its own is recycled: no back-off, not a crash, never given up") {
+  cluster_process c(fixture_args({"--max-restarts", "2", "--min-uptime", "60s"}));
+  const auto port = c.wait_listening();
+  REQUIRE(port != 0);
+  for (int round = 1; round <= 4; ++round) {
+    const auto pids = pids_by_slot(port);
+    REQUIRE(pids.count(0) == 1);
+    ::kill(pids.at(0), SIGTERM);  // to that worker alone: an operator recycling it
+    REQUIRE(c.wait_for("(its own SIGTERM: recycled); starting a new one now", 10s, static_cast<std::size_t>(round - 1)));
+    REQUIRE(c.wait_for("worker for slot 0 listening", 10s, static_cast<std::size_t>(round)));
+  }
+  // Four clean exits within --min-uptime with --max-restarts 2: as crashes they would have given
+  // the slot up and waited 100 ms, 150 ms … between them.
+  CHECK(c.count("given up") == 0);
+  CHECK(c.count("restarting it") == 0);
+  const auto stats = nlohmann::json::parse(http_get(port, "/stats").res.body, nullptr, false);
+  CHECK(stats["restarts"] == 0);
+  const auto pids = pids_by_slot(port);
+  CHECK(pids.size() == 2);
 }
 
 TEST_CASE("a worker stuck in a busy loop is killed by the heartbeat and replaced") {
