@@ -134,6 +134,11 @@ std::string render_metrics(const metrics_snapshot& m) {
            [](const slot_snapshot& s) { return s.connections_shed; });
   per_slot(out, m, "hive_worker_restarts_total", "counter", "Workers started again after a crash or a kill.",
            [](const slot_snapshot& s) { return s.restarts; });
+  if (m.cluster) {
+    per_slot(out, m, "hive_messages_dropped_total", "counter",
+             "Cluster messages for the slot's worker (published, relayed, broadcast, replies) dropped because it read too slowly.",
+             [](const slot_snapshot& s) { return s.messages_dropped; });
+  }
   per_slot(out, m, "hive_worker_up", "gauge",
            "Worker processes alive for the slot (two or more while a reload replaces one).",
            [](const slot_snapshot& s) { return static_cast<std::uint64_t>(s.workers_up); });

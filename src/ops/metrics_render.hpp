@@ -31,6 +31,7 @@ struct slot_snapshot {
   std::uint64_t connections_open = 0, connections_total = 0, connections_shed = 0;
   std::uint64_t tls_kernel_file_bytes = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t messages_dropped = 0;  // cluster messages for the slot the primary could not queue
   int workers_up = 0;            // live processes writing the slot now (2 or more in a reload)
   process_sample process;        // summed over them
   void add(const counters& c);

@@ -24,6 +24,7 @@ metrics_snapshot cluster_snapshot(const shared_stats& st) {
     const stats_slot& sl = st.slot(k);
     slot_snapshot& s = m.slots[static_cast<std::size_t>(k)];
     s.restarts = sl.restarts.load(answers_relaxed);
+    s.messages_dropped = sl.messages_dropped.load(answers_relaxed);
     for (const stats_cell& cell : sl.cells) {
       s.add(cell.c);  // a dead worker's cell keeps its counts: the slot's totals never fall
       const std::int32_t pid = cell.pid.load(answers_relaxed);

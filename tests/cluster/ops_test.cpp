@@ -161,6 +161,8 @@ TEST_CASE("metrics: the text format, sums over workers, histograms that add up, 
   CHECK(sum_of(m, "hive_sent_bytes_total{") > 0);
   CHECK(m.at("hive_ready") == 1);
   CHECK(m.at("hive_reloads_total{result=\"done\"}") == 0);
+  CHECK(sum_of(m, "hive_messages_dropped_total{") == 0);
+  CHECK(m.count("hive_messages_dropped_total{worker=\"0\"}") == 1);
   // The mounted handler says the same (metrics_handler()).
   const series_map mounted = scrape(port, "/admin/metrics");
   CHECK(sum_of(mounted, "hive_requests_total{") == 43);
