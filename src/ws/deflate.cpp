@@ -14,8 +14,7 @@ namespace {
 // Every message's compressed form ends with an empty stored block (a sync flush), whose four
 // bytes the sender removes and the receiver puts back (§7.2.1, §7.2.2).
 constexpr unsigned char deflate_tail[4] = {0x00, 0x00, 0xFF, 0xFF};
-// zlib's default: a 128 KiB hash for a 32 KiB window. Compression is for messages that repeat
-// themselves (JSON), where a smaller hash loses little.
+// zlib's default: a 128 KiB hash for a 32 KiB window.
 constexpr int deflate_mem_level = 8;
 
 }  // namespace
@@ -33,8 +32,20 @@ ws_deflater::~ws_deflater() {
 
 bool ws_deflater::compress(std::string_view in, std::string& out, bool reset) {
   if (!ok_) return false;
-  z_stream_s& z = *z_;
   const std::size_t start = out.size();
+  try {
+    return compress_into(in, out, start, reset);
+  } catch (...) {
+    // A shared stream left mid-message would put this message's bytes into the next
+    // connection's: forget it whatever happened (std::bad_alloc from the resize).
+    deflateReset(z_.get());
+    out.resize(start);
+    throw;
+  }
+}
+
+bool ws_deflater::compress_into(std::string_view in, std::string& out, std::size_t start, bool reset) {
+  z_stream_s& z = *z_;
   std::size_t used = start;
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
@@ -55,6 +66,10 @@ bool ws_deflater::compress(std::string_view in, std::string& out, bool reset) {
   }
   if (used - start >= 4 && std::memcmp(out.data() + used - 4, deflate_tail, 4) == 0) used -= 4;
   out.resize(used);
+  // Nothing came out (an empty message after an earlier flush: zlib has nothing to flush again).
+  // An empty payload would leave the receiver half a stored block once it adds the tail: send the
+  // single 0x00 byte of §7.2.3.6 instead.
+  if (used == start) out.push_back('\0');
   if (reset) deflateReset(&z);
   return true;
 }
@@ -71,8 +86,18 @@ ws_inflater::~ws_inflater() {
 inflate_result ws_inflater::inflate_message(std::string_view in, std::string& out, std::size_t limit, bool reset) {
   out.clear();
   if (!ok_) return inflate_result::bad;
-  auto r = run(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out, limit);
-  if (r == inflate_result::ok) r = run(deflate_tail, sizeof deflate_tail, out, limit);
+  // An empty payload is an empty message (a compliant sender sends 0x00; the tail alone would be
+  // half a stored block and leave the stream stuck for the next message).
+  if (in.empty()) return inflate_result::ok;
+  ended_ = false;
+  inflate_result r;
+  try {
+    r = run(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out, limit);
+    if (r == inflate_result::ok && !ended_) r = run(deflate_tail, sizeof deflate_tail, out, limit);
+  } catch (...) {
+    inflateReset(z_.get());  // a shared stream must not be left mid-message
+    throw;
+  }
   if (reset || r != inflate_result::ok) inflateReset(z_.get());
   return r;
 }
@@ -100,8 +125,9 @@ inflate_result ws_inflater::run(const unsigned char* in, std::size_t n, std::str
         break;
       case Z_STREAM_END:
         // A final block (BFINAL): the stream is over; only the tail we add may follow it.
-        if (z.avail_in != 0 && in != deflate_tail) return inflate_result::bad;
+        if (z.avail_in != 0) return inflate_result::bad;
         inflateReset(&z);
+        ended_ = true;
         return inflate_result::ok;
       default:
         return inflate_result::bad;

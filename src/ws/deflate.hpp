@@ -50,6 +50,8 @@ class ws_deflater {
   bool compress(std::string_view in, std::string& out, bool reset);
 
  private:
+  bool compress_into(std::string_view in, std::string& out, std::size_t start, bool reset);
+
   std::unique_ptr<z_stream_s> z_;
   bool ok_ = false;
 };
@@ -74,6 +76,7 @@ class ws_inflater {
 
   std::unique_ptr<z_stream_s> z_;
   bool ok_ = false;
+  bool ended_ = false;  // the message ended with a final block (BFINAL): no tail to add
 };
 
 // The worker thread's shared streams, for sides without context takeover.

@@ -693,19 +693,25 @@ def chain_files(d):
     inter = openssl_ca(d, "inter", "Test Intermediate", issuer=root, ca=True)
     other = openssl_ca(d, "other-inter", "Other Intermediate", issuer=root, ca=True)
     leaf = openssl_ca(d, "leaf", "localhost", issuer=inter)
+    old_ca = openssl_ca(d, "old-ca", "Old Root", ca=True, start="20200101000000Z", end="20210101000000Z")
     return {
         "root": root[0], "key": leaf[1],
         "good": concat(d, "good-chain.pem", leaf[0], inter[0]),
         "good_with_root": concat(d, "good-chain-root.pem", leaf[0], inter[0], root[0]),
         "wrong_intermediate": concat(d, "wrong-chain.pem", leaf[0], other[0]),
         "wrong_order": concat(d, "order-chain.pem", inter[0], leaf[0]),
+        # What clients tolerate (RFC 8446 §4.4.2) and the checks must too: the root before the
+        # intermediate, and a spare CA certificate past its dates at the end (as Let's Encrypt's
+        # expired DST cross-sign was).
+        "root_first": concat(d, "root-first-chain.pem", leaf[0], root[0], inter[0]),
+        "spare_expired": concat(d, "spare-expired-chain.pem", leaf[0], inter[0], old_ca[0]),
     }
 
 
 def test_good_chain(hello, chains):
     # The checks refuse nothing a client accepts: leaf + intermediate (+ root) start and verify
     # against the root alone.
-    for what in ("good", "good_with_root"):
+    for what in ("good", "good_with_root", "root_first", "spare_expired"):
         srv = server(hello, ["--workers", "0", "--tls-cert", chains[what], "--tls-key", chains["key"]])
         try:
             with tls_connect(srv.port, client_ctx(chains["root"])) as t:

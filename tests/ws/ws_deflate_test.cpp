@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "support/client.hpp"
+#include "ws/deflate.hpp"
 #include "ws/ws_raw.hpp"
 
 using namespace std::chrono_literals;
@@ -342,4 +343,51 @@ TEST_CASE("ws deflate: a publish reaches deflate and plain subscribers alike") {
     CHECK(d.rsv == 0);
     CHECK(d.payload == m);
   }
+}
+
+// The codec itself, where a client's peculiar but valid streams meet ours.
+TEST_CASE("ws deflate codec: empty messages with context takeover, final blocks, an empty payload") {
+  using hive::detail::inflate_result;
+  hive::detail::ws_deflater out(15);
+  hive::detail::ws_inflater in(15);
+  // Empty messages between others, context kept: each payload must inflate on its own stream
+  // position (zlib writes nothing for a second flush; the payload is then the single 0x00 byte).
+  for (const std::string msg : {"hello hello hello", "", "", "world world", "", "x"}) {
+    std::string payload, back;
+    REQUIRE(out.compress(msg, payload, false));
+    CHECK_FALSE(payload.empty());
+    CHECK(in.inflate_message(payload, back, 1 << 20, false) == inflate_result::ok);
+    CHECK(back == msg);
+  }
+  // A sender that ends each message with a final block (Z_FINISH, BFINAL set; RFC 7692 §7.2.3.2)
+  // and starts a new stream for the next one: the tail is not added after the final block.
+  hive::detail::ws_inflater keep(15);
+  for (const std::string msg : {"first message first", "second message second"}) {
+    z_stream z;
+    std::memset(&z, 0, sizeof z);
+    REQUIRE(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string payload(256, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(msg.data()));
+    z.avail_in = static_cast<uInt>(msg.size());
+    z.next_out = reinterpret_cast<Bytef*>(payload.data());
+    z.avail_out = static_cast<uInt>(payload.size());
+    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    payload.resize(payload.size() - z.avail_out);
+    deflateEnd(&z);
+    std::string back;
+    CHECK(keep.inflate_message(payload, back, 1 << 20, false) == inflate_result::ok);
+    CHECK(back == msg);
+  }
+  // An empty payload (not what a compliant sender sends, but harmless) is an empty message and
+  // leaves the stream ready for the next.
+  std::string back = "stale";
+  CHECK(keep.inflate_message("", back, 1 << 20, false) == inflate_result::ok);
+  CHECK(back.empty());
+  std::string payload;
+  hive::detail::ws_deflater own(15);
+  REQUIRE(own.compress("after the empty one", payload, false));
+  hive::detail::ws_inflater fresh2(15);
+  CHECK(fresh2.inflate_message("", back, 1 << 20, false) == inflate_result::ok);
+  CHECK(fresh2.inflate_message(payload, back, 1 << 20, false) == inflate_result::ok);
+  CHECK(back == "after the empty one");
 }
