@@ -83,9 +83,11 @@ file_ptr describe(int fd) {
   if (::fstat(fd, &f->st) != 0) return nullptr;
   const std::int64_t mtime_ns = static_cast<std::int64_t>(f->st.st_mtim.tv_sec) * 1'000'000'000 + f->st.st_mtim.tv_nsec;
   f->etag = detail::make_etag(f->st.st_ino, static_cast<std::uint64_t>(f->st.st_size), mtime_ns);
-  // Never later than the response's Date (RFC 9110 §8.8.2.1): a file written this very second,
-  // or with a clock ahead, says "now".
-  f->last_modified = detail::http_date(std::min<std::time_t>(f->st.st_mtim.tv_sec, std::time(nullptr)));
+  // Never later than the response's Date (RFC 9110 §8.8.2.1). The worker refreshes its Date once
+  // a second, so Date may still say the second before now: a file written this very second (or
+  // with a clock ahead) says that earlier second. The validators keep the real mtime, so such a
+  // file is never wrongly 304.
+  f->last_modified = detail::http_date(std::min<std::time_t>(f->st.st_mtim.tv_sec, std::time(nullptr) - 1));
   return f;
 }
 

@@ -1,9 +1,11 @@
 #include "hive/stream.hpp"
 
 #include <stdexcept>
+#include <string>
 
 #include "app/stream_state.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hive {
 
@@ -14,14 +16,28 @@ bool stream::write(std::string_view part) {
   return false;
 }
 
-void stream::end() {
+void stream::end() { end({}); }
+
+void stream::end(std::initializer_list<trailer> trailers) {
   if (!state_ || state_->owner == nullptr) return;
+  std::string fields;
+  for (const auto& t : trailers) {
+    // Framing and routing fields mean nothing after the body (RFC 9110 §6.5.1): refused, like a
+    // field that could split the message.
+    if (!detail::is_token(t.name) || !detail::field_bytes_ok(t.value) || detail::iequals(t.name, "Content-Length") ||
+        detail::iequals(t.name, "Transfer-Encoding") || detail::iequals(t.name, "Trailer") ||
+        detail::iequals(t.name, "Host") || detail::iequals(t.name, "Connection")) {
+      throw std::invalid_argument("hive: a stream trailer '" + std::string(t.name) +
+                                  "' is not a token, holds CR, LF or NUL, or is a framing field");
+    }
+    fields.append(t.name).append(": ").append(t.value).append("\r\n");
+  }
   auto* owner = state_->owner;
   state_->owner = nullptr;
   state_->on_drain = nullptr;  // they may hold the handle: no cycle once ended
   state_->on_close = nullptr;
   state_->on_stop = nullptr;
-  owner->stream_end(true);
+  owner->stream_end(true, fields);
 }
 
 bool stream::open() const { return state_ && state_->owner != nullptr; }
@@ -75,7 +91,7 @@ void run_callback(const std::function<void()>& f, const char* what) {
 }  // namespace
 
 stream_state::~stream_state() {
-  if (owner != nullptr) owner->stream_end(false);
+  if (owner != nullptr) owner->stream_end(false, {});
 }
 
 void stream_state::abandon() {

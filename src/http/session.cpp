@@ -773,12 +773,16 @@ bool session::stream_write(std::string_view part) {
   return out.bytes() < stream_high_water;
 }
 
-void session::stream_end(bool complete) {
+void session::stream_end(bool complete, std::string_view trailers) {
   if (state_ != state::streaming || !b_) return;
   b_->stream.reset();
   if (complete && framing_.chunked) {
-    b_->out.append("0\r\n\r\n");  // the last chunk, no trailers
-    b_->stream_bytes += 5;
+    // The last chunk, its trailer section, the blank line (RFC 9112 §7.1.2). HTTP/1.0 has no
+    // place for trailers: they are dropped there.
+    b_->out.append("0\r\n");
+    b_->out.append(trailers);
+    b_->out.append("\r\n");
+    b_->stream_bytes += 5 + trailers.size();
   }
   report_finished(origin::handler, b_->stream_bytes, b_->stream_status);
   if (!complete) {
