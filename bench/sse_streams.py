@@ -83,7 +83,7 @@ def main():
     exe = os.path.join(a.build_dir, "examples/events/events")
     port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--workers", "0", "--host", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=open("/tmp/sse-bench-server.log", "w"))
     try:
         for _ in range(200):
             try:

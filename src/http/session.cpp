@@ -617,9 +617,13 @@ void session::release_if_idle() {
     case state::reading:
     case state::closing:
       break;
-    case state::dispatching:
     case state::awaiting:
     case state::streaming:
+      // A held response may last for hours (an event stream): meanwhile the connection keeps no
+      // empty input buffer (10,000 streams would hold 10,000 of them), and a read borrows one.
+      if (in_ && in_.len == 0) inputs_.give(std::move(in_));
+      return;
+    case state::dispatching:
     case state::receiving:
     case state::switching:  // the successor takes what was read past the request
     case state::handed_off:
