@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <asio/steady_timer.hpp>
@@ -74,6 +76,12 @@ hive::app sse_app(std::shared_ptr<sse_seen> seen) {
       if (auto s = weak.lock()) s->timer.cancel();
     });
     p->tick();
+  });
+  // One event, then quiet: held open by a handle the test keeps.
+  app.get("/quiet", [seen](const hive::request&, hive::response& res) {
+    auto events = std::make_shared<hive::event_stream>(res, hive::event_stream::options{.heartbeat = 0ms});
+    events->send("hello");
+    events->on_close([seen, events] { ++seen->closes; });  // the handle lives until the client goes
   });
   app.get("/*", [](const hive::request&, hive::response& res) { res.text("ok\n"); });
   return app;
@@ -163,4 +171,36 @@ TEST_CASE("abuse: a client that leaves an event stream runs on_close at once; th
   CHECK(closes == 20);
   CHECK(srv.connections() == 0);
   CHECK(hive::test::exchange(srv.port(), "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").find("ok") != std::string::npos);
+}
+
+TEST_CASE("abuse: open event streams hold no input buffer: 300 of them fit a 1 MiB input budget") {
+  abuse::raise_nofile();
+  auto seen = std::make_shared<sse_seen>();
+  const hive::app app = sse_app(seen);
+  hive::options o;
+  o.max_worker_input_bytes = 1u << 20;  // 300 connections each holding a 16 KiB read buffer: 4.7 MiB
+  hive::test::test_server srv(app, o);
+  std::vector<int> fds;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = abuse::open_client(srv.port());
+    REQUIRE(fd >= 0);
+    abuse::send_some(fd, "GET /quiet HTTP/1.1\r\nHost: a\r\n\r\n");
+    fds.push_back(fd);
+  }
+  int streaming = 0;
+  for (const int fd : fds) {
+    std::string got;
+    for (int i = 0; i < 400 && got.find("data: hello") == std::string::npos; ++i) {
+      abuse::read_now(fd, got);
+      if (got.find("data: hello") == std::string::npos) std::this_thread::sleep_for(5ms);
+    }
+    streaming += got.find("data: hello") != std::string::npos;
+  }
+  CHECK(streaming == 300);
+  std::this_thread::sleep_for(300ms);  // past a turn of the budget check
+  CHECK(srv.connections() == 300);
+  int closes = -1;
+  srv.run_on_loop([&] { closes = seen->closes; });
+  CHECK(closes == 0);
+  for (const int fd : fds) ::close(fd);
 }
