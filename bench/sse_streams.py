@@ -5,8 +5,9 @@ Starts examples/events with --workers 0 (one worker, this process's child), open
 (default 10,000) to /events?every=MS (default one event a second each), reads them all on a
 thread, and meanwhile times plain requests (GET /, a keep-alive connection of its own) before and
 while the streams are open. Reports the latency of those requests (median, p99, max), the events
-received per second against the rate asked for, and the worker's RSS growth per stream. Not part
-of `scripts/dev test`.
+received per second against the rate asked for, and the worker's RSS growth per stream; the
+server's log (a shed connection is logged there) goes to /tmp/sse-bench-server.log. Not part of
+`scripts/dev test`.
 
   python3 bench/sse_streams.py [--build-dir build] [--streams 10000] [--every-ms 1000] [--seconds 10]
 """
