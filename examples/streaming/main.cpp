@@ -8,6 +8,12 @@
 //   GET  /events        an event every 100 ms: `id: N`, `data: tick N`, going on after the
 //                       Last-Event-ID a reconnecting client sends
 //   POST /broadcast     the body as an event to every /events client on every worker (pub/sub)
+//   POST /form          a multipart/form-data upload (an HTML form with files): each file part
+//                       streamed into DIR under its file name, fields kept; 201 with JSON
+//                       {"fields": {name: value}, "files": [{"field", "name", "bytes"}]}
+//
+// Files come back as downloads (Content-Disposition: attachment, X-Content-Type-Options: nosniff):
+// an uploaded .html or .svg shown inline from this origin would run its scripts here.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -158,8 +164,49 @@ int main(int argc, char** argv) {
   app.get("/files/:name", [dir](const hive::request& req, hive::response& res) {
     const auto name = *req.param("name");
     if (!valid_name(name)) return void(res.status(400).text("a file name, without '/', '..' or a leading dot\n"));
+    // Downloaded, never rendered: anyone may upload, so a page or an image with scripts served
+    // inline would be stored XSS on this origin.
+    res.header("Content-Disposition", "attachment");
+    res.header("X-Content-Type-Options", "nosniff");
     hive::send_file(req, res, dir + "/" + std::string(name));
   });
+
+  app.post("/form", [dir](const hive::request& req, hive::response& res) {
+    hive::multipart_form form(req, res, {.limits = {.max_parts = 64}});
+    // Each file part goes to a hidden temporary file first, renamed once the whole form arrived.
+    auto temps = std::make_shared<std::vector<std::string>>();
+    auto bad_name = std::make_shared<bool>(false);
+    form.on_part([dir, temps, bad_name](const hive::multipart_form::part& p) {
+      if (!p.filename) return hive::multipart_form::sink::keep();  // a field: up to 64 KiB
+      if (!valid_name(*p.filename)) {
+        *bad_name = true;
+        return hive::multipart_form::sink::discard();
+      }
+      static unsigned serial = 0;
+      temps->push_back(dir + "/.form-" + std::to_string(::getpid()) + "-" + std::to_string(++serial));
+      return hive::multipart_form::sink::file(temps->back());
+    });
+    form.on_end([dir, bad_name](std::vector<hive::multipart_form::part>& parts, hive::response& r) {
+      if (*bad_name) {
+        for (const auto& p : parts) {
+          if (!p.saved_to.empty()) ::unlink(p.saved_to.c_str());
+        }
+        return void(r.status(400).text("a file name, without '/', '..' or a leading dot\n"));
+      }
+      nlohmann::json fields = nlohmann::json::object(), files = nlohmann::json::array();
+      for (const auto& p : parts) {
+        if (!p.filename) {
+          fields[p.name] = p.value;
+          continue;
+        }
+        if (::rename(p.saved_to.c_str(), (dir + "/" + *p.filename).c_str()) != 0) {
+          return void(r.status(500).text("cannot store the upload\n"));
+        }
+        files.push_back({{"field", p.name}, {"name", *p.filename}, {"bytes", p.size}});
+      }
+      r.status(201).json({{"fields", fields}, {"files", files}});
+    });
+  }, {.max_body = static_cast<std::size_t>(max_upload), .stream_body = true});
 
   app.get("/events", [](const hive::request& req, hive::response& res) {
     auto t = std::make_shared<ticker>();

@@ -19,6 +19,8 @@
 #include "hive/stats.hpp"
 #include "hive/metrics.hpp"
 #include "hive/metric.hpp"
+#include "hive/multipart.hpp"
+#include "hive/multipart_form.hpp"
 #include "hive/shared_dict.hpp"
 #include "hive/static_files.hpp"
 #include "hive/worker.hpp"

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -29,6 +30,17 @@ class stream {
   bool write(std::string_view part);
   // Ends the body: the last chunk goes out and the connection serves its next request.
   void end();
+  // The same with trailer fields after the last chunk (a checksum, a status known only at the
+  // end), e.g. `s.end({{"X-Checksum", sum}})`; announce them with `res.header("Trailer",
+  // "X-Checksum")` before stream(). HTTP/1.1 only: a 1.0 body ends with the close and they are
+  // dropped. A name that is not a token, a value with CR, LF or NUL, or a framing field
+  // (Content-Length, Transfer-Encoding, Trailer, Host, Connection) throws std::invalid_argument,
+  // and the stream stays open.
+  struct trailer {
+    std::string_view name;
+    std::string_view value;
+  };
+  void end(std::initializer_list<trailer> trailers);
   // True until end(), or until the client goes away.
   bool open() const;
 

@@ -146,9 +146,12 @@ void app_dispatcher::set_ops_paths(const options& o, const bool* draining) {
 }
 
 // A route with route_options::stream_body: its reader takes the bytes (a handler that never
-// asked for one lets them go).
+// asked for one lets them go). The reader is held for the call: on_data may answer the request,
+// and the session then lets go of it.
 bool app_dispatcher::body_data(route_state& r, std::string_view bytes) {
-  return r.body == nullptr || r.body->deliver(bytes);
+  if (r.body == nullptr) return true;
+  const auto reader = r.body;
+  return reader->deliver(bytes);
 }
 
 // A WebSocket route (app::ws) switches a valid handshake; any other upgrade request is answered

@@ -57,17 +57,20 @@ bool body_state::deliver(std::string_view bytes) {
   if (ended) return false;
   received += bytes.size();
   if (on_data) {
+    // on_data may answer the request (a 400 for a bad upload), which ends the body from inside
+    // the call: finish() leaves the callback alone until it returns.
+    delivering = true;
     try {
       on_data(bytes);
     } catch (const std::exception& e) {
       warn("a body reader's on_data threw: ", e.what(), "; the rest of the body is discarded");
-      on_data = nullptr;
       failed = true;
     } catch (...) {
       warn("a body reader's on_data threw; the rest of the body is discarded");
-      on_data = nullptr;
       failed = true;
     }
+    delivering = false;
+    if (failed || ended) on_data = nullptr;
   }
   return !paused && !ended;
 }
@@ -79,7 +82,7 @@ void body_state::finish(bool whole) {
   complete = whole;
   owner = nullptr;
   paused = false;
-  on_data = nullptr;  // they may hold the handle: no cycle once ended
+  if (!delivering) on_data = nullptr;  // they may hold the handle: no cycle once ended
   auto f = std::move(on_end);
   on_end = nullptr;
   if (!f) return;

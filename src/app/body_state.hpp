@@ -20,6 +20,7 @@ struct body_state {
   bool ended = false;
   bool complete = false;  // what on_end said (or will say, when set late)
   bool failed = false;    // on_data threw: the rest was discarded, so the body is never whole
+  bool delivering = false;  // inside on_data: finish() from there must not destroy it under its feet
 
   // Body bytes arrived. False: parse no further for now (paused, or no longer wanted).
   bool deliver(std::string_view bytes);

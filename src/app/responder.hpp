@@ -24,7 +24,8 @@ class responder {
   // False: more than the high-water mark is queued, or the stream is over.
   virtual bool stream_write(std::string_view part) = 0;
   // `complete`: end() was called; otherwise the last handle was dropped (the body is cut).
-  virtual void stream_end(bool complete) = 0;
+  // `trailers`: checked field lines ("Name: value\r\n" each) for the last chunk, or empty.
+  virtual void stream_end(bool complete, std::string_view trailers) = 0;
   // request::body_reader(): the body's reader (one per request); null when the route does not
   // stream its body or the handler has returned.
   virtual std::shared_ptr<body_state> make_body_reader() = 0;

@@ -32,6 +32,7 @@ struct open_file {
   int fd = -1;
   struct stat st {};
   std::string etag, last_modified;
+  std::time_t modified = 0;  // what Last-Modified says, in seconds: the date validators compare
   ~open_file() {
     if (fd >= 0) ::close(fd);
   }
@@ -83,9 +84,12 @@ file_ptr describe(int fd) {
   if (::fstat(fd, &f->st) != 0) return nullptr;
   const std::int64_t mtime_ns = static_cast<std::int64_t>(f->st.st_mtim.tv_sec) * 1'000'000'000 + f->st.st_mtim.tv_nsec;
   f->etag = detail::make_etag(f->st.st_ino, static_cast<std::uint64_t>(f->st.st_size), mtime_ns);
-  // Never later than the response's Date (RFC 9110 §8.8.2.1): a file written this very second,
-  // or with a clock ahead, says "now".
-  f->last_modified = detail::http_date(std::min<std::time_t>(f->st.st_mtim.tv_sec, std::time(nullptr)));
+  // Never later than the response's Date (RFC 9110 §8.8.2.1). The worker refreshes its Date once
+  // a second, so Date may still say the second before now: a file written this very second (or
+  // with a clock ahead) says that earlier second. If-Modified-Since and the like compare with the
+  // date sent, as clients expect; a change within that second still changes the ETag.
+  f->modified = std::min<std::time_t>(f->st.st_mtim.tv_sec, std::time(nullptr) - 1);
+  f->last_modified = detail::http_date(f->modified);
   return f;
 }
 
@@ -123,7 +127,7 @@ void not_found(response& res) { res.status(404).text("Not Found\n"); }
 void answer(const request& req, response& res, const file_ptr& f, std::string_view type,
             std::string_view encoding, const static_options& o) {
   const std::uint64_t size = static_cast<std::uint64_t>(f->st.st_size);
-  const detail::validators v{f->etag, f->st.st_mtim.tv_sec};
+  const detail::validators v{f->etag, f->modified};
   const bool get_or_head = req.method() == "GET" || req.method() == "HEAD";
   res.header("ETag", f->etag);
   res.header("Last-Modified", f->last_modified);

@@ -1,11 +1,13 @@
 #include "hive/stream.hpp"
 
 #include <stdexcept>
+#include <string>
 
 #include "app/coding/body_coder.hpp"
 #include "app/response_access.hpp"
 #include "app/stream_state.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hive {
 
@@ -27,7 +29,7 @@ bool stream::write(std::string_view part) {
     detail::warn("a streamed body could not be coded (out of memory); it is cut");
     auto* owner = state_->owner;
     state_->owner = nullptr;
-    owner->stream_end(false);
+    owner->stream_end(false, {});
     return false;
   }
   if (state_->owner->stream_write(part)) return true;
@@ -35,8 +37,22 @@ bool stream::write(std::string_view part) {
   return false;
 }
 
-void stream::end() {
+void stream::end() { end({}); }
+
+void stream::end(std::initializer_list<trailer> trailers) {
   if (!state_ || state_->owner == nullptr) return;
+  std::string fields;
+  for (const auto& t : trailers) {
+    // Framing and routing fields mean nothing after the body (RFC 9110 §6.5.1): refused, like a
+    // field that could split the message.
+    if (!detail::is_token(t.name) || !detail::field_bytes_ok(t.value) || detail::iequals(t.name, "Content-Length") ||
+        detail::iequals(t.name, "Transfer-Encoding") || detail::iequals(t.name, "Trailer") ||
+        detail::iequals(t.name, "Host") || detail::iequals(t.name, "Connection")) {
+      throw std::invalid_argument("hive: a stream trailer '" + std::string(t.name) +
+                                  "' is not a token, holds CR, LF or NUL, or is a framing field");
+    }
+    fields.append(t.name).append(": ").append(t.value).append("\r\n");
+  }
   auto* owner = state_->owner;
   state_->owner = nullptr;
   state_->on_drain = nullptr;  // they may hold the handle: no cycle once ended
@@ -49,7 +65,7 @@ void stream::end() {
     if (whole) owner->stream_write(tail);
     state_->coder.reset();
   }
-  owner->stream_end(whole);
+  owner->stream_end(whole, whole ? std::string_view(fields) : std::string_view());
 }
 
 bool stream::open() const { return state_ && state_->owner != nullptr; }
@@ -105,7 +121,7 @@ void run_callback(const std::function<void()>& f, const char* what) {
 }  // namespace
 
 stream_state::~stream_state() {
-  if (owner != nullptr) owner->stream_end(false);
+  if (owner != nullptr) owner->stream_end(false, {});
 }
 
 void stream_state::abandon() {

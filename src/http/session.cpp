@@ -618,9 +618,13 @@ void session::release_if_idle() {
     case state::reading:
     case state::closing:
       break;
-    case state::dispatching:
     case state::awaiting:
     case state::streaming:
+      // A held response may last for hours (an event stream): meanwhile the connection keeps no
+      // empty input buffer (10,000 streams would hold 10,000 of them), and a read borrows one.
+      if (in_ && in_.len == 0) inputs_.give(std::move(in_));
+      return;
+    case state::dispatching:
     case state::receiving:
     case state::switching:  // the successor takes what was read past the request
     case state::handed_off:
@@ -774,12 +778,16 @@ bool session::stream_write(std::string_view part) {
   return out.bytes() < stream_high_water;
 }
 
-void session::stream_end(bool complete) {
+void session::stream_end(bool complete, std::string_view trailers) {
   if (state_ != state::streaming || !b_) return;
   b_->stream.reset();
   if (complete && framing_.chunked) {
-    b_->out.append("0\r\n\r\n");  // the last chunk, no trailers
-    b_->stream_bytes += 5;
+    // The last chunk, its trailer section, the blank line (RFC 9112 §7.1.2). HTTP/1.0 has no
+    // place for trailers: they are dropped there.
+    b_->out.append("0\r\n");
+    b_->out.append(trailers);
+    b_->out.append("\r\n");
+    b_->stream_bytes += 5 + trailers.size();
   }
   report_finished(origin::handler, b_->stream_bytes, b_->stream_status);
   if (!complete) {

@@ -122,7 +122,7 @@ class session final : public protocol, private responder {
   void complete_deferred(bool failed) override;
   std::shared_ptr<stream_state> make_stream() override;
   bool stream_write(std::string_view part) override;
-  void stream_end(bool complete) override;
+  void stream_end(bool complete, std::string_view trailers) override;
   std::shared_ptr<body_state> make_body_reader() override;
   void body_resume() override;
 

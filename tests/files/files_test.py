@@ -182,6 +182,15 @@ def test_streaming_rules(exe):
         check(not os.path.exists(os.path.join(d, "cut")), "a cut upload left its file")
         r = get(port, "/files/small")
         check(r and r[0] == 200 and r[2] == b"hello", f"GET the uploaded file → {r and r[0]}")
+        # An uploaded page comes back as a download, never rendered on this origin (stored XSS).
+        page = b"<script>alert(document.cookie)</script>"
+        r = request(port, b"PUT /files/x.html HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+        check(r and r[0] == 201, f"PUT x.html → {r and r[0]}")
+        s_, h, b = get(port, "/files/x.html")
+        check(s_ == 200 and b == page and h.get("content-disposition") == "attachment"
+              and h.get("x-content-type-options") == "nosniff", f"GET x.html → {s_} {h}")
+        s_, h, b = get(port, "/files/x.html", [("Range", "bytes=8-13")])
+        check(s_ == 206 and b == page[8:14] and "etag" in h, f"GET x.html with Range → {s_}")
         # Events: ticks with increasing ids, resumed after Last-Event-ID.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 41\r\n\r\n")
@@ -199,6 +208,127 @@ def test_streaming_rules(exe):
             check(b"event: broadcast\ndata: howdy\n" in got, "the broadcast reached the /events client")
     finally:
         proc.kill()
+        proc.wait()
+
+
+def multipart_body(boundary, parts):
+    """parts: (name, filename or None, data) → the body of a multipart/form-data request."""
+    out = b"ignored preamble\r\n"
+    for name, filename, data in parts:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
+        if filename:
+            out += b"Content-Type: application/octet-stream\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def post_form(port, boundary, body, pieces=1):
+    """POST /form with body sent in `pieces` writes; (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(f"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        step = max(1, len(body) // pieces)
+        for at in range(0, len(body), step):
+            s.sendall(body[at:at + step])
+            if pieces > 1:
+                time.sleep(0.001)
+        return read_response(s)
+
+
+def test_form(exe):
+    """POST /form of examples/streaming: multipart/form-data over a real socket, files streamed to DIR."""
+    import json
+    d = tempfile.mkdtemp()
+    port = free_port()
+    proc = start([exe, "--dir", d, "--port", str(port), "--workers", "0"], port)
+    try:
+        big = os.urandom(3 << 20) + b"\r\n--bound\r\n--boundar"  # near-misses of the delimiter
+        body = multipart_body("boundary", [("title", None, b"two files"), ("a", "a.bin", big), ("b", "b.txt", b"")])
+        status, _, out = post_form(port, "boundary", body, pieces=97)
+        check(status == 201, f"POST /form → {status} {out[:200]!r}")
+        if status == 201:
+            j = json.loads(out)
+            check(j["fields"] == {"title": "two files"}, f"form fields: {j}")
+            check(j["files"] == [{"field": "a", "name": "a.bin", "bytes": len(big)}, {"field": "b", "name": "b.txt", "bytes": 0}], f"form files: {j}")
+        check(open(os.path.join(d, "a.bin"), "rb").read() == big, "a.bin on disk equals what was sent")
+        s_, h, b = get(port, "/files/a.bin", [("Range", "bytes=0-9")])
+        check(s_ == 206 and b == big[:10], f"GET the form's file with Range → {s_}")
+        # Bad forms: 400 (malformed, unfinished, a file name with '/'), 415, and nothing left behind.
+        check(post_form(port, "boundary", body[:-4])[0] == 400, "a form without its close delimiter → 400")
+        check(post_form(port, "boundary", b"--boundaryX\r\n" + body)[0] == 400, "text after a boundary → 400")
+        check(post_form(port, "boundary", multipart_body("boundary", [("f", "../up", b"x")]))[0] == 400, "a file name with '/' → 400")
+        r = request(port, b"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx")
+        check(r and r[0] == 415, f"POST /form as text/plain → {r and r[0]}")
+        left = sorted(n for n in os.listdir(d) if n.startswith("."))
+        check(left == [], f"temporary files left behind: {left}")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def open_events(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = b""
+    deadline = time.time() + 5
+    while b"data: tick 2" not in got and time.time() < deadline:
+        got += s.recv(4096)
+    return s, got
+
+
+def read_to_close(s, timeout):
+    """Everything until the server closes; (bytes, seconds it took, closed)."""
+    t0 = time.time()
+    got = b""
+    s.settimeout(0.2)
+    while time.time() - t0 < timeout:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            return got, time.time() - t0, True
+        got += chunk
+    return got, time.time() - t0, False
+
+
+def test_streams_stop_reload(exe):
+    """Event streams across a rolling reload (SIGHUP) and a graceful stop (SIGTERM) with 2 workers:
+    each ends with the last chunk, then the close, long before --shutdown-timeout (30 s)."""
+    import signal
+    d = tempfile.mkdtemp()
+    port = free_port()
+    proc = start([exe, "--dir", d, "--port", str(port), "--workers", "2", "--shutdown-timeout", "30s"], port)
+    try:
+        streams = [open_events(port) for _ in range(6)]
+        check(all(b"data: tick 2" in got for _, got in streams), "every /events stream ticks")
+        proc.send_signal(signal.SIGHUP)
+        for s, before in streams:
+            got, took, closed = read_to_close(s, 15)
+            got = before + got
+            check(closed and got.endswith(b"\r\n0\r\n\r\n"), f"reload: the stream ended with the last chunk, then closed ({closed}, {got[-40:]!r})")
+            check(took < 10, f"reload: the stream ended {took:.1f} s after SIGHUP (shutdown timeout 30 s)")
+            s.close()
+        # The new workers stream, then a graceful stop ends them the same way, and the primary exits 0.
+        streams = [open_events(port) for _ in range(4)]
+        check(all(b"data: tick 2" in got for _, got in streams), "after the reload /events streams tick")
+        t0 = time.time()
+        proc.send_signal(signal.SIGTERM)
+        for s, before in streams:
+            got, took, closed = read_to_close(s, 15)
+            got = before + got
+            check(closed and got.endswith(b"\r\n0\r\n\r\n"), f"SIGTERM: the stream ended with the last chunk, then closed ({closed}, {got[-40:]!r})")
+            s.close()
+        code = proc.wait(timeout=20)
+        took = time.time() - t0
+        print(f"streams: SIGTERM to exit {took:.1f} s", flush=True)
+        check(code == 0 and took < 10, f"SIGTERM with open streams: exit {code} after {took:.1f} s")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
 
 
@@ -319,6 +449,18 @@ def test_static(exe, workers):
         time.sleep(1.1)
         s, _, b = get(port, "/app.js")
         check(s == 200 and b == b"replaced\n", f"a replaced file after the cache time → {s} {b!r}")
+        # Last-Modified is never later than Date (RFC 9110 §8.8.2.1), also for a file written this
+        # very second while the worker's Date (refreshed once a second) still says the last one.
+        from email.utils import parsedate_to_datetime
+        later = 0
+        for i in range(30):
+            with open(os.path.join(root, f"fresh{i}"), "w") as f:
+                f.write("new")
+            s, h, _ = get(port, f"/fresh{i}")
+            if s == 200 and parsedate_to_datetime(h["last-modified"]) > parsedate_to_datetime(h["date"]):
+                later += 1
+            time.sleep(0.07)
+        check(later == 0, f"Last-Modified later than Date in {later} of 30 fresh files")
     finally:
         proc.kill()
         proc.wait()
@@ -334,6 +476,8 @@ def main():
     test_uploads(a.streaming, a.upload_mib)
     if a.only != "upload":
         test_streaming_rules(a.streaming)
+        test_form(a.streaming)
+        test_streams_stop_reload(a.streaming)
         if a.static:
             test_static(a.static, "0")
             test_static(a.static, "2")

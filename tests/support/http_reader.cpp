@@ -73,7 +73,7 @@ read_result read_responses(std::string_view bytes, const std::vector<bool>& head
         out.malformed = true;
         return out;
       }
-      // chunk-size CRLF data CRLF …, then 0 CRLF CRLF (streamed responses send no trailers).
+      // chunk-size CRLF data CRLF …, then 0 CRLF, trailer fields, CRLF.
       std::size_t at = body_start;
       bool complete = false;
       while (true) {
@@ -86,8 +86,9 @@ read_result read_responses(std::string_view bytes, const std::vector<bool>& head
           return out;
         }
         if (size == 0) {
-          if (bytes.substr(size_end, 4) == "\r\n\r\n") {
-            at = size_end + 4;
+          // The trailer section ends at the first empty line.
+          if (const auto blank = bytes.find("\r\n\r\n", size_end); blank != std::string_view::npos) {
+            at = blank + 4;
             complete = true;
           }
           break;

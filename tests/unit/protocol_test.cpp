@@ -2,6 +2,8 @@
 // bodies delivered as they arrive, and the hand-off to another protocol after a 101.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
+
 #include <cstring>
 #include <memory>
 #include <string>
@@ -194,6 +196,27 @@ TEST_CASE("stream: parts go out in chunks as written; end() lets the pipeline go
   CHECK(r.d.records[0].status == 200);
   CHECK(r.d.records[0].by == origin::handler);
   CHECK(r.d.records[0].bytes_out == r.out.find("HTTP/1.1 200", 1));  // head and every chunk
+  open_streams.clear();
+}
+
+TEST_CASE("stream: trailers follow the last chunk; bad ones throw and leave the stream open") {
+  open_streams.clear();
+  proto_rig r;
+  r.feed("GET /parts HTTP/1.1\r\nHost: h\r\n\r\nGET /hello HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(open_streams.size() == 1);
+  CHECK_THROWS_AS(open_streams[0].end({{"Content-Length", "3"}}), std::invalid_argument);
+  CHECK_THROWS_AS(open_streams[0].end({{"X-Sum", "a\r\nInjected: 1"}}), std::invalid_argument);
+  CHECK_THROWS_AS(open_streams[0].end({{"Bad Name", "1"}}), std::invalid_argument);
+  CHECK(open_streams[0].open());
+  open_streams[0].end({{"X-Sum", "abc"}, {"X-Count", "2"}});
+  r.take();
+  r.s->resume();
+  r.take();
+  CHECK(r.out.find("4\r\ntwo,\r\n0\r\nX-Sum: abc\r\nX-Count: 2\r\n\r\nHTTP/1.1 200") != std::string::npos);
+  const auto got = hive::test::read_responses(r.out);
+  REQUIRE(got.responses.size() == 2);
+  CHECK(got.responses[0].body == "one,two,");
+  CHECK(got.responses[1].body == "Hello");
   open_streams.clear();
 }
 
