@@ -14,6 +14,8 @@
 //
 // Files come back as downloads (Content-Disposition: attachment, X-Content-Type-Options: nosniff):
 // an uploaded .html or .svg shown inline from this origin would run its scripts here.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"  // g++ 12 and designated initializers
+
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -19,6 +19,7 @@
 #include "app/app_dispatcher.hpp"
 #include "cluster/worker_context.hpp"
 #include "net/server_core.hpp"
+#include "hive/event_stream.hpp"
 #include "support/http_reader.hpp"
 #include "support/shout_protocol.hpp"
 
