@@ -453,6 +453,18 @@ void primary::retire(proc& p) {
 
 void primary::begin_stop(const char* why) {
   if (stopping_) {
+    switch (handover_) {
+      case handover::draining:
+        // systemd's stop (the whole cgroup) or a script reaches us too: the drain is already
+        // the stop asked for, and killing would cut the requests our workers still finish.
+        handover_ = handover::stop_asked;
+        log("already draining after an upgrade (", why, "): ", procs_.size(),
+            " workers finish what they have; send it again to kill them");
+        return;
+      case handover::none:
+      case handover::stop_asked:
+        break;
+    }
     log("stopping now (", why, " again): killing ", procs_.size(), " workers");
     for (auto& [pid, p] : procs_) {
       p->killed = true;

@@ -15,7 +15,12 @@
 namespace hive::detail {
 
 void primary::start_upgrade() {
-  if (stopping_ || !running_) return;
+  if (!running_) return;
+  if (stopping_) {
+    log("upgrade asked for (SIGUSR2) while ",
+        handover_ == handover::none ? "stopping" : "draining after an upgrade", ": ignored");
+    return;
+  }
   if (upgrade_.pid > 0) {
     log("upgrade asked for (SIGUSR2) while new primary ", upgrade_.pid, " starts: ignored");
     return;
@@ -105,6 +110,7 @@ void primary::upgrade_ready(pid_t pid) {
 
 void primary::hand_over(pid_t to) {
   stopping_ = true;
+  handover_ = handover::draining;
   reload_.active = false;
   reload_.again = false;
   reload_.timer->cancel();
