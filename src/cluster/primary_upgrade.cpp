@@ -2,6 +2,7 @@
 // hand over once every one of its slots listens; if it fails or is late, stop it and keep serving.
 // One signal does it all: nginx's USR2, WINCH, QUIT in one step.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -27,6 +28,13 @@ void primary::start_upgrade() {
   }
   if (reload_.active) {
     log("upgrade asked for (SIGUSR2) during a reload: refused; send it again after \"reload done\"");
+    return;
+  }
+  if (::getpid() == 1) {
+    // The old primary exits after the hand-over, and when PID 1 exits the kernel kills every
+    // process of its namespace: the new primary and all workers with it.
+    warn("upgrade refused (SIGUSR2): this primary is PID 1 (a container without an init), whose exit "
+         "would kill the new primary too; run it under an init (tini, docker run --init)");
     return;
   }
   if (program_.path.empty()) {
