@@ -493,7 +493,11 @@ void primary::begin_stop(const char* why) {
   }
   log("stopping (", why, "): draining ", procs_.size(), " workers, at most ",
       seconds_text(opts_.shutdown_timeout));
-  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", true}});
+  // A new primary stopped before it reported ready (an upgrade rolled back): the old primary's
+  // workers still serve the same sockets, so ours close their listeners now and leave the
+  // queues to them, instead of taking new connections for a while.
+  const bool accept = upgrade_ready_fd_ < 0;
+  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", accept}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || procs_.empty()) return;
