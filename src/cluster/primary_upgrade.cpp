@@ -100,6 +100,9 @@ void primary::upgrade_failed(pid_t pid, const std::string& why) {
   upgrade_.stopped[pid] = std::move(t);
   reap_candidates();  // it may be gone already
   if (stopping_) return;  // begin_stop says the rest
+  // Our timeout and its "ready" may cross: it wrote the pid file just before we gave up, and
+  // will remove it as its own when it exits. Ours again (reaffirmed when it is reaped).
+  if (announced_ && !opts_.pid_file.empty()) write_pid_file(opts_.pid_file);
   log("upgrade failed: new primary ", pid, ' ', why, "; stopped it, this primary (", ::getpid(),
       ") keeps serving");
   notifier_.notify("READY=1\nSTATUS=upgrade failed; serving on port " + std::to_string(port_));
@@ -163,6 +166,8 @@ void primary::reap_candidates() {
                         : "was killed by signal " + std::to_string(WTERMSIG(st)));
       it->second->cancel();
       it = upgrade_.stopped.erase(it);
+      // It may have written the pid file after upgrade_failed did, and removed it on exit.
+      if (!stopping_ && announced_ && !opts_.pid_file.empty()) write_pid_file(opts_.pid_file);
     } else {
       ++it;
     }
