@@ -204,6 +204,10 @@ TEST_CASE("SIGUSR2 with a broken new build: the old primary stops it and keeps s
   // 2. It never listens: stopped (SIGTERM) at --listen-timeout (3 s here).
   dir.replace_with_script("exec sleep 60");
   c.signal(SIGUSR2);
+  // Meanwhile a reload is refused: its workers would run the old code.
+  REQUIRE(c.wait_for("as new primary ", 10s, 1));
+  c.signal(SIGHUP);
+  CHECK(c.wait_for("reload refused (SIGHUP): new primary "));
   failed = c.wait_for("upgrade failed: new primary ", 10s, 1);
   REQUIRE(failed);
   CHECK(failed->find("did not have every worker listening within 3") != std::string::npos);
