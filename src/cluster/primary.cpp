@@ -453,6 +453,18 @@ void primary::retire(proc& p) {
 
 void primary::begin_stop(const char* why) {
   if (stopping_) {
+    switch (handover_) {
+      case handover::draining:
+        // systemd's stop (the whole cgroup) or a script reaches us too: the drain is already
+        // the stop asked for, and killing would cut the requests our workers still finish.
+        handover_ = handover::stop_asked;
+        log("already draining after an upgrade (", why, "): ", procs_.size(),
+            " workers finish what they have; send it again to kill them");
+        return;
+      case handover::none:
+      case handover::stop_asked:
+        break;
+    }
     log("stopping now (", why, " again): killing ", procs_.size(), " workers");
     for (auto& [pid, p] : procs_) {
       p->killed = true;
@@ -481,7 +493,11 @@ void primary::begin_stop(const char* why) {
   }
   log("stopping (", why, "): draining ", procs_.size(), " workers, at most ",
       seconds_text(opts_.shutdown_timeout));
-  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", true}});
+  // A new primary stopped before it reported ready (an upgrade rolled back): the old primary's
+  // workers still serve the same sockets, so ours close their listeners now and leave the
+  // queues to them, instead of taking new connections for a while.
+  const bool accept = upgrade_ready_fd_ < 0;
+  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", accept}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || procs_.empty()) return;

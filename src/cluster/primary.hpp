@@ -214,6 +214,10 @@ class primary {
   int next_id_ = 1;
   bool announced_ = false;  // "listening on" logged once every slot listened
   bool stopping_ = false;
+  // A binary upgrade handed over (stopping_ is set too): our workers drain while the new primary
+  // serves. The first SIGTERM or SIGINT then only says so; a second one kills (as in a stop).
+  enum class handover { none, draining, stop_asked };
+  handover handover_ = handover::none;
   bool running_ = false;
   int exit_status_ = 0;
 };

@@ -9,6 +9,12 @@ namespace hive::detail {
 
 void primary::start_reload(const char* why) {
   if (stopping_ || !running_) return;
+  if (upgrade_.pid > 0) {
+    // Workers forked now would run the old code, and the hand-over would drain them at once.
+    log("reload refused (", why, "): new primary ", upgrade_.pid,
+        " is starting (SIGUSR2); if the upgrade fails, ask again");
+    return;
+  }
   if (reload_.active) {
     reload_.again = true;
     log("reload asked for (", why, ") while one runs: it will run again after");

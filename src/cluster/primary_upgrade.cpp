@@ -2,6 +2,7 @@
 // hand over once every one of its slots listens; if it fails or is late, stop it and keep serving.
 // One signal does it all: nginx's USR2, WINCH, QUIT in one step.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -15,13 +16,25 @@
 namespace hive::detail {
 
 void primary::start_upgrade() {
-  if (stopping_ || !running_) return;
+  if (!running_) return;
+  if (stopping_) {
+    log("upgrade asked for (SIGUSR2) while ",
+        handover_ == handover::none ? "stopping" : "draining after an upgrade", ": ignored");
+    return;
+  }
   if (upgrade_.pid > 0) {
     log("upgrade asked for (SIGUSR2) while new primary ", upgrade_.pid, " starts: ignored");
     return;
   }
   if (reload_.active) {
     log("upgrade asked for (SIGUSR2) during a reload: refused; send it again after \"reload done\"");
+    return;
+  }
+  if (::getpid() == 1) {
+    // The old primary exits after the hand-over, and when PID 1 exits the kernel kills every
+    // process of its namespace: the new primary and all workers with it.
+    warn("upgrade refused (SIGUSR2): this primary is PID 1 (a container without an init), whose exit "
+         "would kill the new primary too; run it under an init (tini, docker run --init)");
     return;
   }
   if (program_.path.empty()) {
@@ -87,6 +100,9 @@ void primary::upgrade_failed(pid_t pid, const std::string& why) {
   upgrade_.stopped[pid] = std::move(t);
   reap_candidates();  // it may be gone already
   if (stopping_) return;  // begin_stop says the rest
+  // Our timeout and its "ready" may cross: it wrote the pid file just before we gave up, and
+  // will remove it as its own when it exits. Ours again (reaffirmed when it is reaped).
+  if (announced_ && !opts_.pid_file.empty()) write_pid_file(opts_.pid_file);
   log("upgrade failed: new primary ", pid, ' ', why, "; stopped it, this primary (", ::getpid(),
       ") keeps serving");
   notifier_.notify("READY=1\nSTATUS=upgrade failed; serving on port " + std::to_string(port_));
@@ -105,6 +121,7 @@ void primary::upgrade_ready(pid_t pid) {
 
 void primary::hand_over(pid_t to) {
   stopping_ = true;
+  handover_ = handover::draining;
   reload_.active = false;
   reload_.again = false;
   reload_.timer->cancel();
@@ -149,6 +166,8 @@ void primary::reap_candidates() {
                         : "was killed by signal " + std::to_string(WTERMSIG(st)));
       it->second->cancel();
       it = upgrade_.stopped.erase(it);
+      // It may have written the pid file after upgrade_failed did, and removed it on exit.
+      if (!stopping_ && announced_ && !opts_.pid_file.empty()) write_pid_file(opts_.pid_file);
     } else {
       ++it;
     }

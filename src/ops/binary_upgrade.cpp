@@ -137,6 +137,11 @@ started_program start_program(const own_program& prog, const std::vector<int>& l
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &sa, nullptr);  // SIGPIPE's SIG_IGN too
+    // Except the operator's signals: until the new primary installs its handlers (its run() and
+    // the one-process server both catch them), a SIGHUP, or logrotate's USR1 to the whole unit,
+    // would kill it by their default action. SIG_IGN survives exec; a handler would not.
+    sa.sa_handler = SIG_IGN;
+    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
     sigset_t none;
     sigemptyset(&none);
     ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
