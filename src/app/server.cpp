@@ -94,15 +94,17 @@ int serve(const app& a, const options& opts, const worker_hooks& hooks) {
     log_line(e.what());
     return 1;
   }
+  // Before anyone is told we serve (the log line, the pid file, READY=1): a signal sent on the
+  // strength of those must find its handler (USR2's default action ended the process under ASan
+  // at load). SIGHUP too: its default action would end the process at once, and a reload
+  // command written for a cluster (`kill -HUP`) must not take a single-process server down.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
+  signals.add(SIGUSR2);  // its default action would end the process
   log("listening on ", opts.host, ':', srv.port());
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file);
   notifier.notify("READY=1\nSTATUS=serving on port " + std::to_string(srv.port()) + " in one process");
 
-  // SIGHUP too: its default action would end the process at once, and a reload command written
-  // for a cluster (`kill -HUP`) must not take a single-process server down.
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  signals.add(SIGUSR1);
-  signals.add(SIGUSR2);  // its default action would end the process
   asio::steady_timer deadline(io);
   bool stopping = false;
   bool finished = false;

@@ -339,6 +339,11 @@ def test_static(exe, workers):
     body = bytes(range(256)) * 40  # 10240 bytes
     with open(os.path.join(root, "f.bin"), "wb") as f:
         f.write(body)
+    # An hour old: a file modified this very second is sent with Last-Modified clamped to the
+    # second before now, which moves on the next second and would turn the conditionals below
+    # into a race with the clock (a fresh file's clamp has its own test).
+    hour_ago = time.time() - 3600
+    os.utime(os.path.join(root, "f.bin"), (hour_ago, hour_ago))
     with open(os.path.join(root, "app.js"), "w") as f:
         f.write("console.log(1)\n")
     with open(os.path.join(root, "app.js.gz"), "wb") as f:
