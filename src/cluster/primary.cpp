@@ -496,7 +496,12 @@ void primary::begin_stop(const char* why) {
   // A new primary stopped before it reported ready (an upgrade rolled back): the old primary's
   // workers still serve the same sockets, so ours close their listeners now and leave the
   // queues to them, instead of taking new connections for a while.
-  const bool accept = upgrade_ready_fd_ < 0;
+  drain_workers(upgrade_ready_fd_ < 0);
+}
+
+// Every worker stops (accepting new connections or not) and finishes what is open; those still
+// draining at --shutdown-timeout are killed.
+void primary::drain_workers(bool accept) {
   for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", accept}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {

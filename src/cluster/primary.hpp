@@ -123,6 +123,7 @@ class primary {
   void check_heartbeats();
   void kill_worker(proc& p, const std::string& why);
   void begin_stop(const char* why);
+  void drain_workers(bool accept);
   void maybe_finish_stop();
   void finish(int status);
   void retire(proc& p);

@@ -132,17 +132,7 @@ void primary::hand_over(pid_t to) {
   }
   log("upgrade: new primary ", to, " serves; draining ", procs_.size(), " workers, then exiting");
   // Like a reload's retiring worker: stop accepting now, finish what is open.
-  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", false}});
-  stop_timer_->expires_after(opts_.shutdown_timeout);
-  stop_timer_->async_wait([this](const asio::error_code& ec) {
-    if (ec || procs_.empty()) return;
-    log("shutdown timeout: killing ", procs_.size(), " workers still draining");
-    for (auto& [pid, p] : procs_) {
-      p->killed = true;
-      ::kill(pid, SIGKILL);
-    }
-  });
-  maybe_finish_stop();
+  drain_workers(false);
 }
 
 void primary::announce_upgraded() {
