@@ -360,7 +360,7 @@ bool dict_table::erase(std::string_view key, std::int64_t now_ms) {
 }
 
 incr_result dict_table::incr(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t ttl_ms,
-                             std::int64_t now_ms) {
+                             std::int64_t now_ms, std::int64_t floor) {
   if (key.size() > shared_dict::max_key_bytes) return {0, dict_status::too_large};
   const std::uint64_t h = dict_hash(key);
   guard g(*this);
@@ -373,7 +373,7 @@ incr_result dict_table::incr(std::string_view key, std::int64_t delta, std::int6
   }
   dict_entry& e = entries()[i];
   if (e.is_int != 0) {
-    if (__builtin_add_overflow(e.ival, delta, &v)) return {0, dict_status::overflow};
+    if (__builtin_add_overflow(std::max(e.ival, floor), delta, &v)) return {0, dict_status::overflow};
     e.ival = v;  // one aligned store: a crash leaves the old value or the new one
     touch(i);
     return {v, dict_status::ok};
@@ -384,7 +384,7 @@ incr_result dict_table::incr(std::string_view key, std::int64_t delta, std::int6
   std::int64_t old = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), old);
   if (ec != std::errc() || end != text.data() + text.size()) return {0, dict_status::not_integer};
-  if (__builtin_add_overflow(old, delta, &v)) return {0, dict_status::overflow};
+  if (__builtin_add_overflow(std::max(old, floor), delta, &v)) return {0, dict_status::overflow};
   const std::int64_t expires = e.expires_ms;
   remove(i);
   if (insert(key, h, {}, v, true, expires) == dict_nil) return {0, dict_status::no_memory};

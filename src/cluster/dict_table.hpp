@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -59,8 +60,9 @@ class dict_table {
   dict_status set(std::string_view key, std::string_view value, std::int64_t ttl_ms, std::int64_t now_ms,
                   bool only_if_absent);
   bool erase(std::string_view key, std::int64_t now_ms);
+  // An existing integer below `floor` counts as floor (incr_at_least); an absent key starts at init.
   incr_result incr(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t ttl_ms,
-                   std::int64_t now_ms);
+                   std::int64_t now_ms, std::int64_t floor = std::numeric_limits<std::int64_t>::min());
   bool expire(std::string_view key, std::int64_t ttl_ms, std::int64_t now_ms);
   shared_dict_stats stats();
 

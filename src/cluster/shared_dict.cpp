@@ -68,6 +68,11 @@ incr_result shared_dict::incr(std::string_view key, std::int64_t delta, std::int
   return table_->incr(key, delta, init, ttl.count(), detail::monotonic_ms());
 }
 
+incr_result shared_dict::incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor,
+                                       std::chrono::milliseconds ttl) {
+  return table_->incr(key, delta, floor, ttl.count(), detail::monotonic_ms(), floor);
+}
+
 bool shared_dict::expire(std::string_view key, std::chrono::milliseconds ttl) {
   return table_->expire(key, ttl.count(), detail::monotonic_ms());
 }

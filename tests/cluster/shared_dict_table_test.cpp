@@ -133,6 +133,18 @@ TEST_CASE("shared dict table: incr starts at init, keeps its TTL, parses strings
   CHECK(get(t, "max") == std::to_string(INT64_MAX));
 }
 
+TEST_CASE("shared dict table: incr_at_least adds to max(value, floor); absent starts at floor") {
+  table_memory m(64 << 10);
+  dict_table& t = *m.t;
+  constexpr std::int64_t floor_ = 1000;
+  CHECK(t.incr("tat", 10, floor_, 0, 0, floor_).value == 1010);  // absent: floor + delta
+  CHECK(t.incr("tat", 10, floor_, 0, 0, floor_).value == 1020);  // above the floor: plain add
+  CHECK(t.incr("tat", 10, 5000, 0, 0, 5000).value == 5010);      // below it: from the floor
+  CHECK(t.incr("tat", -10, 0, 0, 0).value == 5000);              // plain incr: no floor
+  CHECK(t.set("s", "3", 0, 0, false) == dict_status::ok);
+  CHECK(t.incr("s", 1, 7, 0, 0, 7).value == 8);  // a string value is clamped too
+}
+
 TEST_CASE("shared dict table: full, it evicts the least recently used and never grows") {
   table_memory m(16 << 10);
   dict_table& t = *m.t;

@@ -8,10 +8,10 @@
 //   return hive::run(app, opts);
 //
 // A token bucket in its GCRA form (the generic cell rate algorithm): one integer per key, the
-// time its bucket would be full again, moved by atomic increments of the shared dictionary, so no
-// lock is held across workers beyond one operation. A client gets one request every per/requests,
-// and up to `burst` at once after a pause. One dictionary operation per allowed request (two after
-// an idle spell, two per refusal). Memory is the dictionary's capacity whatever the number of
+// time its bucket would be full again, moved by the dictionary's atomic incr_at_least (from now if
+// that time has passed), so no lock is held across workers beyond one operation. A client gets one
+// request every per/requests, and up to `burst` at once after a pause. Two dictionary operations
+// per request (the step, then the key's lifetime or, when refused, the step given back). Memory is the dictionary's capacity whatever the number of
 // clients: the least recently seen are evicted first (an evicted client starts afresh).
 #pragma once
 

@@ -54,30 +54,25 @@ std::int64_t monotonic_us() {
 }  // namespace
 
 // GCRA: `tat` (theoretical arrival time) is when the key's bucket is full again. A request moves
-// it one interval on; it is allowed while tat - now <= burst × interval. The store has no
-// compare-and-swap, so every change is an atomic increment: after an idle spell (tat in the past)
-// a second increment brings tat up to now. Two workers doing that at once both add the gap, which
-// only errs towards refusing, once, after an idle spell.
+// it one interval on from max(tat, now) — one atomic incr_at_least, so two workers catching up
+// after an idle spell cannot both add the gap (with two increments they did, and locked the client
+// out for as long as it had been idle). It is allowed while tat - now <= burst × interval.
 rate_limit::decision rate_limit::take(std::string_view key) {
   const std::int64_t now = monotonic_us();
   const std::string_view k = key.substr(0, shared_dict::max_key_bytes);
   // A key lives until its bucket is full again (tat) and a minute more, renewed at each allowed
-  // request: incr keeps an existing key's TTL, and a key that expired while tat was still ahead
-  // would hand a client a fresh burst (with 100/h, every minute). LRU eviction bounds the memory.
+  // request: a key that expired while tat was still ahead would hand a client a fresh burst (with
+  // 100/h, every minute). LRU eviction bounds the memory.
   constexpr auto keep = std::chrono::minutes(1);
-  auto tat = dict_->incr(k, interval_us_, now, keep);
+  const auto tat = dict_->incr_at_least(k, interval_us_, now, keep);
   if (!tat) return {};  // the store refused (a value that is no number): never block on it
-  if (tat.value < now + interval_us_) {  // idle since: the bucket refilled
-    const auto caught_up = dict_->incr(k, now + interval_us_ - tat.value, now, keep);
-    if (caught_up) tat = caught_up;
-  }
   const std::int64_t ahead = tat.value - now;
   if (ahead <= tolerance_us_) {
     dict_->expire(k, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds(ahead)) + keep);
     return {};
   }
   // Refused requests do not count: a client that keeps trying gets its share as time passes.
-  dict_->incr(k, -interval_us_, now, keep);
+  dict_->incr(k, -interval_us_, now, keep);  // tat >= now here: no clamp to undo
   const std::int64_t wait_us = ahead - tolerance_us_;
   return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000))};
 }
