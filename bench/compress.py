@@ -2,7 +2,7 @@
 """gzip of dynamic bodies: hive::filters::compress against nginx's gzip module at the same level,
 on the same 16 KiB and 1 MiB JSON bodies, and the cost of the coding per KiB of body.
 
-    python3 bench/run.py --build-dir build --compress [--rounds 3] [--duration 5] [--connections 16]
+    python3 bench/run.py --build-dir build-bench --compress [--rounds 3] [--duration 5] [--connections 16]
         [--gzip-levels 1,6] [--out bench/results/latest.md]
 
 hive: bench/compress_server (built from bench/compress_server.cpp) holds the files in memory and

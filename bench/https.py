@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HTTPS loads: hive against nginx, the same certificate and cipher, one worker pinned.
 
-    python3 bench/run.py --build-dir build --https [--rounds 5] [--duration 5] [--connections 64]
+    python3 bench/run.py --build-dir build-bench --https [--rounds 5] [--duration 5] [--connections 64]
         [--https-loads keepalive,handshake,file] [--out bench/results/latest.md]
     (or python3 bench/https.py with the same options)
 

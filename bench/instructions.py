@@ -5,7 +5,7 @@ Runs the server under `valgrind --tool=callgrind` twice, once with N and once wi
 (or pipelined) requests, and reports (Ir(2N) - Ir(N)) / N: the cost of one request with start-up
 and shutdown cancelled out.
 
-  python3 bench/instructions.py --build-dir build [--requests 2000] [--pipeline 16]
+  python3 bench/instructions.py --build-dir build-bench [--requests 2000] [--pipeline 16]
 """
 import argparse
 import os
@@ -72,7 +72,7 @@ def instructions(binary, args, requests, depth):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--build-dir", default="build-bench")
     ap.add_argument("--binary", help="default: BUILD/examples/hello/hello")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--pipeline", type=int, default=1, help="requests per write (1: plain keep-alive)")

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """hive's benchmark harness: hive against the limit server, nginx and Node's cluster under wrk.
 
-    python3 bench/run.py --build-dir build [--rounds 5] [--duration 5] [--connections 64]
+    python3 bench/run.py --build-dir build-bench [--rounds 5] [--duration 5] [--connections 64]
         [--servers hive,limit,nginx,node] [--loads keepalive,pipeline,churn]
         [--out bench/results/latest.md] [--all-cores]
-    python3 bench/run.py --build-dir build --reload [--duration 10] [--connections 64]
-    python3 bench/run.py --build-dir build --ws [--rounds 5] [--duration 5]   (bench/ws.py)
+    python3 bench/run.py --build-dir build-bench --reload [--duration 10] [--connections 64]
+    python3 bench/run.py --build-dir build-bench --ws [--rounds 5] [--duration 5]   (bench/ws.py)
 
 Default mode: every server runs ONE worker pinned to CPU 0 and wrk runs one thread pinned to
 CPU 1. Each round runs every load against every server, each started fresh, so machine noise

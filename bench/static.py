@@ -2,7 +2,7 @@
 """Static files: hive's examples/static-files against nginx (sendfile on, open-file cache), both
 serving the same 1 KiB and 1 MiB files from one directory, under wrk.
 
-    python3 bench/run.py --build-dir build --static [--rounds 5] [--duration 5] [--connections 64]
+    python3 bench/run.py --build-dir build-bench --static [--rounds 5] [--duration 5] [--connections 64]
         [--servers hive,nginx] [--out bench/results/latest.md]
 
 Pinned as run.py's default mode: one server worker on CPU 0, wrk -t1 on CPU 1; reports rps and

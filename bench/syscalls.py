@@ -25,7 +25,7 @@ wake-ups are shared.
 next request. The server then always gets to its next read before the request is there, so a
 server that reads again after answering pays for a read that finds nothing on every request.
 
-  python3 bench/syscalls.py --build-dir build [--requests 2000] [--connections 1,64]
+  python3 bench/syscalls.py --build-dir build-bench [--requests 2000] [--connections 1,64]
                             [--pipeline 16] [--think-ms 1] [--tool auto|perf|strace]
 
 The many-connection figures depend on how requests happen to batch, which moves with the
@@ -347,7 +347,7 @@ def cell(calls, errors):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--build-dir", default="build-bench")
     ap.add_argument("--binary", help="default: BUILD/examples/hello/hello")
     ap.add_argument("--requests", type=int, default=2000, help="N: the runs serve N and 2N requests")
     ap.add_argument("--connections", default="1,64", help="comma-separated; each is measured (default 1,64)")

@@ -185,36 +185,4 @@ bool if_range_holds(std::string_view if_range, const validators& v) {
   return t && *t == v.modified;
 }
 
-std::string_view pick_encoding(std::string_view accept, bool br, bool zstd, bool gzip) {
-  double best_q = 0;
-  std::string_view best;
-  int best_rank = 0;
-  each_item(accept, [&](std::string_view item) {
-    auto name = trim(item.substr(0, item.find(';')));
-    double q = 1;
-    if (const auto semi = item.find(';'); semi != std::string_view::npos) {
-      auto param = trim(item.substr(semi + 1));
-      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-        std::string digits(param.substr(2, 8));
-        char* end = nullptr;
-        q = std::strtod(digits.c_str(), &end);
-        if (end == digits.c_str()) q = 0;
-      }
-    }
-    int rank = 0;  // preference on equal q: br, zstd, gzip
-    std::string_view coding;
-    if (br && iequals(name, "br")) coding = "br", rank = 3;
-    else if (zstd && iequals(name, "zstd")) coding = "zstd", rank = 2;
-    else if (gzip && (iequals(name, "gzip") || iequals(name, "x-gzip"))) coding = "gzip", rank = 1;
-    if (rank == 0 || q <= 0) return true;
-    if (q > best_q || (q == best_q && rank > best_rank)) {
-      best_q = q;
-      best = coding;
-      best_rank = rank;
-    }
-    return true;
-  });
-  return best;
-}
-
 }  // namespace hive::detail

@@ -52,7 +52,4 @@ range_result parse_range(std::string_view header, std::uint64_t size);
 // equal to Last-Modified).
 bool if_range_holds(std::string_view if_range, const validators& v);
 
-// The best of br, zstd, gzip that Accept-Encoding allows (q > 0); empty for none.
-std::string_view pick_encoding(std::string_view accept_encoding, bool br, bool zstd, bool gzip);
-
 }  // namespace hive::detail

@@ -18,6 +18,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "app/coding/accept_encoding.hpp"
 #include "app/file_rules.hpp"
 #include "app/mime_types.hpp"
 #include "hive/app.hpp"
@@ -179,13 +180,20 @@ template <class Lookup>
 void answer_with_siblings(const request& req, response& res, const file_ptr& f, std::string_view name,
                           const static_options& o, Lookup&& lookup) {
   const std::string& type = detail::content_type_for(name);
-  const auto accept = o.precompressed ? req.header("Accept-Encoding") : std::nullopt;
-  if (accept && !accept->empty()) {
+  const auto fields = o.precompressed ? detail::accept_encoding_fields(req.headers()) : detail::accept_fields{};
+  if (fields.n > 0) {
     file_ptr br = lookup(".br"), zst = lookup(".zst"), gz = lookup(".gz");
-    const auto coding = detail::pick_encoding(*accept, regular(br), regular(zst), regular(gz));
-    if (coding == "br") return answer(req, res, br, type, coding, o);
-    if (coding == "zstd") return answer(req, res, zst, type, coding, o);
-    if (coding == "gzip") return answer(req, res, gz, type, coding, o);
+    detail::coding offered[3];  // best first: the smallest coding wins a tie
+    std::size_t n = 0;
+    if (regular(br)) offered[n++] = detail::coding::br;
+    if (regular(zst)) offered[n++] = detail::coding::zstd;
+    if (regular(gz)) offered[n++] = detail::coding::gzip;
+    switch (detail::negotiate(fields.lines(), {offered, n}).pick) {
+      case detail::coding::br: return answer(req, res, br, type, "br", o);
+      case detail::coding::zstd: return answer(req, res, zst, type, "zstd", o);
+      case detail::coding::gzip: return answer(req, res, gz, type, "gzip", o);
+      case detail::coding::identity: break;
+    }
   }
   answer(req, res, f, type, {}, o);
 }

@@ -184,14 +184,18 @@ bool ipc_channel::send(const nlohmann::json& msg, std::size_t headroom, bool log
   return send_serialized(std::move(b), log_drop);
 }
 
-bool ipc_channel::send_serialized(bytes msg, bool log_drop) {
+bool ipc_channel::send_control(const nlohmann::json& msg) {
+  return send_serialized(serialize(msg), true, max_control_bytes);
+}
+
+bool ipc_channel::send_serialized(bytes msg, bool log_drop, std::size_t allowance) {
   if (!sd_.is_open() || msg->empty()) return false;
   if (msg->size() > worker::max_message_bytes) {
     drop_line("refused to send a ", msg->size(), "-byte message to ", peer_, " (the limit is ",
               worker::max_message_bytes, " bytes)");
     return false;
   }
-  if (queued_bytes_ + msg->size() > max_queued_bytes) {
+  if (queued_bytes_ + msg->size() > max_queued_bytes + allowance) {
     if (log_drop) drop_line("dropped a message to ", peer_, ": it has not read the last ", queue_.size(), " messages");
     return false;
   }

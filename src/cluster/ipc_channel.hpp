@@ -37,6 +37,8 @@ inline constexpr char event_marker = '\x03';
 // size, so a burst of big ones fits behind one being written: past it, sends fail and the caller
 // counts a drop. (Fan-out shares one copy of a message among every channel it is queued on.)
 inline constexpr std::size_t max_queued_bytes = 2 * hive::worker::max_message_bytes;
+// What control messages (send_control) may queue beyond max_queued_bytes.
+inline constexpr std::size_t max_control_bytes = 1024 * 1024;
 
 class ipc_channel {
  public:
@@ -60,7 +62,11 @@ class ipc_channel {
   // larger envelope, must still fit). `log_drop` false: the caller counts and logs drops itself.
   bool send(const nlohmann::json& msg, std::size_t headroom = 0, bool log_drop = true);
   // The same with a message already serialized (one copy shared by every channel it goes to).
-  bool send_serialized(bytes msg, bool log_drop = true);
+  // `allowance`: bytes it may queue beyond max_queued_bytes (send_control's).
+  bool send_serialized(bytes msg, bool log_drop = true, std::size_t allowance = 0);
+  // A small message the peer's state depends on (a subscription): queued even past a full queue,
+  // within a further `max_control_bytes`, since dropping it would leave a topic unheard for good.
+  bool send_control(const nlohmann::json& msg);
   void close();
   bool is_open() const { return sd_.is_open(); }
   // Serialized as the channel sends it.

@@ -170,7 +170,7 @@ void primary::on_signal(int sig) {
     case SIGUSR1:
       // logrotate: every worker (draining ones too: they still log) reopens its access log.
       for (auto& [pid, p] : procs_) {
-        if (p->channel) p->channel->send({{"t", "reopen-logs"}});
+        if (p->channel) p->channel->send_control({{"t", "reopen-logs"}});
       }
       break;
     default: break;
@@ -439,7 +439,7 @@ void primary::kill_worker(proc& p, const std::string& why) {
 
 void primary::retire(proc& p) {
   p.r = role::retiring;
-  p.channel->send({{"t", "stop"}, {"accept", false}});
+  p.channel->send_control({{"t", "stop"}, {"accept", false}});
   p.kill_timer = std::make_unique<asio::steady_timer>(io_);
   p.kill_timer->expires_after(opts_.shutdown_timeout);
   const pid_t pid = p.handle->pid();
@@ -502,7 +502,7 @@ void primary::begin_stop(const char* why) {
 // Every worker stops (accepting new connections or not) and finishes what is open; those still
 // draining at --shutdown-timeout are killed.
 void primary::drain_workers(bool accept) {
-  for (auto& [pid, p] : procs_) p->channel->send({{"t", "stop"}, {"accept", accept}});
+  for (auto& [pid, p] : procs_) p->channel->send_control({{"t", "stop"}, {"accept", accept}});
   stop_timer_->expires_after(opts_.shutdown_timeout);
   stop_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || procs_.empty()) return;

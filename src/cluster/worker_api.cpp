@@ -285,7 +285,7 @@ void subscribe(const std::string& topic, std::function<void(const nlohmann::json
     return;
   }
   auto& list = w->subscriptions[topic];
-  if (list.empty()) w->channel->send({{"t", "sub"}, {"topic", topic}});
+  if (list.empty()) w->channel->send_control({{"t", "sub"}, {"topic", topic}});
   list.push_back(std::move(handler));
 }
 
@@ -302,7 +302,7 @@ void unsubscribe(const std::string& topic) {
     return;
   }
   // Erased, not emptied: a worker whose topics come and go (WebSocket rooms) must not grow.
-  if (w->subscriptions.erase(topic) != 0) w->channel->send({{"t", "unsub"}, {"topic", topic}});
+  if (w->subscriptions.erase(topic) != 0) w->channel->send_control({{"t", "unsub"}, {"topic", topic}});
 }
 
 bool publish(const std::string& topic, const nlohmann::json& msg) {

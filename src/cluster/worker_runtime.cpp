@@ -64,7 +64,7 @@ class worker_runtime {
                      fail_requests(ctx_, worker::request_error::peer_gone);
                      begin_stop(/*keep_accepting=*/true);
                    });
-    channel_.send({{"t", "online"}});
+    channel_.send_control({{"t", "online"}});
     if (l_.signal_fd >= 0) {
       signals_.assign(l_.signal_fd);
       wait_signal();
@@ -81,7 +81,7 @@ class worker_runtime {
     }
     stamp();  // the start hooks may have taken longer than the heartbeat timeout
     log("worker for slot ", l_.slot, " listening");
-    channel_.send({{"t", "listening"}, {"port", core_.port()}});
+    channel_.send_control({{"t", "listening"}, {"port", core_.port()}});
     core_.run();  // one epoll_wait for the connections and Asio's own work
     core_.flush_logs();  // the process ends with _exit: no destructor will
     // The cell stays this worker's until the primary has reaped it: freeing it here would let a
@@ -101,7 +101,7 @@ class worker_runtime {
       while (::read(l_.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       }
       // Told so, the primary takes the clean exit that follows for a recycle, not a crash.
-      if (phase_ == phase::serving) channel_.send({{"t", "draining"}});
+      if (phase_ == phase::serving) channel_.send_control({{"t", "draining"}});
       begin_stop(/*keep_accepting=*/true);
       wait_signal();
     });

@@ -35,7 +35,8 @@ class output_queue {
 
   bool empty() const { return queued_ == 0; }
   std::size_t bytes() const { return queued_; }
-  // The memory copied output takes (the arena's capacity): what a worker's budget counts.
+  // The memory copied output takes (the arena's capacity).
+  std::size_t arena_capacity() const { return arena_cap_; }
   // Bytes copied into the arena and not yet all sent (0 once the queue empties): what this
   // connection's output holds, as opposed to spare capacity kept from earlier responses.
   std::size_t arena_used() const { return arena_len_; }

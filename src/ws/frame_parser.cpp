@@ -39,19 +39,15 @@ bool frame_parser::check_start() {
 bool frame_parser::check_rest() {
   const unsigned len7 = head_[1] & 0x7F;
   std::uint64_t len = len7;
-  std::size_t at = 2;
   if (len7 == 126) {
     len = (std::uint64_t{head_[2]} << 8) | head_[3];
-    at = 4;
   } else if (len7 == 127) {
     if ((head_[2] & 0x80) != 0) return error_ = frame_error::length_msb, false;
     len = 0;
     for (int k = 0; k < 8; ++k) len = (len << 8) | head_[2 + k];
-    at = 10;
   }
   if (len > max_frame_) return error_ = frame_error::frame_too_big, false;
-  std::memcpy(mask_, head_ + at, 4);
-  mask_pos_ = 0;
+  mask_pos_ = 0;  // the masking key: the head's last four bytes
   frame_.length = len;
   remaining_ = len;
   if (!is_control(frame_.op)) in_message_ = !frame_.fin;
@@ -62,7 +58,8 @@ bool frame_parser::check_rest() {
 void frame_parser::unmask(char* p, std::size_t n) {
   // The key rotated to where this piece starts, eight bytes wide (a multiple of its period).
   unsigned char m8[8];
-  for (int j = 0; j < 8; ++j) m8[j] = mask_[(mask_pos_ + j) & 3];
+  const unsigned char* key = head_ + need_ - 4;
+  for (int j = 0; j < 8; ++j) m8[j] = key[(mask_pos_ + j) & 3];
   std::uint64_t w8;
   std::memcpy(&w8, m8, 8);
   std::size_t k = 0;

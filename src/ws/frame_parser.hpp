@@ -76,10 +76,9 @@ class frame_parser {
   state state_ = state::head;
   frame_error error_ = frame_error::none;
   bool in_message_ = false;
-  unsigned char head_[14] = {};
+  unsigned char head_[14] = {};  // the frame's head; its masking key is the last four bytes
   std::uint8_t got_ = 0;   // head bytes so far
   std::uint8_t need_ = 2;  // head bytes in all
-  unsigned char mask_[4] = {};
   std::uint8_t mask_pos_ = 0;
   frame_header frame_;
   std::uint64_t remaining_ = 0;

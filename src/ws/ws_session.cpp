@@ -1,6 +1,7 @@
 #include "ws/ws_session.hpp"
 
 #include <stdexcept>
+#include <vector>
 
 #include "util/log.hpp"
 #include "ws/topics.hpp"
@@ -39,6 +40,35 @@ void ws_trim_buffer(std::string& b) {
   if (b.capacity() > ws_keep_bytes) std::string().swap(b);
 }
 
+// Output queues of connections that have nothing to send, ready for the next that has: an echo
+// or a broadcast then costs no malloc per message, while an idle WebSocket holds no queue.
+// Bounded: queues past `ws_spare_queues` are freed, and so are arenas grown past ws_keep_bytes.
+constexpr std::size_t ws_spare_queues = 64;
+
+std::vector<std::unique_ptr<output_queue>>& ws_spare() {
+  thread_local std::vector<std::unique_ptr<output_queue>> spare;
+  return spare;
+}
+
+std::unique_ptr<output_queue> ws_take_queue() {
+  auto& spare = ws_spare();
+  if (spare.empty()) return std::make_unique<output_queue>();
+  auto q = std::move(spare.back());
+  spare.pop_back();
+  return q;
+}
+
+void ws_return_queue(std::unique_ptr<output_queue>& q) {
+  auto& spare = ws_spare();
+  if (!q->empty() || spare.size() >= ws_spare_queues) {
+    q.reset();
+    return;
+  }
+  if (q->arena_capacity() > ws_keep_bytes) q->release();
+  if (spare.capacity() == 0) spare.reserve(ws_spare_queues);
+  spare.push_back(std::move(q));
+}
+
 ws_op ws_wire_op(ws_opcode op) { return op == ws_opcode::text ? ws_op::text : ws_op::binary; }
 
 std::shared_ptr<const std::string> ws_frame_of(std::string_view payload, ws_op op, bool compressed) {
@@ -75,7 +105,7 @@ ws_session::rare_state& ws_session::rare() {
 }
 
 output_queue& ws_session::out() {
-  if (!out_) out_ = std::make_unique<output_queue>();
+  if (!out_) out_ = ws_take_queue();
   return *out_;
 }
 
@@ -473,9 +503,9 @@ output_queue* ws_session::output() {
 
 void ws_session::consume(std::size_t n) {
   out_->consume(n);
-  // All written: an idle WebSocket keeps nothing but its state. The queue and its arena (4 KiB
-  // at least) go back to malloc, since, unlike HTTP's buffers, they have no pool to return to.
-  if (out_->empty()) out_.reset();
+  // All written: an idle WebSocket keeps nothing but its state; the queue and its arena go to the
+  // worker's spares for the next connection that sends.
+  if (out_->empty()) ws_return_queue(out_);
   if (!want_drain_ || buffered_bytes() > route_->settings.max_backpressure_bytes) return;
   want_drain_ = false;
   if (state_ != state::open || !route_->drain) return;
@@ -537,7 +567,7 @@ void ws_session::drain() {
 }
 
 void ws_session::release_if_idle() {
-  if (out_ && out_->empty()) out_.reset();
+  if (out_ && out_->empty()) ws_return_queue(out_);
   if (message_ && message_->empty() && !parser_.in_message()) message_.reset();
 }
 

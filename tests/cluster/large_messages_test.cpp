@@ -185,3 +185,41 @@ TEST_CASE("a channel puts pieces together, and drops pieces cut short or over th
   CHECK(got[1]["n"] == 2);
   CHECK(closed);
 }
+
+TEST_CASE("a full channel refuses messages but still queues control messages (subscriptions)") {
+  using namespace hive::detail;
+  int fds[2];
+  make_channel_pair(fds);
+  asio::io_context io(1);
+  {
+    ipc_channel a(io, fds[0], "a");
+    // The peer reads nothing: 8 MiB messages fill the queue (and the socket), then 1 KiB ones
+    // and empty ones what room is left, until even an empty one is refused.
+    int queued = 0;
+    for (const std::size_t size : {std::size_t{8} << 20, std::size_t{1024}, std::size_t{0}}) {
+      const std::string v(size, 'q');
+      int n = 0;
+      while (a.send({{"t", "fill"}, {"v", v}}) && n < 100000) ++n;
+      REQUIRE(n < 100000);
+      queued += n;
+    }
+    CHECK_FALSE(a.send({{"t", "fill"}, {"v", ""}}));
+    CHECK(a.send_control({{"t", "sub"}, {"topic", "room"}}));
+    // The allowance is bounded too: control messages cannot grow the queue without end.
+    int controls = 1;
+    while (a.send_control({{"t", "sub"}, {"topic", std::string(1000, 'r')}}) && controls < 5000) ++controls;
+    CHECK(controls < 5000);
+    CHECK(controls > 500);  // about max_control_bytes of them
+
+    // The peer reads now: the queued big messages, then the first control message, in order.
+    ipc_channel b(io, fds[1], "b");
+    std::vector<std::string> kinds;
+    b.start([&](nlohmann::json&& m) { kinds.push_back(m.value("t", "")); }, [] {});
+    for (int i = 0; i < 1000 && kinds.size() < static_cast<std::size_t>(queued + controls); ++i) {
+      io.run_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(kinds.size() == static_cast<std::size_t>(queued + controls));
+    for (int i = 0; i < queued; ++i) REQUIRE(kinds[i] == "fill");
+    CHECK(kinds[queued] == "sub");
+  }
+}

@@ -38,7 +38,11 @@ int run_children(int n, Body body) {
 TEST_CASE("rate limit across processes: after an idle spell, a burst then the rate, no lock-out") {
   using namespace std::chrono;
   // 1000/s: one request a millisecond, a burst of 100.
-  hive::filters::rate_limit limit({.requests = 1000, .per = seconds(1), .dict_name = "rl-test"});
+  hive::filters::rate_limit_options o;
+  o.requests = 1000;
+  o.per = seconds(1);
+  o.dict_name = "rl-test";
+  hive::filters::rate_limit limit(o);
   hive::shared_dict tally("rl-tally", 1 << 20);
   for (int round = 0; round < 3; ++round) {
     // Idle for 400 ms (and 50 ms): the bucket is full again, and the key's time lies 300 ms behind.

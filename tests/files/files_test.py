@@ -430,6 +430,16 @@ def test_static(exe, workers):
         check(b == b"GZ" and h.get("content-encoding") == "gzip", "gzip sibling when br is refused")
         s, h, b = get(port, "/app.js", [("Accept-Encoding", "zstd")])
         check(b == b"console.log(1)\n" and "content-encoding" not in h and h.get("vary") == "Accept-Encoding", "identity without a zstd sibling")
+        # Negotiated as the compress filter does (RFC 9110 §12.5.3): `*` covers the rest, and a
+        # list split over several field lines is one list.
+        s, h, b = get(port, "/app.js", [("Accept-Encoding", "*")])
+        check(b == b"BR" and h.get("content-encoding") == "br", f"* takes the best sibling: {h}")
+        s, h, b = get(port, "/app.js", [("Accept-Encoding", "br;q=0.5, *;q=0.8")])
+        check(b == b"GZ" and h.get("content-encoding") == "gzip", f"* weighs above br: {h}")
+        s, h, b = get(port, "/app.js", [("Accept-Encoding", "br;q=0"), ("Accept-Encoding", "gzip")])
+        check(b == b"GZ" and h.get("content-encoding") == "gzip", f"two field lines: {h}")
+        s, h, b = get(port, "/app.js", [("Accept-Encoding", "gzip;q=0.1234, br;q=2")])
+        check(b == b"console.log(1)\n" and "content-encoding" not in h, f"malformed weights are ignored: {h}")
         # Directories.
         s, h, _ = get(port, "/dir")
         check(s == 301 and h.get("location") == "/dir/", f"/dir → {s} {h.get('location')}")

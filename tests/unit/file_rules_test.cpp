@@ -76,12 +76,3 @@ TEST_CASE("file rules: ranges") {
   CHECK(filerules::if_range_holds("Sun, 06 Nov 1994 08:49:37 GMT", v));
   CHECK(!filerules::if_range_holds("Sun, 06 Nov 1994 08:49:38 GMT", v));
 }
-
-TEST_CASE("file rules: content-coding negotiation") {
-  CHECK(filerules::pick_encoding("gzip, deflate, br", true, true, true) == "br");
-  CHECK(filerules::pick_encoding("gzip, br;q=0.5", true, true, true) == "gzip");
-  CHECK(filerules::pick_encoding("br;q=0, gzip;q=0", true, true, true) == "");
-  CHECK(filerules::pick_encoding("zstd, gzip", true, false, true) == "gzip");
-  CHECK(filerules::pick_encoding("identity", true, true, true) == "");
-  CHECK(filerules::pick_encoding("br", false, false, true) == "");
-}

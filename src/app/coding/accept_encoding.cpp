@@ -1,5 +1,7 @@
 #include "app/coding/accept_encoding.hpp"
 
+#include <iterator>
+
 #include "util/text.hpp"
 
 namespace hive::detail {
@@ -78,6 +80,14 @@ bool parse_coding(std::string_view name, coding& out) {
   else if (iequals(name, "identity")) out = coding::identity;
   else return false;
   return true;
+}
+
+accept_fields accept_encoding_fields(std::span<const header_field> headers) {
+  accept_fields a;
+  for (const auto& h : headers) {
+    if (a.n < std::size(a.one) && iequals(h.name, "accept-encoding")) a.one[a.n++] = h.value;
+  }
+  return a;
 }
 
 coding_choice negotiate(std::span<const std::string_view> fields, std::span<const coding> offered) {

@@ -7,6 +7,8 @@
 #include <span>
 #include <string_view>
 
+#include "hive/request.hpp"
+
 namespace hive::detail {
 
 enum class coding : std::uint8_t { identity, gzip, br, zstd };
@@ -21,6 +23,14 @@ struct coding_choice {
   coding pick = coding::identity;  // the offered coding the client likes best, or identity
   bool identity_refused = false;   // `identity;q=0`, or `*;q=0` with no entry for identity
 };
+
+// A request's Accept-Encoding field lines, in order (a list may span several; past 4, ignored).
+struct accept_fields {
+  std::string_view one[4];
+  std::size_t n = 0;
+  std::span<const std::string_view> lines() const { return {one, n}; }
+};
+accept_fields accept_encoding_fields(std::span<const header_field> headers);
 
 // `fields`: the request's Accept-Encoding values, every line in order (a list may span several
 // field lines). Empty (no field, or only empty ones): identity, as every server does although

@@ -107,20 +107,6 @@ struct compress_config {
   }
 };
 
-// The request's Accept-Encoding lines, all of them (a list may be split over several).
-struct accept_fields {
-  std::string_view one[4];
-  std::size_t n = 0;
-};
-
-accept_fields accept_encoding_of(const request& req) {
-  accept_fields a;
-  for (const auto& h : req.headers()) {
-    if (a.n < std::size(a.one) && iequals(h.name, "accept-encoding")) a.one[a.n++] = h.value;
-  }
-  return a;
-}
-
 // `Vary: Accept-Encoding`, unless the response varies on it (or on everything) already.
 void add_vary(response& res) {
   if (auto v = detail::response_field(res, "Vary")) {
@@ -185,8 +171,8 @@ void after(const compress_config& cfg, const request& req, response& res) {
   if (!cfg.compressible(res.content_type())) return;
   if (detail::response_field(res, "Content-Encoding")) return;  // coded already
   const bool streamed = k == kind::stream;
-  const auto fields = accept_encoding_of(req);
-  const auto choice = detail::negotiate({fields.one, fields.n}, streamed ? cfg.stream_offered : cfg.offered);
+  const auto fields = detail::accept_encoding_fields(req.headers());
+  const auto choice = detail::negotiate(fields.lines(), streamed ? cfg.stream_offered : cfg.offered);
   const bool big_enough = streamed || res.body_size() >= cfg.min_bytes;
   if (!big_enough && !choice.identity_refused) return;  // nobody gets it coded: no Vary
   if (choice.pick == coding::identity || req.method() == "HEAD") {
