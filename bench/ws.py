@@ -129,7 +129,8 @@ def run_load(args, load: str, srv: server, pin: str | None) -> tuple[float, floa
     rate = float(r.stdout.split(": ")[1].split()[0])
     wall = time.time() - t0
     cpu = (srv.cpu() - cpu_before) * min(1.0, args.duration / wall)
-    return rate, rate / cpu if cpu > 0 else 0.0
+    # Messages in the measured seconds over the server CPU-seconds they took.
+    return rate, rate * args.duration / cpu if cpu > 0 else 0.0
 
 
 def fmt(values: list[float]) -> str:

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
@@ -178,7 +179,10 @@ namespace detail {
 // A behaviour with its user data type erased: what the route keeps.
 struct ws_route {
   ws_settings settings;
-  std::function<std::unique_ptr<websocket_base>()> make;
+  // The connection's handle (websocket<U>) is built inside the session's own allocation: one
+  // malloc per WebSocket, not two. `handle_bytes` of room, aligned for std::max_align_t.
+  std::size_t handle_bytes = 0;
+  websocket_base* (*construct)(void* at) = nullptr;
   std::function<void(const request&, ws_upgrade&, websocket_base&)> upgrade;
   std::function<void(websocket_base&)> open;
   std::function<void(websocket_base&, std::string_view, ws_opcode)> message;
@@ -190,7 +194,10 @@ template <class U>
 std::shared_ptr<ws_route> make_ws_route(ws_behaviour<U> b) {
   auto r = std::make_shared<ws_route>();
   r->settings = b.settings;
-  r->make = [] { return std::make_unique<websocket<U>>(); };
+  static_assert(alignof(websocket<U>) <= alignof(std::max_align_t),
+                "hive: WebSocket user data may not be over-aligned (alignas beyond std::max_align_t)");
+  r->handle_bytes = sizeof(websocket<U>);
+  r->construct = [](void* at) -> websocket_base* { return ::new (at) websocket<U>(); };
   // Each callback is wrapped only when set: an unset one stays empty and costs nothing.
   if (b.upgrade) {
     r->upgrade = [f = std::move(b.upgrade)](const request& req, ws_upgrade& up, websocket_base& ws) {

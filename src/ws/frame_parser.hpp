@@ -47,6 +47,8 @@ class frame_parser {
   template <class Handler>
   std::size_t feed(char* data, std::size_t n, Handler& h);
 
+  // RSV bits a negotiated extension defines (permessage-deflate: 0x40), before the first frame.
+  void allow_rsv(std::uint8_t bits) { allowed_rsv_ = bits; }
   bool stopped() const { return state_ == state::stopped; }
   frame_error error() const { return error_; }
   // A fragmented data message is in progress (its first frame seen, its last not yet).

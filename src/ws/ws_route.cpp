@@ -63,9 +63,9 @@ std::unique_ptr<protocol> ws_accept(const ws_handler& h, const request& req, res
   std::vector<std::string_view> offered;
   if (auto p = req.header("Sec-WebSocket-Protocol")) offered = header_tokens(*p);
   ws_upgrade up(std::move(offered));
-  auto handle = r.make();
+  auto session = ws_session::create(r, &req.remote_address());
   if (r.upgrade) {
-    r.upgrade(req, up, *handle);
+    r.upgrade(req, up, session->handle());
     if (up.refused_status() != 0) throw http_error(up.refused_status(), up.refused_message());
   }
   res.header("Upgrade", "websocket");
@@ -75,8 +75,8 @@ std::unique_ptr<protocol> ws_accept(const ws_handler& h, const request& req, res
   std::string extensions;
   const bool compress = negotiate_deflate(req, r.settings, deflate, extensions);
   if (compress) res.header("Sec-WebSocket-Extensions", extensions);
-  return std::make_unique<ws_session>(h.route, std::move(handle), std::string(up.selected_protocol()),
-                                      &req.remote_address(), compress ? &deflate : nullptr);
+  session->agreed(std::string(up.selected_protocol()), compress ? &deflate : nullptr);
+  return session;
 }
 
 }  // namespace hive::detail

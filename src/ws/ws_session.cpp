@@ -81,22 +81,45 @@ std::shared_ptr<const std::string> ws_frame_of(std::string_view payload, ws_op o
 
 }  // namespace
 
-ws_session::ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-                       std::string protocol_name, const address* peer, const deflate_params* deflate)
-    : route_(std::move(route)),
-      handle_(std::move(handle)),
-      rare_(protocol_name.empty() ? nullptr : std::make_unique<rare_state>(rare_state{std::move(protocol_name), {}, {}, {}})),
-      deflate_(deflate != nullptr ? std::make_unique<deflate_state>(deflate_state{*deflate, nullptr, nullptr}) : nullptr),
+namespace {
+// Where the handle starts in a session's allocation.
+constexpr std::size_t ws_handle_offset =
+    (sizeof(ws_session) + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) * alignof(std::max_align_t);
+}  // namespace
+
+std::unique_ptr<ws_session> ws_session::create(const ws_route& route, const address* peer) {
+  void* mem = ::operator new(ws_handle_offset + route.handle_bytes);
+  // The handle's constructor (the user data's) may throw: then the memory is given back here.
+  try {
+    return std::unique_ptr<ws_session>(::new (mem) ws_session(route, peer, static_cast<char*>(mem) + ws_handle_offset));
+  } catch (...) {
+    ::operator delete(mem);
+    throw;
+  }
+}
+
+ws_session::ws_session(const ws_route& route, const address* peer, void* handle_at)
+    : route_(&route),
+      handle_(route.construct(handle_at)),
       peer_(peer),
-      parser_(route_->settings.max_frame_bytes, deflate != nullptr ? 0x40 : 0) {
+      parser_(route.settings.max_frame_bytes) {
   handle_->s_ = this;
+}
+
+void ws_session::agreed(std::string protocol_name, const deflate_params* deflate) {
+  if (!protocol_name.empty()) rare().protocol_name = std::move(protocol_name);
+  if (deflate == nullptr) return;
+  rare().deflate = std::make_unique<deflate_state>(deflate_state{*deflate, nullptr, nullptr});
+  parser_.allow_rsv(0x40);
 }
 
 ws_session::~ws_session() {
   // Normally peer_gone() did this; a connection torn down otherwise must not leave a dangling
   // subscriber behind.
-  if (!rare_) return;
-  for (const auto& t : rare_->topics) topic_remove(t, this);
+  if (rare_) {
+    for (const auto& t : rare_->topics) topic_remove(t, this);
+  }
+  handle_->~websocket_base();
 }
 
 ws_session::rare_state& ws_session::rare() {
@@ -240,13 +263,13 @@ bool ws_session::on_frame_end() {
 // A whole compressed message: inflated (at most max_message_bytes: a zip bomb gets 1009),
 // checked, delivered.
 bool ws_session::inflate_and_deliver(std::string_view payload) {
-  const auto& p = deflate_->params;
+  const auto& p = deflate()->params;
   ws_inflater* in;
   if (p.client_no_context_takeover) {
     in = &shared_inflater();
   } else {
-    if (!deflate_->in) deflate_->in = std::make_unique<ws_inflater>(p.client_window_bits);
-    in = deflate_->in.get();
+    if (!deflate()->in) deflate()->in = std::make_unique<ws_inflater>(p.client_window_bits);
+    in = deflate()->in.get();
   }
   std::string& out = ws_inflate_buffer();
   switch (in->inflate_message(payload, out, route_->settings.max_message_bytes, p.client_no_context_takeover)) {
@@ -398,17 +421,17 @@ ws_send ws_session::after_send() {
 }
 
 ws_send ws_session::send(std::string_view message, ws_opcode op) {
-  if (!deflate_ || message.size() < route_->settings.deflate_min_bytes) {
+  if (!deflate() || message.size() < route_->settings.deflate_min_bytes) {
     return send_payload(message, ws_wire_op(op), false);
   }
   if (state_ != state::open) return ws_send::dropped;
-  const auto& p = deflate_->params;
+  const auto& p = deflate()->params;
   ws_deflater* d;
   if (p.server_no_context_takeover) {
     d = &shared_deflater(p.server_window_bits);
   } else {
-    if (!deflate_->out) deflate_->out = std::make_unique<ws_deflater>(p.server_window_bits);
-    d = deflate_->out.get();
+    if (!deflate()->out) deflate()->out = std::make_unique<ws_deflater>(p.server_window_bits);
+    d = deflate()->out.get();
   }
   std::string& z = ws_deflate_buffer();
   z.clear();
@@ -445,11 +468,11 @@ ws_send ws_session::send_frame(const std::shared_ptr<const std::string>& frame) 
 }
 
 ws_send ws_session::send_published(ws_published& m) {
-  if (!deflate_ || m.message.size() < route_->settings.deflate_min_bytes) {
+  if (!deflate() || m.message.size() < route_->settings.deflate_min_bytes) {
     if (!m.plain) m.plain = ws_frame_of(m.message, ws_wire_op(m.op), false);
     return send_frame(m.plain);
   }
-  const auto& p = deflate_->params;
+  const auto& p = deflate()->params;
   // Our own context: the compressed bytes depend on what this connection sent before.
   if (!p.server_no_context_takeover) return send(m.message, m.op);
   auto& f = m.deflated[p.server_window_bits - 9];

@@ -31,10 +31,20 @@ struct ws_published {
 
 class ws_session final : public protocol {
  public:
-  // `deflate`: permessage-deflate as negotiated (null: not in use).
-  ws_session(std::shared_ptr<const ws_route> route, std::unique_ptr<websocket_base> handle,
-             std::string protocol_name, const address* peer, const deflate_params* deflate = nullptr);
+  // One allocation holds the session and, behind it, the route's handle (websocket<U> with the
+  // user data): an idle WebSocket is one malloc chunk beside its connection. `route` must outlive
+  // the session (routes live as long as the app).
+  static std::unique_ptr<ws_session> create(const ws_route& route, const address* peer);
+  static void operator delete(void* p) { ::operator delete(p); }
   ~ws_session() override;
+  ws_session(const ws_session&) = delete;
+  ws_session& operator=(const ws_session&) = delete;
+
+  // The handle the upgrade step fills (before `101`).
+  websocket_base& handle() { return *handle_; }
+  // What the handshake agreed, before the first frame: the subprotocol ("" for none) and
+  // permessage-deflate (null: not in use).
+  void agreed(std::string protocol_name, const deflate_params* deflate);
 
   // protocol
   std::span<char> prepare() override;
@@ -70,6 +80,8 @@ class ws_session final : public protocol {
   bool on_frame_end();
 
  private:
+  ws_session(const ws_route& route, const address* peer, void* handle_at);
+
   enum class state : std::uint8_t {
     open,     // messages both ways
     closing,  // our close frame is queued: waiting for the client's (close_timeout)
@@ -105,6 +117,7 @@ class ws_session final : public protocol {
   // What few connections need, kept out of line: an idle WebSocket should cost little more than
   // an idle HTTP connection.
   struct rare_state {
+    std::unique_ptr<deflate_state> deflate;  // null: no permessage-deflate
     std::string protocol_name;
     std::string close_reason;
     std::vector<std::string> topics;
@@ -116,11 +129,11 @@ class ws_session final : public protocol {
   void set_reason(std::string_view reason);
   std::string_view close_reason() const { return rare_ ? std::string_view(rare_->close_reason) : std::string_view(); }
   const frame_header& frame() const { return parser_.frame(); }
+  deflate_state* deflate() const { return rare_ ? rare_->deflate.get() : nullptr; }
 
-  std::shared_ptr<const ws_route> route_;
-  std::unique_ptr<websocket_base> handle_;
+  const ws_route* route_;
+  websocket_base* handle_;  // in this allocation, behind the session (see create)
   std::unique_ptr<rare_state> rare_;
-  std::unique_ptr<deflate_state> deflate_;      // null: no permessage-deflate
   const address* peer_;
   frame_parser parser_;
   utf8_validator utf8_;

@@ -153,7 +153,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   params.server_no_context_takeover = params.client_no_context_takeover = (flags & 0x40) != 0;
   client_inflater inflater(params.server_no_context_takeover);
   client_inflater* z = deflate ? &inflater : nullptr;
-  hive::detail::ws_session s(route, route->make(), "", &peer, deflate ? &params : nullptr);
+  const auto session = hive::detail::ws_session::create(*route, &peer);
+  session->agreed("", deflate ? &params : nullptr);
+  hive::detail::ws_session& s = *session;
   bool closed = false;
   std::size_t pos = 0;
   auto feed = [&](std::size_t upto) {
