@@ -1,39 +1,14 @@
 // hive::filters::rate_limit shared by forked processes, as workers share it: after an idle spell
 // every process catches the bucket up at once, and the limit must still hold — neither more
 // (each process handing out its own burst) nor a lock-out (each adding the idle gap).
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <thread>
-#include <vector>
 
 #include <doctest/doctest.h>
 
+#include "cluster/fork_children.hpp"
 #include "hive/filters/rate_limit.hpp"
 #include "hive/shared_dict.hpp"
-
-namespace {
-
-// Forks `n` children running body(i) at once; returns how many exited 0.
-template <class Body>
-int run_children(int n, Body body) {
-  std::vector<pid_t> pids;
-  for (int i = 0; i < n; ++i) {
-    const pid_t p = ::fork();
-    if (p == 0) ::_exit(body(i) ? 0 : 1);
-    pids.push_back(p);
-  }
-  int ok = 0;
-  for (pid_t p : pids) {
-    int st = 0;
-    ::waitpid(p, &st, 0);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) ++ok;
-  }
-  return ok;
-}
-
-}  // namespace
 
 TEST_CASE("rate limit across processes: after an idle spell, a burst then the rate, no lock-out") {
   using namespace std::chrono;
@@ -51,7 +26,7 @@ TEST_CASE("rate limit across processes: after an idle spell, a burst then the ra
     // The children start together, as requests reaching two workers at once after a pause do.
     const auto start = steady_clock::now() + 50ms;
     const auto until = start + 300ms;
-    CHECK(run_children(4, [&](int) {
+    CHECK(hive_test::in_children(4, [&](int) {
             while (steady_clock::now() < start) {
             }
             while (steady_clock::now() < until) {

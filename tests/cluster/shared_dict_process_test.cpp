@@ -12,33 +12,18 @@
 #include <doctest/doctest.h>
 
 #include "cluster/dict_table.hpp"
+#include "cluster/fork_children.hpp"
 #include "hive/shared_dict.hpp"
 
 namespace {
+
+using hive_test::in_children;
 
 // "k" + std::to_string(i), which g++ 12 warns about (-Wrestrict, a false positive).
 std::string proc_key_name(const char* prefix, long long i) {
   std::string s(prefix);
   s += std::to_string(i);
   return s;
-}
-
-// Forks `n` children running `body(i)`; each exits 0 if body returns true. Returns how many did.
-template <class Body>
-int in_children(int n, Body body) {
-  std::vector<pid_t> pids;
-  for (int i = 0; i < n; ++i) {
-    const pid_t p = ::fork();
-    if (p == 0) ::_exit(body(i) ? 0 : 1);
-    pids.push_back(p);
-  }
-  int ok = 0;
-  for (pid_t p : pids) {
-    int st = 0;
-    ::waitpid(p, &st, 0);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) ++ok;
-  }
-  return ok;
 }
 
 // Forks one child that runs `body` with the test hook killing it at `point`; true if SIGKILL ended it.
