@@ -19,10 +19,11 @@ constexpr int deflate_mem_level = 8;
 
 }  // namespace
 
-ws_deflater::ws_deflater(int window_bits) : z_(std::make_unique<z_stream_s>()) {
+ws_deflater::ws_deflater(int window_bits)
+    : z_(std::make_unique<z_stream_s>()), window_bits_(std::clamp(window_bits, 9, 15)) {
   std::memset(z_.get(), 0, sizeof(z_stream_s));
   // Raw deflate (negative window bits): no zlib header, as §7.2.1 wants.
-  ok_ = deflateInit2(z_.get(), Z_DEFAULT_COMPRESSION, Z_DEFLATED, -std::clamp(window_bits, 9, 15),
+  ok_ = deflateInit2(z_.get(), Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits_,
                      deflate_mem_level, Z_DEFAULT_STRATEGY) == Z_OK;
 }
 
@@ -74,9 +75,18 @@ bool ws_deflater::compress_into(std::string_view in, std::string& out, std::size
   return true;
 }
 
-ws_inflater::ws_inflater(int window_bits) : z_(std::make_unique<z_stream_s>()) {
+ws_inflater::ws_inflater(int window_bits)
+    : z_(std::make_unique<z_stream_s>()), window_bits_(std::clamp(window_bits, 9, 15)) {
   std::memset(z_.get(), 0, sizeof(z_stream_s));
-  ok_ = inflateInit2(z_.get(), -std::clamp(window_bits, 9, 15)) == Z_OK;
+  ok_ = inflateInit2(z_.get(), -window_bits_) == Z_OK;
+}
+
+// zlib's zconf.h: inflate needs (1 << windowBits) plus about 7 KiB of state; deflate
+// (1 << (windowBits + 2)) + (1 << (memLevel + 9)) plus about 6 KiB.
+std::size_t ws_inflater::memory() const { return ok_ ? (std::size_t{1} << window_bits_) + 7 * 1024 : 0; }
+
+std::size_t ws_deflater::memory() const {
+  return ok_ ? (std::size_t{1} << (window_bits_ + 2)) + (std::size_t{1} << (deflate_mem_level + 9)) + 6 * 1024 : 0;
 }
 
 ws_inflater::~ws_inflater() {

@@ -48,11 +48,15 @@ class ws_deflater {
   // Appends `in`'s compressed payload to `out`. `reset`: forget the context afterwards (no
   // context takeover). False only if zlib failed (out of memory).
   bool compress(std::string_view in, std::string& out, bool reset);
+  // What zlib holds for it (its documented formula: window, hash chains, state): what the
+  // connection reports against the worker's output budget.
+  std::size_t memory() const;
 
  private:
   bool compress_into(std::string_view in, std::string& out, std::size_t start, bool reset);
 
   std::unique_ptr<z_stream_s> z_;
+  int window_bits_;
   bool ok_ = false;
 };
 
@@ -70,11 +74,14 @@ class ws_inflater {
   // would pass `limit` bytes — a zip bomb costs at most `limit` bytes of memory — bad for data
   // that is not deflate. `reset`: forget the context afterwards.
   inflate_result inflate_message(std::string_view in, std::string& out, std::size_t limit, bool reset);
+  // What zlib holds for it (window and state): reported against the worker's input budget.
+  std::size_t memory() const;
 
  private:
   inflate_result run(const unsigned char* in, std::size_t n, std::string& out, std::size_t limit);
 
   std::unique_ptr<z_stream_s> z_;
+  int window_bits_;
   bool ok_ = false;
   bool ended_ = false;  // the message ended with a final block (BFINAL): no tail to add
 };

@@ -595,7 +595,15 @@ void ws_session::release_if_idle() {
 }
 
 held_bytes ws_session::held() const {
-  return {message_ ? message_->capacity() : 0, out_ ? out_->arena_used() : 0};
+  held_bytes h{message_ ? message_->capacity() : 0, out_ ? out_->arena_used() : 0};
+  // permessage-deflate with context takeover keeps zlib streams for the connection's life, up to
+  // about 300 KiB a connection, which a client asks for: they count like buffers, so the worker's
+  // budgets shed such connections before they exhaust its memory.
+  if (const deflate_state* d = deflate()) {
+    if (d->in) h.input += d->in->memory();
+    if (d->out) h.output += d->out->memory();
+  }
+  return h;
 }
 
 bool ws_session::subscribe(std::string_view topic) {

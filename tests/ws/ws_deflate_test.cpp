@@ -391,3 +391,39 @@ TEST_CASE("ws deflate codec: empty messages with context takeover, final blocks,
   CHECK(fresh2.inflate_message(payload, back, 1 << 20, false) == inflate_result::ok);
   CHECK(back == "after the empty one");
 }
+
+TEST_CASE("ws deflate: zlib streams count against the worker's budgets; past them connections are shed") {
+  // Each connection with context takeover holds an inflater (about 39 KiB) and, once it answers
+  // compressed, a deflater (about 268 KiB). With a 2 MiB output budget, 16 of them cannot all stay.
+  hive::options o;
+  o.max_worker_output_bytes = 2 * 1024 * 1024;
+  hive::app app = wsdeflate::z_make_app();
+  hive::test::test_server srv{app, o};
+  std::vector<std::unique_ptr<raw_ws>> conns;
+  const std::string m = wsdeflate::z_sample(3000);
+  for (int i = 0; i < 16; ++i) {
+    auto ws = std::make_unique<raw_ws>(srv.port());
+    REQUIRE(ws->handshake("/z", wsdeflate::z_offer).starts_with("HTTP/1.1 101 "));
+    wsdeflate::zstream out(true);
+    ws->send(make_frame(1, out.compress(m), true, true, 0x40));
+    const frame e = ws->read_frame();
+    REQUIRE(e.op == 1);  // each is answered (compressed) before the next opens
+    conns.push_back(std::move(ws));
+  }
+  // The oldest were closed as the newest pushed the total past the budget.
+  int open = 0;
+  for (auto& ws : conns) {
+    ws->send(make_frame(1, "still there?"));
+    const frame e = ws->read_frame();
+    if (e.op == 1) ++open;
+  }
+  MESSAGE(open, " of 16 connections with their own zlib streams left open under a 2 MiB output budget");
+  CHECK(open < 16);
+  CHECK(open >= 4);
+  CHECK(open <= 8);
+  // The worker goes on serving: a fresh connection is echoed.
+  auto fresh = std::make_unique<raw_ws>(srv.port());
+  REQUIRE(fresh->handshake("/plain").starts_with("HTTP/1.1 101 "));
+  fresh->send(make_frame(1, "hello"));
+  CHECK(fresh->read_frame().payload == "hello");
+}
