@@ -53,12 +53,13 @@ class dict {
   // call returns init + delta) and expires after `ttl` (0: never); an existing key keeps its TTL.
   virtual incr_result incr(std::string_view key, std::int64_t delta, std::int64_t init = 0,
                            std::chrono::milliseconds ttl = std::chrono::milliseconds{0}) = 0;
-  // As incr, from max(value, floor): the value becomes max(value, floor) + delta in one atomic
-  // step (an absent key counts as floor). The step of a rate limiter whose value is a time: "move
-  // the client's next free slot on by one interval, from now if it lies in the past". A store
-  // without compare-and-swap cannot do that with incr alone without two workers both catching up.
+  // One atomic step of a rate limiter whose value is a time ("the client's next free slot"):
+  // v = max(value, floor) + delta, an absent key counting as floor. Stored only if v <= at_most;
+  // either way v is returned, so v > at_most means "refused, nothing changed". When stored, the
+  // key's expiry moves to now + ttl if that is later (ttl 0: never expires). A store without such
+  // a step would need a read and a write, between which another worker could step too.
   virtual incr_result incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor,
-                                    std::chrono::milliseconds ttl = std::chrono::milliseconds{0}) = 0;
+                                    std::int64_t at_most, std::chrono::milliseconds ttl) = 0;
   // Sets the key's time to live from now (0: never expires). False if the key is absent.
   virtual bool expire(std::string_view key, std::chrono::milliseconds ttl) = 0;
 };

@@ -73,8 +73,8 @@ class shared_dict final : public dict {
   bool erase(std::string_view key) override;
   incr_result incr(std::string_view key, std::int64_t delta, std::int64_t init = 0,
                    std::chrono::milliseconds ttl = std::chrono::milliseconds{0}) override;
-  incr_result incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor,
-                            std::chrono::milliseconds ttl = std::chrono::milliseconds{0}) override;
+  incr_result incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor, std::int64_t at_most,
+                            std::chrono::milliseconds ttl) override;
   bool expire(std::string_view key, std::chrono::milliseconds ttl) override;
 
   const std::string& name() const { return name_; }

@@ -181,9 +181,10 @@ void answer_with_siblings(const request& req, response& res, const file_ptr& f, 
                           const static_options& o, Lookup&& lookup) {
   const std::string& type = detail::content_type_for(name);
   const auto fields = o.precompressed ? detail::accept_encoding_fields(req.headers()) : detail::accept_fields{};
-  if (fields.n > 0) {
+  const bool asks = std::any_of(fields.one, fields.one + fields.n, [](std::string_view v) { return !v.empty(); });
+  if (asks) {
     file_ptr br = lookup(".br"), zst = lookup(".zst"), gz = lookup(".gz");
-    detail::coding offered[3];  // best first: the smallest coding wins a tie
+    detail::coding offered[3];  // on a tie: br, then zstd, then gzip
     std::size_t n = 0;
     if (regular(br)) offered[n++] = detail::coding::br;
     if (regular(zst)) offered[n++] = detail::coding::zstd;

@@ -360,32 +360,52 @@ bool dict_table::erase(std::string_view key, std::int64_t now_ms) {
 }
 
 incr_result dict_table::incr(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t ttl_ms,
-                             std::int64_t now_ms, std::int64_t floor) {
+                             std::int64_t now_ms) {
+  constexpr auto lowest = std::numeric_limits<std::int64_t>::min();
+  return step(key, delta, init, lowest, std::numeric_limits<std::int64_t>::max(), ttl_ms, now_ms, false);
+}
+
+incr_result dict_table::incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor,
+                                      std::int64_t at_most, std::int64_t ttl_ms, std::int64_t now_ms) {
+  return step(key, delta, floor, floor, at_most, ttl_ms, now_ms, true);
+}
+
+incr_result dict_table::step(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t floor,
+                             std::int64_t at_most, std::int64_t ttl_ms, std::int64_t now_ms, bool extend_ttl) {
   if (key.size() > shared_dict::max_key_bytes) return {0, dict_status::too_large};
   const std::uint64_t h = dict_hash(key);
   guard g(*this);
   const std::uint32_t i = find(key, h, now_ms);
   std::int64_t v = 0;
   if (i == dict_nil) {
-    if (__builtin_add_overflow(init, delta, &v)) return {0, dict_status::overflow};
+    if (__builtin_add_overflow(std::max(init, floor), delta, &v)) return {0, dict_status::overflow};
+    if (v > at_most) return {v, dict_status::ok};
     if (insert(key, h, {}, v, true, deadline(ttl_ms, now_ms)) == dict_nil) return {0, dict_status::no_memory};
     return {v, dict_status::ok};
   }
   dict_entry& e = entries()[i];
+  std::int64_t old = e.ival;
+  if (e.is_int == 0) {
+    // A string value (set("n", "41")): parsed, and stored as an integer from now on.
+    std::string text;
+    copy_out(e, e.key_len, e.val_len, text);
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), old);
+    if (ec != std::errc() || end != text.data() + text.size()) return {0, dict_status::not_integer};
+  }
+  if (__builtin_add_overflow(std::max(old, floor), delta, &v)) return {0, dict_status::overflow};
+  if (v > at_most) return {v, dict_status::ok};
+  std::int64_t expires = e.expires_ms;
+  if (extend_ttl) {
+    // The later of the two deadlines; 0 is "never", later than any.
+    const std::int64_t d = deadline(ttl_ms, now_ms);
+    expires = expires == 0 || d == 0 ? 0 : std::max(expires, d);
+  }
   if (e.is_int != 0) {
-    if (__builtin_add_overflow(std::max(e.ival, floor), delta, &v)) return {0, dict_status::overflow};
     e.ival = v;  // one aligned store: a crash leaves the old value or the new one
+    e.expires_ms = expires;
     touch(i);
     return {v, dict_status::ok};
   }
-  // A string value (set("n", "41")): parse it, and store the sum as an integer from now on.
-  std::string text;
-  copy_out(e, e.key_len, e.val_len, text);
-  std::int64_t old = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), old);
-  if (ec != std::errc() || end != text.data() + text.size()) return {0, dict_status::not_integer};
-  if (__builtin_add_overflow(std::max(old, floor), delta, &v)) return {0, dict_status::overflow};
-  const std::int64_t expires = e.expires_ms;
   remove(i);
   if (insert(key, h, {}, v, true, expires) == dict_nil) return {0, dict_status::no_memory};
   return {v, dict_status::ok};

@@ -60,9 +60,11 @@ class dict_table {
   dict_status set(std::string_view key, std::string_view value, std::int64_t ttl_ms, std::int64_t now_ms,
                   bool only_if_absent);
   bool erase(std::string_view key, std::int64_t now_ms);
-  // An existing integer below `floor` counts as floor (incr_at_least); an absent key starts at init.
   incr_result incr(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t ttl_ms,
-                   std::int64_t now_ms, std::int64_t floor = std::numeric_limits<std::int64_t>::min());
+                   std::int64_t now_ms);
+  // hive::dict::incr_at_least.
+  incr_result incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor, std::int64_t at_most,
+                            std::int64_t ttl_ms, std::int64_t now_ms);
   bool expire(std::string_view key, std::int64_t ttl_ms, std::int64_t now_ms);
   shared_dict_stats stats();
 
@@ -77,6 +79,11 @@ class dict_table {
   std::uint32_t* buckets() { return reinterpret_cast<std::uint32_t*>(base() + buckets_off_); }
   char* base() { return reinterpret_cast<char*>(this); }
 
+  // incr and incr_at_least: v = max(value, floor) + delta (absent: max(init, floor) + delta),
+  // stored only if v <= at_most; `extend_ttl`: a stored key's expiry becomes the later of its
+  // own and now + ttl, else an existing key keeps its own.
+  incr_result step(std::string_view key, std::int64_t delta, std::int64_t init, std::int64_t floor,
+                   std::int64_t at_most, std::int64_t ttl_ms, std::int64_t now_ms, bool extend_ttl);
   std::uint32_t find(std::string_view key, std::uint64_t h, std::int64_t now_ms);
   bool key_equals(const dict_entry& e, std::string_view key);
   void copy_out(const dict_entry& e, std::size_t from, std::size_t n, std::string& out);

@@ -69,8 +69,8 @@ incr_result shared_dict::incr(std::string_view key, std::int64_t delta, std::int
 }
 
 incr_result shared_dict::incr_at_least(std::string_view key, std::int64_t delta, std::int64_t floor,
-                                       std::chrono::milliseconds ttl) {
-  return table_->incr(key, delta, floor, ttl.count(), detail::monotonic_ms(), floor);
+                                       std::int64_t at_most, std::chrono::milliseconds ttl) {
+  return table_->incr_at_least(key, delta, floor, at_most, ttl.count(), detail::monotonic_ms());
 }
 
 bool shared_dict::expire(std::string_view key, std::chrono::milliseconds ttl) {

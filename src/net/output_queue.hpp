@@ -35,8 +35,9 @@ class output_queue {
 
   bool empty() const { return queued_ == 0; }
   std::size_t bytes() const { return queued_; }
-  // The memory copied output takes (the arena's capacity).
-  std::size_t arena_capacity() const { return arena_cap_; }
+  // The memory it keeps even when empty: the arena's capacity and the segment list's (a queue
+  // that once held a million small views keeps room for a million segments).
+  std::size_t capacity_bytes() const { return arena_cap_ + segs_.capacity() * sizeof(segment); }
   // Bytes copied into the arena and not yet all sent (0 once the queue empties): what this
   // connection's output holds, as opposed to spare capacity kept from earlier responses.
   std::size_t arena_used() const { return arena_len_; }

@@ -42,7 +42,8 @@ void ws_trim_buffer(std::string& b) {
 
 // Output queues of connections that have nothing to send, ready for the next that has: an echo
 // or a broadcast then costs no malloc per message, while an idle WebSocket holds no queue.
-// Bounded: queues past `ws_spare_queues` are freed, and so are arenas grown past ws_keep_bytes.
+// Bounded: queues past `ws_spare_queues` are freed, and so is the memory of one that grew past
+// ws_keep_bytes (its arena, or its segment list after a backlog of published frames).
 constexpr std::size_t ws_spare_queues = 64;
 
 std::vector<std::unique_ptr<output_queue>>& ws_spare() {
@@ -64,7 +65,7 @@ void ws_return_queue(std::unique_ptr<output_queue>& q) {
     q.reset();
     return;
   }
-  if (q->arena_capacity() > ws_keep_bytes) q->release();
+  if (q->capacity_bytes() > ws_keep_bytes) q->release();
   if (spare.capacity() == 0) spare.reserve(ws_spare_queues);
   spare.push_back(std::move(q));
 }

@@ -133,16 +133,37 @@ TEST_CASE("shared dict table: incr starts at init, keeps its TTL, parses strings
   CHECK(get(t, "max") == std::to_string(INT64_MAX));
 }
 
-TEST_CASE("shared dict table: incr_at_least adds to max(value, floor); absent starts at floor") {
+TEST_CASE("shared dict table: incr_at_least steps from max(value, floor), only up to at_most") {
   table_memory m(64 << 10);
   dict_table& t = *m.t;
-  constexpr std::int64_t floor_ = 1000;
-  CHECK(t.incr("tat", 10, floor_, 0, 0, floor_).value == 1010);  // absent: floor + delta
-  CHECK(t.incr("tat", 10, floor_, 0, 0, floor_).value == 1020);  // above the floor: plain add
-  CHECK(t.incr("tat", 10, 5000, 0, 0, 5000).value == 5010);      // below it: from the floor
-  CHECK(t.incr("tat", -10, 0, 0, 0).value == 5000);              // plain incr: no floor
+  constexpr std::int64_t big = INT64_MAX;
+  CHECK(t.incr_at_least("tat", 10, 1000, big, 0, 0).value == 1010);  // absent: floor + delta
+  CHECK(t.incr_at_least("tat", 10, 1000, big, 0, 0).value == 1020);  // above the floor: plain add
+  CHECK(t.incr_at_least("tat", 10, 5000, big, 0, 0).value == 5010);  // below it: from the floor
+  // Past at_most: the would-be value comes back and nothing changes.
+  auto r = t.incr_at_least("tat", 10, 5000, 5015, 0, 0);
+  CHECK(r.status == dict_status::ok);
+  CHECK(r.value == 5020);
+  CHECK(get(t, "tat") == "5010");
+  CHECK(t.incr_at_least("new", 5, 100, 50, 0, 0).value == 105);  // refused: not even created
+  CHECK(get(t, "new") == "<absent>");
   CHECK(t.set("s", "3", 0, 0, false) == dict_status::ok);
-  CHECK(t.incr("s", 1, 7, 0, 0, 7).value == 8);  // a string value is clamped too
+  CHECK(t.incr_at_least("s", 1, 7, big, 0, 0).value == 8);  // a string value is clamped too
+}
+
+TEST_CASE("shared dict table: incr_at_least only lengthens a key's life; incr keeps it") {
+  table_memory m(64 << 10);
+  dict_table& t = *m.t;
+  constexpr std::int64_t big = INT64_MAX;
+  CHECK(t.incr_at_least("k", 1, 0, big, 100, 1000).value == 1);  // expires at 1100
+  CHECK(t.incr_at_least("k", 1, 0, big, 500, 1000).value == 2);  // now 1500
+  CHECK(t.incr_at_least("k", 1, 0, big, 100, 1000).value == 3);  // 1100 is earlier: stays 1500
+  CHECK(t.incr("k", 1, 0, 10, 1000).value == 4);                 // incr keeps the TTL
+  CHECK(get(t, "k", 1499) == "4");
+  CHECK(get(t, "k", 1500) == "<absent>");
+  CHECK(t.incr_at_least("n", 1, 0, big, 0, 1000).value == 1);  // ttl 0: never expires
+  CHECK(t.incr_at_least("n", 1, 0, big, 10, 1000).value == 2);  // and a TTL cannot shorten that
+  CHECK(get(t, "n", 1'000'000) == "2");
 }
 
 TEST_CASE("shared dict table: full, it evicts the least recently used and never grows") {

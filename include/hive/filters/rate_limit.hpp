@@ -8,11 +8,12 @@
 //   return hive::run(app, opts);
 //
 // A token bucket in its GCRA form (the generic cell rate algorithm): one integer per key, the
-// time its bucket would be full again, moved by the dictionary's atomic incr_at_least (from now if
-// that time has passed), so no lock is held across workers beyond one operation. A client gets one
-// request every per/requests, and up to `burst` at once after a pause. Two dictionary operations
-// per request (the step, then the key's lifetime or, when refused, the step given back). Memory is the dictionary's capacity whatever the number of
-// clients: the least recently seen are evicted first (an evicted client starts afresh).
+// time its bucket would be full again, moved by the dictionary's atomic incr_at_least (one
+// interval on, from now if that time has passed, stored only when allowed), so no lock is held
+// across workers beyond one operation, and that is the only operation per request. A client gets
+// one request every per/requests, and up to `burst` at once after a pause. Memory is the
+// dictionary's capacity whatever the number of clients: the least recently seen are evicted first
+// (an evicted client starts afresh).
 #pragma once
 
 #include <chrono>

@@ -54,26 +54,22 @@ std::int64_t monotonic_us() {
 }  // namespace
 
 // GCRA: `tat` (theoretical arrival time) is when the key's bucket is full again. A request moves
-// it one interval on from max(tat, now) — one atomic incr_at_least, so two workers catching up
-// after an idle spell cannot both add the gap (with two increments they did, and locked the client
-// out for as long as it had been idle). It is allowed while tat - now <= burst × interval.
+// it one interval on from max(tat, now), allowed while the result is at most burst × interval
+// ahead of now: one atomic incr_at_least, which stores the step only when it is allowed. Two
+// workers catching up after an idle spell cannot both add the gap (with a read and a write they
+// did, and locked the client out for as long as it had been idle), and a refusal changes nothing.
 rate_limit::decision rate_limit::take(std::string_view key) {
   const std::int64_t now = monotonic_us();
   const std::string_view k = key.substr(0, shared_dict::max_key_bytes);
-  // A key lives until its bucket is full again (tat) and a minute more, renewed at each allowed
-  // request: a key that expired while tat was still ahead would hand a client a fresh burst (with
-  // 100/h, every minute). LRU eviction bounds the memory.
-  constexpr auto keep = std::chrono::minutes(1);
-  const auto tat = dict_->incr_at_least(k, interval_us_, now, keep);
+  // A key lives until its bucket is full again (at most `tolerance` ahead) and a minute more; the
+  // step only ever lengthens its life. A key that expired while tat was still ahead would hand
+  // the client a fresh burst (with 100/h, every minute). LRU eviction bounds the memory.
+  const auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds(tolerance_us_)) +
+                   std::chrono::milliseconds(1) + std::chrono::minutes(1);
+  const auto tat = dict_->incr_at_least(k, interval_us_, now, now + tolerance_us_, ttl);
   if (!tat) return {};  // the store refused (a value that is no number): never block on it
-  const std::int64_t ahead = tat.value - now;
-  if (ahead <= tolerance_us_) {
-    dict_->expire(k, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds(ahead)) + keep);
-    return {};
-  }
-  // Refused requests do not count: a client that keeps trying gets its share as time passes.
-  dict_->incr(k, -interval_us_, now, keep);  // tat >= now here: no clamp to undo
-  const std::int64_t wait_us = ahead - tolerance_us_;
+  const std::int64_t wait_us = tat.value - now - tolerance_us_;
+  if (wait_us <= 0) return {};
   return {false, std::chrono::seconds(std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000))};
 }
 
