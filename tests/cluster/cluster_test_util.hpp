@@ -1,9 +1,11 @@
 // Small helpers shared by the cluster tests.
 #pragma once
 
+#include <memory>
 #include <set>
 #include <string>
 
+#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 #include "cluster_process.hpp"
@@ -16,6 +18,24 @@ inline std::vector<std::string> fixture_args(std::vector<std::string> extra = {}
                              "--shutdown-timeout", "5s", "--listen-timeout", "3s"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
+}
+
+// A connection to each worker of a 2-worker cluster (fixture_args()), once it listens; the test
+// stops here (REQUIRE) if either cannot be reached.
+struct both_workers {
+  std::uint16_t port = 0;
+  std::unique_ptr<client> w0, w1;
+};
+
+inline both_workers connect_both(cluster_process& c) {
+  both_workers b;
+  b.port = c.wait_listening();
+  REQUIRE(b.port != 0);
+  b.w0 = connect_to_slot(b.port, 0);
+  b.w1 = connect_to_slot(b.port, 1);
+  REQUIRE(b.w0);
+  REQUIRE(b.w1);
+  return b;
 }
 
 struct who {

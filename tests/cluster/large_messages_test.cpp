@@ -65,12 +65,9 @@ TEST_CASE("large messages: a 10 MiB request/reply round trip, to the primary and
 
 TEST_CASE("large messages: a 10 MiB publish reaches every worker, in order with small ones") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
   CHECK(request_on(*w1, "POST", "/publish", R"({"n":1})").res.body == "sent");
   CHECK(request_on(*w1, "POST", "/publish?fill=" + std::to_string(ten_mib), "", 30s).res.body == "sent");
   CHECK(request_on(*w1, "POST", "/publish", R"({"n":2})").res.body == "sent");
@@ -102,12 +99,9 @@ TEST_CASE("large messages: a 10 MiB publish reaches every worker, in order with 
 
 TEST_CASE("large messages: on_message, relay and broadcast carry megabytes") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
   const std::string mib3 = std::to_string(3 << 20);
   const nlohmann::json whole3 = {{"bytes", 3 << 20}, {"ok", true}};
   // Worker → primary (its on_message logs a summary) → the same worker (worker_handle::send).

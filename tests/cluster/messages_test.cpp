@@ -28,12 +28,9 @@ bool eventually(client& c, const std::string& path, const std::string& text) {
 
 TEST_CASE("messages: worker to primary and back, broadcast to all, relay between workers") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
 
   // Both ways: slot 0 → primary (its `message` event) → back to slot 0.
   CHECK(request_on(*w0, "POST", "/send", R"({"echo":"ping-1"})").res.body == "sent");

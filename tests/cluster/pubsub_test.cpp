@@ -29,12 +29,9 @@ nlohmann::json wait_events(client& c, std::size_t n) {
 
 TEST_CASE("pub/sub: every subscriber in every worker, once, in order; the primary publishes too") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
 
   const int n = 200;
   for (int i = 0; i < n; ++i) {
@@ -62,12 +59,9 @@ TEST_CASE("pub/sub: every subscriber in every worker, once, in order; the primar
 
 TEST_CASE("pub/sub: a subscriber that stops reading loses messages, logged once a second, not once each") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
   // Slot 0's loop spins: it reads nothing more from its channel.
   std::thread stuck([&] { request_on(*w0, "GET", "/spin", "", std::chrono::milliseconds(500)); });
   stuck.join();
@@ -104,12 +98,9 @@ TEST_CASE("pub/sub: a subscriber that stops reading loses messages, logged once 
 
 TEST_CASE("a worker flooding the primary with relays to a stuck worker: drops counted, one log line a second") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
   std::thread stuck([&] { request_on(*w0, "GET", "/spin", "", std::chrono::milliseconds(500)); });
   stuck.join();
   // 3 x 2,000 relays of 8 KB to slot 0, which reads nothing: about 48 MB for a 32 MiB queue.
@@ -137,12 +128,9 @@ TEST_CASE("a worker flooding the primary with relays to a stuck worker: drops co
 
 TEST_CASE("pub/sub: a worker that unsubscribes hears nothing more; the others still do") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
   REQUIRE(request_on(*w1, "POST", "/publish", R"({"n":1})").res.body == "sent");
   REQUIRE(wait_events(*w0, 1)["events"].size() == 1);
   REQUIRE(request_on(*w0, "POST", "/unsubscribe", "").res.body == "done");

@@ -20,12 +20,9 @@ nlohmann::json ask(client& c, const std::string& body, int timeout_ms = 2000) {
 
 TEST_CASE("request/reply: matched replies, timer replies, timeouts, failures") {
   cluster_process c(fixture_args());
-  const auto port = c.wait_listening();
-  REQUIRE(port != 0);
-  auto w0 = connect_to_slot(port, 0);
-  auto w1 = connect_to_slot(port, 1);
-  REQUIRE(w0);
-  REQUIRE(w1);
+  auto both = connect_both(c);
+  auto& w0 = both.w0;
+  auto& w1 = both.w1;
 
   // Each worker gets its own answer (the primary saw who asked).
   CHECK(ask(*w0, R"({"echo":"a"})") == nlohmann::json::parse(R"({"error":"ok","reply":{"echo":"a","slot":0}})"));
