@@ -95,7 +95,10 @@ TEST_CASE("abuse: clients that never read large answers are shed at the worker's
   CHECK(closed > clients / 2);  // 4 + 4 MiB hold a couple of them, not 24
   CHECK(srv.output().find("over a memory budget") != std::string::npos);
   // Budgets of 4 + 4 MiB, pools and malloc's slack; far from the ~70 MB the flood asked for.
-  if (abuse::rss_meaningful) CHECK(peak < baseline + 32 * mib);
+  // The slack varies: peaks of 14–18 MiB over the baseline in most runs, 34–38 MiB in 2 of 9
+  // (freed 1 MB bodies left in malloc's heap); 48 MiB stays well under what the flood holds
+  // without the budgets (about 70 MB, above).
+  if (abuse::rss_meaningful) CHECK(peak < baseline + 48 * mib);
   // A well-behaved client is answered, a large answer too, while the rest still hold theirs.
   CHECK(budget_test::served(srv.port()));
   CHECK(budget_test::echoed(srv.port(), body));
