@@ -310,7 +310,12 @@ void connection::close_now() {
   state_ = state::closed;
   srv_.report_held(held_, {});
   if (tls_) tls_->notify_close();
-  transport_.close();  // also leaves the poller's set
+  // Out of the poller's set before the close, explicitly: close() removes a registration only
+  // when no other reference to the socket remains, and an event that outlived it would name a
+  // freed connection (seen once under CI, in the EMFILE test). One epoll_ctl per connection
+  // that ever waited; one that answered and closed without waiting never joined.
+  if (registered_) srv_.poll().remove(transport_.descriptor());
+  transport_.close();
   srv_.remove(this);
   proto().peer_gone();  // last: a held response's on_close is user code
 }
