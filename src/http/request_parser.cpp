@@ -297,13 +297,15 @@ int request_parser::validate_head() {
   for (const auto& h : b_->raw_headers) {
     const auto name = text(h.name);
     const auto value = trim_ows(text(h.value));
+    if (iequals(name, "host")) {  // valid_host below takes fewer bytes than field_bytes_ok
+      ++hosts;
+      host = value;
+      continue;
+    }
     // llhttp lets obs-fold through (the value then holds CRLF SP): RFC 9112 §5.2 allows a 400,
     // and a fold another parser reads differently is a smuggling vector.
     if (!field_bytes_ok(value)) return fail(error::bad_header);
-    if (iequals(name, "host")) {
-      ++hosts;
-      host = value;
-    } else if (iequals(name, "transfer-encoding")) {
+    if (iequals(name, "transfer-encoding")) {
       has_te = true;
       for_each_list_item(value, [&](std::string_view coding) {
         const bool chunked = iequals(coding, "chunked");
@@ -348,7 +350,7 @@ int request_parser::validate_head() {
   }
   // Persistence (RFC 9112 §9.3): 1.1 unless `close`, 1.0 only with `keep-alive`. llhttp's own
   // view is kept as well: either side saying close closes.
-  keep_alive_ = !conn_close && (http11 || conn_keep_alive) && llhttp_should_keep_alive(&parser_) != 0;
+  keep_alive_ = !conn_close && (http11 || conn_keep_alive) && llhttp_keeps_alive();
   return 0;
 }
 
@@ -421,7 +423,7 @@ int request_parser::on_chunk_extension_value_complete(llhttp_t* p) {
 int request_parser::on_message_complete(llhttp_t* p) {
   auto& s = self(p);
   // Only trailers, parsed since the head, could change the answer.
-  if (s.chunked_) s.keep_alive_ = s.keep_alive_ && llhttp_should_keep_alive(p) != 0;
+  if (s.chunked_) s.keep_alive_ = s.keep_alive_ && s.llhttp_keeps_alive();
   s.part_ = part::idle;
   return HPE_PAUSED;
 }
@@ -432,7 +434,10 @@ int request_parser::on_message_complete(llhttp_t* p) {
 bool request_parser::target_ok(std::string_view target) const {
   if (parser_.method == HTTP_CONNECT) return true;
   if (target == "*") return parser_.method == HTTP_OPTIONS;
-  if (target.find('#') != std::string_view::npos) return false;
+  // A loop, not find(): most targets are a few bytes, where memchr's set-up is most of the cost.
+  for (const char c : target) {
+    if (c == '#') return false;
+  }
   if (target.starts_with('/')) return true;
   const auto colon = target.find("://");
   if (colon == std::string_view::npos) return false;
@@ -442,6 +447,12 @@ bool request_parser::target_ok(std::string_view target) const {
   const auto authority = rest.substr(0, rest.find_first_of("/?"));
   return !authority.empty() && authority.find('@') == std::string_view::npos &&
          valid_host(authority);
+}
+
+// llhttp_should_keep_alive for a request, inline: the connection flags its header parsing set.
+bool request_parser::llhttp_keeps_alive() const {
+  if (parser_.http_minor > 0) return (parser_.flags & F_CONNECTION_CLOSE) == 0;  // major is 1
+  return (parser_.flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
 // RFC 9112 §2.2: every line of the head ends in CRLF. llhttp takes a bare LF after the request

@@ -117,6 +117,7 @@ class request_parser {
   int validate_head();
   bool target_ok(std::string_view target) const;
   bool head_lines_ok() const;
+  bool llhttp_keeps_alive() const;
   bool request_line_has_version() const;
   bool folded(const char* value) const;
   int count_chunk_meta(std::size_t len);
