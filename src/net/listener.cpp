@@ -46,9 +46,8 @@ address peer_of(const sockaddr_storage& ss) {
 listener::listener(server_core& srv, asio::ip::tcp::acceptor acceptor)
     : srv_(srv), fd_(acceptor.release()), backoff_(srv.io()) {}
 
-listener::~listener() {
-  if (fd_ >= 0) ::close(fd_);
-}
+// Out of the poller's set as in stop(): the socket may be shared with other processes.
+listener::~listener() { stop(); }
 
 std::uint16_t listener::port() const {
   sockaddr_storage ss{};

@@ -39,7 +39,7 @@ class poller {
   poller(const poller&) = delete;
   poller& operator=(const poller&) = delete;
 
-  // Watches `fd` for input and output edges until it is closed. False if epoll refused it.
+  // Watches `fd` for input and output edges until remove(fd). False if epoll refused it.
   bool add(int fd, poll_target* target);
   // Input only (a listening socket). Removed explicitly: a listener shared with other processes
   // stays in the set after this process closes its copy.

@@ -33,7 +33,8 @@ class transport {
   // A file range, in the kernel where it can (sendfile).
   virtual io_result send_file(const output_queue::file_range& range) = 0;
   virtual void shutdown_write() = 0;
-  // Closes the socket (which also takes it out of the poller's set).
+  // Closes the socket. The connection takes it out of the poller's set first: a close leaves
+  // the set only when no other reference to the socket remains.
   virtual void close() = 0;
 };
 
