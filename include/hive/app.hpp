@@ -59,7 +59,6 @@ class app {
   // `path` that upgrades; see ws_behaviour. Plain GETs there get 426.
   template <class UserData = ws_no_data>
   app& ws(std::string_view path, ws_behaviour<UserData> b);
-  app& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);
 
   // A filter for every request, routed or not, in the order added (see filter.hpp).
   app& use(filter f);
@@ -80,6 +79,7 @@ class app {
   friend class route_group;
   friend class detail::app_dispatcher;
   void note(const filter& f);
+  app& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);  // what ws<U> builds
   route_group make_group(std::string_view prefix, const detail::filter_scope* parent);
 
   hive::router router_;

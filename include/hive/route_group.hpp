@@ -42,11 +42,11 @@ class route_group {
   // its handshake (an auth filter's 401 refuses the upgrade).
   template <class UserData>
   route_group& ws(std::string_view path, ws_behaviour<UserData> b);
-  route_group& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);
 
  private:
   friend class app;
   route_group(app& a, detail::filter_scope& s) : app_(&a), scope_(&s) {}
+  route_group& add_ws(std::string_view path, std::shared_ptr<detail::ws_route> r);  // what ws<U> builds
   app* app_;
   detail::filter_scope* scope_;
 };
