@@ -103,6 +103,7 @@ class multipart_parser {
     failed,
   };
 
+  void parse(std::string_view in);
   std::size_t scan(std::string_view in);
   void found_delimiter();
   void resolve_held(std::string_view& in);

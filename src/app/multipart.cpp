@@ -3,6 +3,8 @@
 // read in multipart_fields.cpp.
 #include "hive/multipart.hpp"
 
+#include <algorithm>
+
 #include "app/multipart_fields.hpp"
 
 namespace hive {
@@ -42,11 +44,18 @@ void multipart_parser::fail(multipart_error e) {
 
 bool multipart_parser::feed(std::string_view in) {
   if (state_ == state::failed) return false;
+  // The bytes within the limit are parsed first, so a body fails the same way however it is cut:
+  // an error inside them wins, then the limit.
+  const std::size_t room = limits_.max_total_bytes - std::min(total_, limits_.max_total_bytes);
+  const bool over = in.size() > room;
+  if (over) in = in.substr(0, room);
   total_ += in.size();
-  if (total_ > limits_.max_total_bytes) {
-    fail(multipart_error::too_large);
-    return false;
-  }
+  parse(in);
+  if (over) fail(multipart_error::too_large);
+  return state_ != state::failed;
+}
+
+void multipart_parser::parse(std::string_view in) {
   while (!in.empty() && state_ != state::failed) {
     switch (state_) {
       case state::preamble:
@@ -67,12 +76,11 @@ bool multipart_parser::feed(std::string_view in) {
         in.remove_prefix(header_bytes(in));
         break;
       case state::epilogue:
-        return true;  // ignored, as RFC 2046 says
+        return;  // ignored, as RFC 2046 says
       case state::failed:
         break;
     }
   }
-  return state_ != state::failed;
 }
 
 bool multipart_parser::finish() {

@@ -297,7 +297,9 @@ int request_parser::validate_head() {
   for (const auto& h : b_->raw_headers) {
     const auto name = text(h.name);
     const auto value = trim_ows(text(h.value));
-    if (iequals(name, "host")) {  // valid_host below takes fewer bytes than field_bytes_ok
+    // Host skips field_bytes_ok: valid_host below refuses every byte it would (llhttp has
+    // already refused control bytes in any value, and head_lines_ok an obs-fold).
+    if (iequals(name, "host")) {
       ++hosts;
       host = value;
       continue;
@@ -451,7 +453,7 @@ bool request_parser::target_ok(std::string_view target) const {
 
 // llhttp_should_keep_alive for a request, inline: the connection flags its header parsing set.
 bool request_parser::llhttp_keeps_alive() const {
-  if (parser_.http_minor > 0) return (parser_.flags & F_CONNECTION_CLOSE) == 0;  // major is 1
+  if (parser_.http_major > 0 && parser_.http_minor > 0) return (parser_.flags & F_CONNECTION_CLOSE) == 0;
   return (parser_.flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 

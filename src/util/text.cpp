@@ -25,7 +25,8 @@ bool valid_host(std::string_view host) {
     const auto literal = host.substr(1, close - 1);
     char text[INET6_ADDRSTRLEN];
     in6_addr parsed;
-    if (literal.empty() || literal.size() >= sizeof text) return false;
+    // inet_pton reads a C string: a NUL inside would end the literal early.
+    if (literal.empty() || literal.size() >= sizeof text || literal.find('\0') != std::string_view::npos) return false;
     literal.copy(text, literal.size());
     text[literal.size()] = '\0';
     if (::inet_pton(AF_INET6, text, &parsed) != 1) return false;

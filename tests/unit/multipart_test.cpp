@@ -228,6 +228,15 @@ TEST_CASE("multipart: huge part headers, too many parts and too large a body are
   CHECK(mp_parse(std::string(999, 'p') + "\r\n--XyZ--", {}, {.max_total_bytes = 1008}).finished);
   o = mp_parse(std::string(999, 'p') + "\r\n--XyZ--", {}, {.max_total_bytes = 1007});
   CHECK(o.error == e::too_large);
+  // A body over the limit with an error inside the limit fails with that error, whether it comes
+  // whole or in pieces (found by the fuzzer: whole, it used to fail as too_large before parsing).
+  const std::string bad_head = with_header(101) + std::string(2000, 'e');
+  CHECK(mp_parse(bad_head, {}, small).error == e::header_too_large);
+  CHECK(mp_parse(bad_head, {150, 900}, small).error == e::header_too_large);
+  // And an epilogue past the limit is refused the same way either way.
+  const std::string long_tail = "--XyZ\r\n" + cd + "\r\nv\r\n--XyZ--" + std::string(2000, 'e');
+  CHECK(mp_parse(long_tail, {}, small).error == e::too_large);
+  CHECK(mp_parse(long_tail, {70, 80}, small).error == e::too_large);
 }
 
 TEST_CASE("multipart: a refused body ignores what follows; data goes out in few pieces") {

@@ -77,6 +77,12 @@ TEST_CASE("text: valid_host is uri-host [ \":\" port ] without userinfo") {
     CAPTURE(bad);
     CHECK(!d::valid_host(bad));
   }
+  // A NUL anywhere is refused, inside an IP-literal too (where inet_pton would stop at it).
+  using namespace std::string_view_literals;
+  for (const auto bad : {"[::1\0zz]"sv, "[::1\0]:80"sv, "a\0b"sv, "a:8\0"sv}) {
+    CAPTURE(bad);
+    CHECK(!d::valid_host(bad));
+  }
 }
 
 TEST_CASE("text: percent_decode decodes %XX, and + only when asked") {
