@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <nlohmann/json.hpp>
 
