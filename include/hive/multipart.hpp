@@ -80,7 +80,9 @@ class multipart_parser {
   multipart_parser(std::string_view boundary, handlers h, multipart_limits limits = {});
 
   // Parses the next piece of the body, calling the handlers. False once the body is refused
-  // (error() says why); later pieces are then ignored.
+  // (error() says why); later pieces are then ignored. A piece that crosses max_total_bytes is
+  // parsed up to the limit (the handlers see those bytes) and then refused as too_large, so a body
+  // fails the same way however it is cut.
   bool feed(std::string_view bytes);
   // The body ended: true when the close delimiter was seen (and nothing was refused).
   bool finish();

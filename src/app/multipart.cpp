@@ -44,8 +44,7 @@ void multipart_parser::fail(multipart_error e) {
 
 bool multipart_parser::feed(std::string_view in) {
   if (state_ == state::failed) return false;
-  // The bytes within the limit are parsed first, so a body fails the same way however it is cut:
-  // an error inside them wins, then the limit.
+  // The bytes within the limit are parsed first: an error inside them wins, then the limit.
   const std::uint64_t room = limits_.max_total_bytes - std::min<std::uint64_t>(total_, limits_.max_total_bytes);
   const bool over = in.size() > room;
   if (over) in = in.substr(0, static_cast<std::size_t>(room));

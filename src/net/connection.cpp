@@ -312,8 +312,8 @@ void connection::close_now() {
   if (tls_) tls_->notify_close();
   // Out of the poller's set before the close, explicitly: close() removes a registration only
   // when no other reference to the socket remains, and an event that outlived it would name a
-  // freed connection (seen once under CI, in the EMFILE test). One epoll_ctl per connection
-  // that ever waited; one that answered and closed without waiting never joined.
+  // freed connection. One epoll_ctl per connection that ever waited; one that answered and
+  // closed without waiting never joined.
   if (registered_) srv_.poll().remove(transport_.descriptor());
   transport_.close();
   srv_.remove(this);
